@@ -23,7 +23,7 @@ import {
   type Transfer,
   TransferFlags,
 } from "tigerbeetle-node";
-import { FieldIndex, PendingState, TransferStore } from "./store.ts";
+import { NarrowFieldIndex, PendingState, TransferStore, WideFieldIndex } from "./store.ts";
 import { hi64, IntList, lo64, U128Table, u128Max, WordList } from "./u128.ts";
 
 /** Largest valid object timestamp: TigerBeetle keeps timestamps within 1..2^63-1. */
@@ -156,14 +156,18 @@ function swap(heap: Expiry[], a: number, b: number): void {
 
 function fieldIndexes() {
   return {
-    userData128: new FieldIndex(),
-    userData64: new FieldIndex(),
-    userData32: new FieldIndex(),
-    ledger: new FieldIndex(),
-    code: new FieldIndex(),
+    userData128: new WideFieldIndex(),
+    userData64: new WideFieldIndex(),
+    userData32: new NarrowFieldIndex(),
+    ledger: new NarrowFieldIndex(),
+    code: new NarrowFieldIndex(),
   };
 }
 type FieldIndexes = ReturnType<typeof fieldIndexes>;
+interface Walk {
+  after(slot: number): number;
+  before(slot: number): number;
+}
 
 /** Validity of the timestamp bounds shared by every filter: 0 or 1..2^63-1, min <= max. */
 function timestampRangeValid(min: bigint, max: bigint): boolean {
@@ -389,9 +393,9 @@ export class StateMachine {
   ): void {
     indexes.userData128.add(slot, fields.userData128);
     indexes.userData64.add(slot, fields.userData64);
-    indexes.userData32.add(slot, BigInt(fields.userData32));
-    indexes.ledger.add(slot, BigInt(fields.ledger));
-    indexes.code.add(slot, BigInt(fields.code));
+    indexes.userData32.add(slot, fields.userData32);
+    indexes.ledger.add(slot, fields.ledger);
+    indexes.code.add(slot, fields.code);
   }
 
   private unindexFields(
@@ -405,9 +409,9 @@ export class StateMachine {
       code: number;
     },
   ): void {
-    indexes.code.removeLast(slot, BigInt(fields.code));
-    indexes.ledger.removeLast(slot, BigInt(fields.ledger));
-    indexes.userData32.removeLast(slot, BigInt(fields.userData32));
+    indexes.code.removeLast(slot, fields.code);
+    indexes.ledger.removeLast(slot, fields.ledger);
+    indexes.userData32.removeLast(slot, fields.userData32);
     indexes.userData64.removeLast(slot, fields.userData64);
     indexes.userData128.removeLast(slot, fields.userData128);
   }
@@ -868,20 +872,23 @@ export class StateMachine {
   ): void {
     this.transferIndex.insert(id, slot);
     this.indexFields(this.transferFields, slot, fields);
-    for (const account of [debit, credit]) {
-      account.transfers.push(slot);
-      if (account.history !== null) {
-        const offset = account.history.append();
-        const words = account.history.words;
-        words[offset] = lo64(account.debitsPending);
-        words[offset + 1] = hi64(account.debitsPending);
-        words[offset + 2] = lo64(account.debitsPosted);
-        words[offset + 3] = hi64(account.debitsPosted);
-        words[offset + 4] = lo64(account.creditsPending);
-        words[offset + 5] = hi64(account.creditsPending);
-        words[offset + 6] = lo64(account.creditsPosted);
-        words[offset + 7] = hi64(account.creditsPosted);
-      }
+    this.appendTransfer(debit, slot);
+    this.appendTransfer(credit, slot);
+  }
+
+  private appendTransfer(account: AccountRecord, slot: number): void {
+    account.transfers.push(slot);
+    if (account.history !== null) {
+      const offset = account.history.append();
+      const words = account.history.words;
+      words[offset] = lo64(account.debitsPending);
+      words[offset + 1] = hi64(account.debitsPending);
+      words[offset + 2] = lo64(account.debitsPosted);
+      words[offset + 3] = hi64(account.debitsPosted);
+      words[offset + 4] = lo64(account.creditsPending);
+      words[offset + 5] = hi64(account.creditsPending);
+      words[offset + 6] = lo64(account.creditsPosted);
+      words[offset + 7] = hi64(account.creditsPosted);
     }
   }
 
@@ -1333,21 +1340,33 @@ export class StateMachine {
     };
 
     // Walk the smallest index among the filter's non-zero fields, checking the others.
-    const candidates: Array<[FieldIndex, bigint]> = [];
+    // Each candidate: how many objects hold the value, and how to walk them.
+    const candidates: Array<{ count: number; head: number; tail: number; step: Walk }> = [];
+    const consider = <Key extends bigint | number>(
+      index: { count(k: Key): number; head(k: Key): number; tail(k: Key): number } & Walk,
+      key: Key,
+    ) => {
+      candidates.push({
+        count: index.count(key),
+        head: index.head(key),
+        tail: index.tail(key),
+        step: index,
+      });
+    };
     if (filter.user_data_128 !== 0n) {
-      candidates.push([indexes.userData128, filter.user_data_128]);
+      consider(indexes.userData128, filter.user_data_128);
     }
     if (filter.user_data_64 !== 0n) {
-      candidates.push([indexes.userData64, filter.user_data_64]);
+      consider(indexes.userData64, filter.user_data_64);
     }
     if (filter.user_data_32 !== 0) {
-      candidates.push([indexes.userData32, BigInt(filter.user_data_32)]);
+      consider(indexes.userData32, filter.user_data_32);
     }
     if (filter.ledger !== 0) {
-      candidates.push([indexes.ledger, BigInt(filter.ledger)]);
+      consider(indexes.ledger, filter.ledger);
     }
     if (filter.code !== 0) {
-      candidates.push([indexes.code, BigInt(filter.code)]);
+      consider(indexes.code, filter.code);
     }
     let found = 0;
     if (candidates.length === 0) {
@@ -1380,14 +1399,13 @@ export class StateMachine {
       }
       return;
     }
-    let best = candidates[0] as [FieldIndex, bigint];
+    let best = candidates[0] as (typeof candidates)[number];
     for (const candidate of candidates) {
-      if (candidate[0].count(candidate[1]) < best[0].count(best[1])) {
+      if (candidate.count < best.count) {
         best = candidate;
       }
     }
-    const [index, key] = best;
-    let slot = reversed ? index.tail(key) : index.head(key);
+    let slot = reversed ? best.tail : best.head;
     while (slot >= 0 && found < filter.limit) {
       const timestamp = timestampOf(slot);
       if (reversed ? timestamp < min : timestamp > max) {
@@ -1397,7 +1415,7 @@ export class StateMachine {
         visit(slot);
         found += 1;
       }
-      slot = reversed ? index.before(slot) : index.after(slot);
+      slot = reversed ? best.step.before(slot) : best.step.after(slot);
     }
   }
 }

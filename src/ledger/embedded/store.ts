@@ -8,7 +8,7 @@
  * million transfers cost ~100 bytes each and nothing for the garbage collector to trace.
  */
 import assert from "node:assert/strict";
-import { hi64, IntList, join128, lo64, U128Table } from "./u128.ts";
+import { hi64, IntList, join128, lo64, U32Table, U128Table } from "./u128.ts";
 
 const pageShift = 14;
 const pageSize = 1 << pageShift;
@@ -191,13 +191,16 @@ export class TransferStore {
 /** A paged int32 array addressed by slot, growing on demand. */
 class PagedInt32 {
   private pages: Int32Array[] = [];
+  private capacity = 0;
 
   set(slot: number, value: number): void {
-    const page = slot >>> pageShift;
-    while (this.pages.length <= page) {
-      this.pages.push(new Int32Array(pageSize));
+    if (slot >= this.capacity) {
+      while (this.capacity <= slot) {
+        this.pages.push(new Int32Array(pageSize));
+        this.capacity += pageSize;
+      }
     }
-    (this.pages[page] as Int32Array)[slot & pageMask] = value;
+    (this.pages[slot >>> pageShift] as Int32Array)[slot & pageMask] = value;
   }
 
   get(slot: number): number {
@@ -209,30 +212,49 @@ class PagedInt32 {
  * Secondary index on one field: for every non-zero value, a doubly linked chain of the slots
  * holding it, in slot (= timestamp) order. Walking forward serves ascending queries, walking
  * backward serves `reversed` ones; each costs O(matches visited), never O(all objects).
+ * Key lookups go through a table keyed by the field's own type (u128 or u32); the last key is
+ * cached because consecutive objects usually share ledger and code.
  */
-export class FieldIndex {
-  private keys = new U128Table();
+abstract class FieldIndex<Key extends bigint | number> {
   private first = new IntList(64);
   private last = new IntList(64);
   private counts = new IntList(64);
   private next = new PagedInt32();
   private previous = new PagedInt32();
+  private cachedKey: Key | null = null;
+  private cachedEntry = -1;
 
-  add(slot: number, key: bigint): void {
-    if (key === 0n) {
+  protected abstract isZero(key: Key): boolean;
+  protected abstract lookup(key: Key): number;
+  protected abstract store(key: Key, entry: number): void;
+
+  private entry(key: Key): number {
+    if (key === this.cachedKey) {
+      return this.cachedEntry;
+    }
+    const entry = this.lookup(key);
+    if (entry >= 0) {
+      this.cachedKey = key;
+      this.cachedEntry = entry;
+    }
+    return entry;
+  }
+
+  add(slot: number, key: Key): void {
+    if (this.isZero(key)) {
       return;
     }
-    const entry = this.keys.get(key);
+    const entry = this.entry(key);
     this.next.set(slot, -1);
     if (entry < 0) {
-      this.keys.insert(key, this.first.length);
+      this.store(key, this.first.length);
       this.first.push(slot);
       this.last.push(slot);
       this.counts.push(1);
       this.previous.set(slot, -1);
       return;
     }
-    const tail = this.last.at(entry);
+    const tail = this.last.items[entry] as number;
     if (tail < 0) {
       this.first.items[entry] = slot;
       this.previous.set(slot, -1);
@@ -242,15 +264,15 @@ export class FieldIndex {
       this.previous.set(slot, tail);
     }
     this.last.items[entry] = slot;
-    this.counts.items[entry] = this.counts.at(entry) + 1;
+    this.counts.items[entry] = (this.counts.items[entry] as number) + 1;
   }
 
   /** Unlinks the newest slot of `key`'s chain (rolling back a linked chain). */
-  removeLast(slot: number, key: bigint): void {
-    if (key === 0n) {
+  removeLast(slot: number, key: Key): void {
+    if (this.isZero(key)) {
       return;
     }
-    const entry = this.keys.get(key);
+    const entry = this.entry(key);
     assert.ok(entry >= 0 && this.last.at(entry) === slot, "rollback must remove the newest slot");
     const before = this.previous.get(slot);
     if (before < 0) {
@@ -264,18 +286,18 @@ export class FieldIndex {
   }
 
   /** Number of slots holding `key`. */
-  count(key: bigint): number {
-    const entry = this.keys.get(key);
+  count(key: Key): number {
+    const entry = this.entry(key);
     return entry < 0 ? 0 : this.counts.at(entry);
   }
 
-  head(key: bigint): number {
-    const entry = this.keys.get(key);
+  head(key: Key): number {
+    const entry = this.entry(key);
     return entry < 0 ? -1 : this.first.at(entry);
   }
 
-  tail(key: bigint): number {
-    const entry = this.keys.get(key);
+  tail(key: Key): number {
+    const entry = this.entry(key);
     return entry < 0 ? -1 : this.last.at(entry);
   }
 
@@ -285,5 +307,33 @@ export class FieldIndex {
 
   before(slot: number): number {
     return this.previous.get(slot);
+  }
+}
+
+/** Index on a u128 or u64 field. */
+export class WideFieldIndex extends FieldIndex<bigint> {
+  private keys = new U128Table();
+  protected override isZero(key: bigint): boolean {
+    return key === 0n;
+  }
+  protected override lookup(key: bigint): number {
+    return this.keys.get(key);
+  }
+  protected override store(key: bigint, entry: number): void {
+    this.keys.insert(key, entry);
+  }
+}
+
+/** Index on a u32 or u16 field. */
+export class NarrowFieldIndex extends FieldIndex<number> {
+  private keys = new U32Table();
+  protected override isZero(key: number): boolean {
+    return key === 0;
+  }
+  protected override lookup(key: number): number {
+    return this.keys.get(key);
+  }
+  protected override store(key: number, entry: number): void {
+    this.keys.insert(key, entry);
   }
 }

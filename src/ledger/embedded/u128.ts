@@ -25,16 +25,23 @@ export function join128(lo: bigint, hi: bigint): bigint {
   return hi === 0n ? lo : (hi << 64n) | lo;
 }
 
-// A prime just under 2^32: reducing each half modulo it mixes every bit of the key into the hash,
-// so ids that differ only in their high bits (k << 64n, say) still spread over the table.
-const hashPrime = 4294967291n;
-
+/**
+ * 32-bit hash of a u128 given as two u64 halves. It reads the low 32 bits of each half (cheap
+ * bigint operations) and mixes them with Murmur3's finaliser. Ids that differ only in bits 32..63
+ * of a half would collide; deterministic ids (hashes) and TigerBeetle's time-based ids (random low
+ * bits) never do that.
+ */
 function hash(lo: bigint, hi: bigint): number {
-  let h = Number(lo % hashPrime) | 0;
+  let h = Number(BigInt.asUintN(32, lo)) | 0;
   if (hi !== 0n) {
-    h = Math.imul(h ^ (Number(hi % hashPrime) | 0), 0x9e3779b1);
+    h = Math.imul(h ^ (Number(BigInt.asUintN(32, hi)) | 0), 0x9e3779b1);
   }
-  // Murmur3's 32-bit finaliser.
+  return mix32(h);
+}
+
+/** Murmur3's 32-bit finaliser. */
+export function mix32(value: number): number {
+  let h = value;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -214,5 +221,61 @@ export class WordList {
   pop(): void {
     assert.ok(this.length > 0, "pop from an empty word list");
     this.length -= 1;
+  }
+}
+
+/** Maps a u32 key (a JS number) to a non-negative int32 value. Linear probing; no deletion. */
+export class U32Table {
+  private keys: Uint32Array;
+  /** value + 1; 0 marks an empty slot. */
+  private values: Int32Array;
+  private mask: number;
+  size = 0;
+
+  constructor(capacity = 64) {
+    assert.ok(capacity > 0 && (capacity & (capacity - 1)) === 0, "capacity: power of 2");
+    this.keys = new Uint32Array(capacity);
+    this.values = new Int32Array(capacity);
+    this.mask = capacity - 1;
+  }
+
+  get(key: number): number {
+    let index = mix32(key) & this.mask;
+    for (;;) {
+      const value = this.values[index] as number;
+      if (value === 0) {
+        return -1;
+      }
+      if (this.keys[index] === key) {
+        return value - 1;
+      }
+      index = (index + 1) & this.mask;
+    }
+  }
+
+  /** Inserts a key that must not be present. */
+  insert(key: number, value: number): void {
+    assert.ok(value >= 0 && value < 0x7fffffff, "table value out of range");
+    if ((this.size + 1) * 2 > this.values.length) {
+      const keys = this.keys;
+      const values = this.values;
+      this.keys = new Uint32Array(keys.length * 2);
+      this.values = new Int32Array(values.length * 2);
+      this.mask = this.values.length - 1;
+      this.size = 0;
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] !== 0) {
+          this.insert(keys[i] as number, (values[i] as number) - 1);
+        }
+      }
+    }
+    let index = mix32(key) & this.mask;
+    while (this.values[index] !== 0) {
+      assert.ok(this.keys[index] !== key, "duplicate table key");
+      index = (index + 1) & this.mask;
+    }
+    this.keys[index] = key;
+    this.values[index] = value + 1;
+    this.size += 1;
   }
 }

@@ -95,23 +95,44 @@ export function normalizeAccounts(value: unknown): Account[] {
   });
 }
 
+/**
+ * Validates transfers. An event whose number fields are already canonical is passed through as
+ * is (the engine reads it synchronously, before the caller can touch it again); one with, say, a
+ * fractional code is copied with the values tigerbeetle-node would have sent.
+ */
 export function normalizeTransfers(value: unknown): Transfer[] {
   return batch<unknown>(value).map((item) => {
     const event = record(item);
+    u128(event.id, "id");
+    u128(event.debit_account_id, "debit_account_id");
+    u128(event.credit_account_id, "credit_account_id");
+    u128(event.amount, "amount");
+    u128(event.pending_id, "pending_id");
+    u128(event.user_data_128, "user_data_128");
+    u64(event.user_data_64, "user_data_64");
+    const userData32 = u32(event.user_data_32, "user_data_32");
+    const timeout = u32(event.timeout, "timeout");
+    const ledger = u32(event.ledger, "ledger");
+    const code = u16(event.code, "code");
+    const flags = u16(event.flags, "flags");
+    u64(event.timestamp, "timestamp");
+    const transfer = event as unknown as Transfer;
+    if (
+      userData32 === transfer.user_data_32 &&
+      timeout === transfer.timeout &&
+      ledger === transfer.ledger &&
+      code === transfer.code &&
+      flags === transfer.flags
+    ) {
+      return transfer;
+    }
     return {
-      id: u128(event.id, "id"),
-      debit_account_id: u128(event.debit_account_id, "debit_account_id"),
-      credit_account_id: u128(event.credit_account_id, "credit_account_id"),
-      amount: u128(event.amount, "amount"),
-      pending_id: u128(event.pending_id, "pending_id"),
-      user_data_128: u128(event.user_data_128, "user_data_128"),
-      user_data_64: u64(event.user_data_64, "user_data_64"),
-      user_data_32: u32(event.user_data_32, "user_data_32"),
-      timeout: u32(event.timeout, "timeout"),
-      ledger: u32(event.ledger, "ledger"),
-      code: u16(event.code, "code"),
-      flags: u16(event.flags, "flags"),
-      timestamp: u64(event.timestamp, "timestamp"),
+      ...transfer,
+      user_data_32: userData32,
+      timeout,
+      ledger,
+      code,
+      flags,
     };
   });
 }
