@@ -1,0 +1,34 @@
+/**
+ * What every membership use case receives first: the database (pool or transaction) and the
+ * server secrets. Built once in `main` from configuration.
+ */
+import assert from "node:assert/strict";
+import { fieldKeyBytes, hashKeyBytesMin } from "./crypto.ts";
+import type { DbExecutor } from "./db.ts";
+
+export interface MembershipSecrets {
+  /** HMAC-SHA256 key for API key hashes; at least 32 bytes. */
+  apiKeyHashKey: Buffer;
+  /** AES-256-GCM key for member personal data; exactly 32 bytes. */
+  piiEncryptionKey: Buffer;
+  /** HMAC-SHA256 key for member lookup hashes (e-mail, phone); at least 32 bytes. */
+  piiHashKey: Buffer;
+}
+
+export interface MembershipDeps {
+  db: DbExecutor;
+  secrets: MembershipSecrets;
+}
+
+/** Only the database: for use cases that touch no secret. */
+export type DbDeps = Pick<MembershipDeps, "db">;
+
+/** Checks key lengths at start-up, so a bad key fails there rather than on first use. */
+export function assertMembershipSecrets(secrets: MembershipSecrets): void {
+  assert.ok(secrets.apiKeyHashKey.length >= hashKeyBytesMin, "apiKeyHashKey must be >= 32 bytes");
+  assert.equal(secrets.piiEncryptionKey.length, fieldKeyBytes, "piiEncryptionKey must be 32 bytes");
+  assert.ok(secrets.piiHashKey.length >= hashKeyBytesMin, "piiHashKey must be >= 32 bytes");
+  // One key per purpose: reusing a key across purposes would tie their compromise together.
+  assert.ok(!secrets.apiKeyHashKey.equals(secrets.piiHashKey), "hash keys must differ");
+  assert.ok(!secrets.piiEncryptionKey.equals(secrets.piiHashKey), "PII keys must differ");
+}

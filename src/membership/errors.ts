@@ -1,0 +1,41 @@
+/**
+ * Domain errors: the expected business outcomes a caller must handle (an unknown member, a
+ * duplicate card number, ...). They carry a code from a closed union and never an HTTP status;
+ * the HTTP edge owns the one table from code to status. Bugs are assertions, not DomainErrors.
+ */
+
+/** Every domain error code, defined once so transports can map them exhaustively. */
+export const domainErrorCodes = [
+  "not_found",
+  "conflict",
+  "insufficient_points",
+  "member_inactive",
+  "invalid_state",
+  "forbidden",
+] as const;
+
+export type DomainErrorCode = (typeof domainErrorCodes)[number];
+
+export type DomainErrorDetails = Readonly<Record<string, unknown>>;
+
+/**
+ * An expected business outcome.
+ *
+ * @example
+ * throw new DomainError("not_found", "member not found", { memberId });
+ */
+export class DomainError extends Error {
+  override readonly name = "DomainError";
+  readonly code: DomainErrorCode;
+  readonly details: DomainErrorDetails | undefined;
+
+  constructor(code: DomainErrorCode, message: string, details?: DomainErrorDetails) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isDomainError(error: unknown): error is DomainError {
+  return error instanceof DomainError;
+}

@@ -1,0 +1,59 @@
+/**
+ * The membership module: orgs, their ledger numbers and API keys, members (personal data
+ * encrypted at rest), tiers and tier history, kept in Postgres with drizzle.
+ */
+
+export type { AllocateLedgerInput } from "./allocate-ledger.ts";
+export { allocateLedger } from "./allocate-ledger.ts";
+export type { AssignTierInput, AssignTierResult } from "./assign-tier.ts";
+export { assignTier } from "./assign-tier.ts";
+export type { AuthenticateApiKeyInput } from "./authenticate-api-key.ts";
+export { authenticateApiKey } from "./authenticate-api-key.ts";
+export type { CreateApiKeyInput } from "./create-api-key.ts";
+export { createApiKey } from "./create-api-key.ts";
+export type { CreateOrgInput, CreateOrgResult } from "./create-org.ts";
+export { createOrg, defaultTiers } from "./create-org.ts";
+export type { FieldCipher } from "./crypto.ts";
+export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./crypto.ts";
+export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./db.ts";
+export { isPostgresError, openDatabase } from "./db.ts";
+export type { DbDeps, MembershipDeps, MembershipSecrets } from "./deps.ts";
+export { assertMembershipSecrets } from "./deps.ts";
+export type { EnrollMemberInput } from "./enroll-member.ts";
+export { enrollMember } from "./enroll-member.ts";
+export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
+export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
+export type { FindMemberByExternalRefInput } from "./find-member-by-external-ref.ts";
+export { findMemberByExternalRef } from "./find-member-by-external-ref.ts";
+export type { FindMembersByEmailInput } from "./find-members-by-email.ts";
+export { findMembersByEmail } from "./find-members-by-email.ts";
+export type { GetMemberInput } from "./get-member.ts";
+export { getMember } from "./get-member.ts";
+export { getOrg } from "./get-org.ts";
+export * as membershipLimits from "./limits.ts";
+export { listApiKeys } from "./list-api-keys.ts";
+export type { ListMemberTiersInput } from "./list-member-tiers.ts";
+export { listMemberTiers } from "./list-member-tiers.ts";
+export { listTiers } from "./list-tiers.ts";
+export type { OrgSettings } from "./settings.ts";
+export { defaultOrgSettings, orgSettingsSchema } from "./settings.ts";
+export type {
+  ApiKey,
+  ApiKeyPrincipal,
+  ApiKeyRole,
+  CreatedApiKey,
+  Member,
+  MemberStatus,
+  MemberTierEntry,
+  Org,
+  Tier,
+} from "./types.ts";
+export type { MemberPatch, UpdateMemberInput } from "./update-member.ts";
+export { updateMember } from "./update-member.ts";
+export {
+  currencyPattern,
+  isTimeZone,
+  isUuid,
+  ledgerUnitPattern,
+  slugPattern,
+} from "./validation.ts";

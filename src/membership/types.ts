@@ -1,0 +1,76 @@
+/** Domain values returned by the membership use cases. Points are bigint; nothing is a float. */
+import type { OrgSettings } from "./settings.ts";
+
+export type ApiKeyRole = "admin" | "pos" | "finance";
+export type MemberStatus = "active" | "suspended" | "closed";
+
+export interface Org {
+  id: string;
+  name: string;
+  slug: string;
+  currency: string;
+  timezone: string;
+  settings: OrgSettings;
+  createdAt: Date;
+}
+
+/** API key metadata; the token itself is never stored and never returned again. */
+export interface ApiKey {
+  id: string;
+  orgId: string;
+  role: ApiKeyRole;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+/** A key just created: the only time its plaintext `token` exists outside the caller. */
+export interface CreatedApiKey extends ApiKey {
+  token: string;
+}
+
+/** Who is calling, as resolved from an API key. */
+export interface ApiKeyPrincipal {
+  orgId: string;
+  role: ApiKeyRole;
+  keyId: string;
+}
+
+export interface Tier {
+  id: string;
+  orgId: string;
+  name: string;
+  rank: number;
+  qualifyingPointsMin: bigint;
+  /** 10000 = 1.0x. */
+  multiplierBps: number;
+  createdAt: Date;
+}
+
+/** A member with personal data decrypted. */
+export interface Member {
+  id: string;
+  orgId: string;
+  externalRef: string;
+  status: MemberStatus;
+  tierId: string;
+  email: string | null;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** One row of a member's tier history. */
+export interface MemberTierEntry {
+  /** Increases with every assignment; orders the history. */
+  id: bigint;
+  orgId: string;
+  memberId: string;
+  tierId: string;
+  reason: string;
+  effectiveAt: Date;
+}
