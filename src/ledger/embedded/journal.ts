@@ -18,11 +18,11 @@
  * Records appended while a write+fdatasync is in flight wait and go out together in the next
  * one (group commit), so concurrent requests share an fsync.
  *
- * Recovery: a crash can only tear the last write. A record is a torn tail, and is truncated, when
- * its header is incomplete, when its header is valid but the record runs past the end of the
- * file, when its body checksum fails and it is the last record, or when everything from it to
- * the end of the file is zero bytes. Any other checksum failure is corruption of acknowledged
- * data: opening fails with the file name and offset, and nothing is skipped.
+ * Recovery: a crash can only tear the last write, so a damaged record that no valid record
+ * follows is a torn tail: it was never acknowledged, and it is truncated. A damaged record with a
+ * valid record anywhere after it is corruption of acknowledged data: opening fails with the file
+ * name and offset, and nothing is skipped. Record sizes are multiples of 32 bytes, so the search
+ * for a later record only looks at offsets where one could start.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -37,6 +37,21 @@ const fileHeaderSize = 16;
 export const recordHeaderSize = 32;
 const recordSizeMax = recordHeaderSize + batchEventsMax * eventSize;
 const readBlockSize = 8 * 1024 * 1024;
+/** Every record starts at fileHeaderSize + a multiple of this. */
+const recordAlignment = 32;
+assert.equal(eventSize % recordAlignment, 0, "events keep records aligned");
+assert.equal(recordHeaderSize % recordAlignment, 0, "the header keeps records aligned");
+
+function recordHeaderSane(recordSize: number, kind: number): boolean {
+  return (
+    recordSize >= recordHeaderSize &&
+    recordSize <= recordSizeMax &&
+    (recordSize - recordHeaderSize) % eventSize === 0 &&
+    (kind === RecordKind.createAccounts ||
+      kind === RecordKind.createTransfers ||
+      kind === RecordKind.pulse)
+  );
+}
 
 export const RecordKind = {
   createAccounts: 1,
@@ -190,21 +205,11 @@ export class Journal {
       const header = view(offset, recordHeaderSize);
       const headerValid = header.readUInt32LE(0) === crc32(header.subarray(4, recordHeaderSize));
       if (!headerValid) {
-        if (this.zeroFrom(offset, size)) {
-          return offset; // torn: the file was extended but the data never reached the disk
-        }
-        throw new JournalCorruptError(this.file, offset, "record header checksum mismatch");
+        return this.tornTail(offset, size, "record header checksum mismatch");
       }
       const recordSize = header.readUInt32LE(8);
       const kind = header.readUInt8(12);
-      if (
-        recordSize < recordHeaderSize ||
-        recordSize > recordSizeMax ||
-        (recordSize - recordHeaderSize) % eventSize !== 0 ||
-        (kind !== RecordKind.createAccounts &&
-          kind !== RecordKind.createTransfers &&
-          kind !== RecordKind.pulse)
-      ) {
+      if (!recordHeaderSane(recordSize, kind)) {
         throw new JournalCorruptError(this.file, offset, "invalid record header");
       }
       if (offset + recordSize > size) {
@@ -213,10 +218,7 @@ export class Journal {
       const record = view(offset, recordSize);
       const body = record.subarray(recordHeaderSize);
       if (record.readUInt32LE(4) !== crc32(body)) {
-        if (offset + recordSize === size) {
-          return offset; // torn: the last record's body did not fully reach the disk
-        }
-        throw new JournalCorruptError(this.file, offset, "record body checksum mismatch");
+        return this.tornTail(offset, size, "record body checksum mismatch");
       }
       apply({
         kind: kind as RecordKind,
@@ -232,19 +234,32 @@ export class Journal {
     return offset;
   }
 
-  private zeroFrom(offset: number, size: number): boolean {
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    for (let at = offset; at < size; ) {
-      const read = fs.readSync(this.fd, chunk, 0, Math.min(chunk.length, size - at), at);
-      assert.ok(read > 0, "short read from the data file");
-      for (let i = 0; i < read; i++) {
-        if (chunk[i] !== 0) {
-          return false;
-        }
-      }
-      at += read;
+  /** A damaged record at `offset`: the torn tail if no valid record follows, else corruption. */
+  private tornTail(offset: number, size: number, reason: string): number {
+    if (this.validRecordAfter(offset, size)) {
+      throw new JournalCorruptError(this.file, offset, reason);
     }
-    return true;
+    return offset;
+  }
+
+  private validRecordAfter(offset: number, size: number): boolean {
+    const header = Buffer.allocUnsafe(recordHeaderSize);
+    for (let at = offset + recordAlignment; at + recordHeaderSize <= size; at += recordAlignment) {
+      fs.readSync(this.fd, header, 0, recordHeaderSize, at);
+      if (header.readUInt32LE(0) !== crc32(header.subarray(4, recordHeaderSize))) {
+        continue;
+      }
+      const recordSize = header.readUInt32LE(8);
+      if (!recordHeaderSane(recordSize, header.readUInt8(12)) || at + recordSize > size) {
+        continue;
+      }
+      const body = Buffer.allocUnsafe(recordSize - recordHeaderSize);
+      fs.readSync(this.fd, body, 0, body.length, at + recordHeaderSize);
+      if (header.readUInt32LE(4) === crc32(body)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Queues a record (built with `allocateRecord`) and returns its sequence number. */
@@ -380,24 +395,43 @@ function fsyncDirectory(directory: string): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Identity of a running process: its pid and, on Linux, its start time in clock ticks since boot
+ * (field 22 of /proc/<pid>/stat). The start time tells a restarted container's new process apart
+ * from the dead one that had the same pid, and an unrelated process that reused a pid.
+ */
+function processIdentity(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: count from the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return `${pid}:${fields[19] ?? "?"}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" && fs.existsSync("/proc/self/stat")) {
+      return null; // procfs is there and the process is not: it is gone
+    }
+  }
+  // No procfs (macOS, say): fall back to asking the kernel whether the pid exists.
   try {
     process.kill(pid, 0);
-    return true;
+    return `${pid}:?`;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? `${pid}:?` : null;
   }
 }
 
 /**
- * One process at a time: the lock file holds the owner's pid. A lock whose owner is gone (a
- * crash) is taken over; a live owner, this process included, makes the open fail.
+ * One process at a time: the lock file holds its owner's identity (pid and start time). A lock
+ * whose owner is gone (a crash) is taken over; a live owner, this process included, makes the
+ * open fail.
  */
 function acquireLock(file: string, lockFile: string): void {
+  const self = processIdentity(process.pid);
+  assert.ok(self !== null, "this process has an identity");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = fs.openSync(lockFile, "wx", 0o644);
-      fs.writeSync(fd, `${process.pid}\n`);
+      fs.writeSync(fd, `${self}\n`);
       fs.closeSync(fd);
       return;
     } catch (error) {
@@ -405,17 +439,24 @@ function acquireLock(file: string, lockFile: string): void {
         throw error;
       }
     }
-    let owner = Number.NaN;
+    let owner = "";
     try {
-      owner = Number.parseInt(fs.readFileSync(lockFile, "utf8").trim(), 10);
+      owner = fs.readFileSync(lockFile, "utf8").trim();
     } catch {
       continue; // removed in between: try again
     }
-    if (Number.isInteger(owner) && owner > 0 && processAlive(owner)) {
-      throw new Error(
-        `ledger data file ${file} is locked by process ${owner} (lock file ${lockFile}); ` +
-          "only one process may open it at a time",
-      );
+    const pid = Number.parseInt(owner.split(":")[0] ?? "", 10);
+    if (Number.isInteger(pid) && pid > 0) {
+      const live = processIdentity(pid);
+      const recorded = owner.includes(":") ? owner : `${pid}:?`;
+      const sameProcess =
+        live !== null && (live === recorded || live.endsWith(":?") || recorded.endsWith(":?"));
+      if (sameProcess) {
+        throw new Error(
+          `ledger data file ${file} is locked by ${pid === process.pid ? "this process" : `process ${pid}`} ` +
+            `(lock file ${lockFile}); only one process may open it at a time`,
+        );
+      }
     }
     fs.rmSync(lockFile, { force: true });
   }
