@@ -1,0 +1,9 @@
+/**
+ * The ledger module's public surface. Other modules import from here, never from the files
+ * behind it.
+ */
+export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
+export { createLedgerClient } from "./client.ts";
+export type { EmbeddedClient } from "./embedded/index.ts";
+export { createEmbeddedClient } from "./embedded/index.ts";
+export * as ledgerLimits from "./limits.ts";
