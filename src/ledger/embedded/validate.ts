@@ -13,10 +13,10 @@ import {
   RequestError,
   type Transfer,
 } from "tigerbeetle-node";
+import { batchEventsMax, queryLimitMax } from "../limits.ts";
 import { u64Max, u128Max } from "./u128.ts";
 
-/** Events, ids or results per request: TigerBeetle's 1 MiB message holds 8189 of them. */
-export const batchEventsMax = 8189;
+export { batchEventsMax };
 
 function u128(value: unknown, field: string): bigint {
   if (typeof value !== "bigint") {
@@ -143,7 +143,7 @@ export function normalizeIds(value: unknown): bigint[] {
 
 function limit(value: unknown): number {
   const converted = u32(value, "limit");
-  if (converted > batchEventsMax) {
+  if (converted > queryLimitMax) {
     throw new RequestError(ErrorCodes.ERR_TOO_MUCH_DATA);
   }
   return converted;
