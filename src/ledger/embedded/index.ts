@@ -73,8 +73,8 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
   let closed = false;
   let closing: Promise<void> | null = null;
 
-  /** Checks the client is usable and runs any due expiry, as TigerBeetle's pulse would. */
-  function begin(): bigint {
+  /** Like tigerbeetle-node, a closed client refuses a request before looking at it. */
+  function checkOpen(): void {
     if (closed) {
       throw new RequestError(ErrorCodes.ERR_CLIENT_CLOSED);
     }
@@ -82,10 +82,14 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
     if (failure) {
       throw failure;
     }
+  }
+
+  /** Reads the clock and runs any due expiry, as TigerBeetle's pulse would. */
+  function begin(): bigint {
     const now = clock();
     assert.ok(typeof now === "bigint" && now > 0n, "clock must return positive bigint nanoseconds");
     if (machine.expiryDue(now)) {
-      const start = machine.nextStart(now);
+      const start = machine.requestTimestamp(now);
       const expired = machine.expire(now, start);
       assert.ok(expired > 0, "a due expiry expires at least one transfer");
       journal?.append(allocateRecord(RecordKind.pulse, start, now, 0));
@@ -102,9 +106,10 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
   }
 
   async function createAccounts(batch: Account[]): Promise<CreateAccountResult[]> {
+    checkOpen();
     const events = normalizeAccounts(batch);
     const now = begin();
-    const start = machine.nextStart(now);
+    const start = machine.requestTimestamp(now);
     const results = machine.createAccounts(events, start);
     if (journal !== null && events.length > 0) {
       const record = allocateRecord(RecordKind.createAccounts, start, 0n, events.length);
@@ -117,9 +122,10 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
   }
 
   async function createTransfers(batch: Transfer[]): Promise<CreateTransferResult[]> {
+    checkOpen();
     const events = normalizeTransfers(batch);
     const now = begin();
-    const start = machine.nextStart(now);
+    const start = machine.requestTimestamp(now);
     const results = machine.createTransfers(events, start);
     if (journal !== null && events.length > 0) {
       const record = allocateRecord(RecordKind.createTransfers, start, 0n, events.length);
@@ -143,33 +149,39 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
     createAccounts,
     createTransfers,
     async lookupAccounts(batch: bigint[]): Promise<Account[]> {
+      checkOpen();
       const ids = normalizeIds(batch);
-      begin();
+      machine.advance(begin());
       return settle(machine.lookupAccounts(ids));
     },
     async lookupTransfers(batch: bigint[]): Promise<Transfer[]> {
+      checkOpen();
       const ids = normalizeIds(batch);
-      begin();
+      machine.advance(begin());
       return settle(machine.lookupTransfers(ids));
     },
     async getAccountTransfers(filter): Promise<Transfer[]> {
+      checkOpen();
       const normalized = normalizeAccountFilter(filter);
-      begin();
+      machine.advance(begin());
       return settle(machine.getAccountTransfers(normalized));
     },
     async getAccountBalances(filter): Promise<AccountBalance[]> {
+      checkOpen();
       const normalized = normalizeAccountFilter(filter);
-      begin();
+      machine.advance(begin());
       return settle(machine.getAccountBalances(normalized));
     },
     async queryAccounts(filter): Promise<Account[]> {
+      checkOpen();
       const normalized = normalizeQueryFilter(filter);
-      begin();
+      machine.advance(begin());
       return settle(machine.queryAccounts(normalized));
     },
     async queryTransfers(filter): Promise<Transfer[]> {
+      checkOpen();
       const normalized = normalizeQueryFilter(filter);
-      begin();
+      machine.advance(begin());
       return settle(machine.queryTransfers(normalized));
     },
     close,

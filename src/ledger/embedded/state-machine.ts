@@ -192,15 +192,24 @@ export class StateMachine {
   // Result timestamp of the event just evaluated (avoids allocating a tuple per event).
   private resultTimestamp = 0n;
 
-  /** First timestamp for a request of `count` events arriving at wall-clock `now`. */
-  nextStart(now: bigint): bigint {
+  /**
+   * The timestamp of a request arriving at wall-clock `now`: max(previous + 1, now), as
+   * TigerBeetle's primary assigns it. A create request of n events then evaluates event i at
+   * request + 1 + i and leaves the clock at request + n; any other request leaves it at request.
+   */
+  requestTimestamp(now: bigint): bigint {
     return now > this.lastTimestamp ? now : this.lastTimestamp + 1n;
   }
 
-  private consume(start: bigint, count: number): void {
-    assert.ok(start > this.lastTimestamp, "timestamps must strictly increase");
-    assert.ok(start > 0n, "timestamps start at 1");
-    this.lastTimestamp = start + BigInt(Math.max(count, 1) - 1);
+  /** A request that creates nothing (a lookup or query) still moves the clock. */
+  advance(now: bigint): void {
+    this.consume(this.requestTimestamp(now), 0);
+  }
+
+  private consume(request: bigint, count: number): void {
+    assert.ok(request > this.lastTimestamp, "timestamps must strictly increase");
+    assert.ok(request > 0n, "timestamps start at 1");
+    this.lastTimestamp = request + BigInt(count);
     assert.ok(this.lastTimestamp <= timestampMax, "timestamp past 2^63-1");
   }
 
@@ -215,8 +224,9 @@ export class StateMachine {
   // ---------------------------------------------------------------------------------------------
   // create_accounts
 
-  createAccounts(events: readonly Account[], start: bigint): CreateAccountResult[] {
-    this.consume(start, events.length);
+  createAccounts(events: readonly Account[], request: bigint): CreateAccountResult[] {
+    this.consume(request, events.length);
+    const start = request + 1n;
     const count = events.length;
     const results: CreateAccountResult[] = new Array(count);
     if (count === 0) {
@@ -297,7 +307,6 @@ export class StateMachine {
     const existingSlot = this.accountIndex.get(event.id);
     if (existingSlot >= 0) {
       const existing = this.accounts[existingSlot] as AccountRecord;
-      this.resultTimestamp = existing.timestamp;
       if (event.flags !== existing.flags) {
         return S.exists_with_different_flags;
       }
@@ -316,6 +325,8 @@ export class StateMachine {
       if (event.code !== existing.code) {
         return S.exists_with_different_code;
       }
+      // Only `exists` reports the stored account's timestamp; a mismatch reports the event's own.
+      this.resultTimestamp = existing.timestamp;
       return S.exists;
     }
     if (
@@ -419,8 +430,9 @@ export class StateMachine {
   // ---------------------------------------------------------------------------------------------
   // create_transfers
 
-  createTransfers(events: readonly Transfer[], start: bigint): CreateTransferResult[] {
-    this.consume(start, events.length);
+  createTransfers(events: readonly Transfer[], request: bigint): CreateTransferResult[] {
+    this.consume(request, events.length);
+    const start = request + 1n;
     const count = events.length;
     const results: CreateTransferResult[] = new Array(count);
     if (count === 0) {
@@ -503,8 +515,12 @@ export class StateMachine {
     }
     const existingSlot = this.transferIndex.get(event.id);
     if (existingSlot >= 0) {
-      this.resultTimestamp = this.transfers.timestamp(existingSlot);
-      return this.compareExisting(event, existingSlot);
+      const status = this.compareExisting(event, existingSlot);
+      // Only `exists` reports the stored object's timestamp; a mismatch reports the event's own.
+      if (status === S.exists) {
+        this.resultTimestamp = this.transfers.timestamp(existingSlot);
+      }
+      return status;
     }
     if (this.failedIds.size > 0 && this.failedIds.get(event.id) >= 0) {
       return S.id_already_failed;
@@ -1070,7 +1086,7 @@ export class StateMachine {
   }
 
   /** Expires every pending transfer whose deadline is <= now; each consumes one timestamp. */
-  expire(now: bigint, start: bigint): number {
+  expire(now: bigint, request: bigint): number {
     const due: Expiry[] = [];
     for (;;) {
       const top = this.expiries.peek();
@@ -1082,7 +1098,7 @@ export class StateMachine {
         due.push(top);
       }
     }
-    this.consume(start, due.length);
+    this.consume(request, due.length);
     const store = this.transfers;
     for (const entry of due) {
       const amount = store.amount(entry.slot);
