@@ -7,3 +7,15 @@ export { createLedgerClient } from "./client.ts";
 export type { EmbeddedClient } from "./embedded/index.ts";
 export { createEmbeddedClient } from "./embedded/index.ts";
 export * as ledgerLimits from "./limits.ts";
+export * from "./codes.ts";
+export {
+  controlAccountId,
+  decodeControlAccountId,
+  transferId,
+  u128ToUuid,
+  uuidToU128,
+  walletAccountId,
+} from "./ids.ts";
+export * from "./loyalty.ts";
+export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./postings.ts";
+export * from "./reads.ts";

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { AccountCode, controlAccountCodes } from "./codes.ts";
+import {
+  controlAccountId,
+  decodeControlAccountId,
+  deriveId,
+  transferId,
+  u128ToUuid,
+  uuidToU128,
+  walletAccountId,
+} from "./ids.ts";
+
+describe("deterministic ids", () => {
+  it("derives the same transfer id for the same parts and different ids for any other part", () => {
+    const parts = { orgId: "org-1", source: "purchase", externalId: "T-1", leg: "earn" };
+    expect(transferId(parts)).toBe(transferId({ ...parts }));
+    const variants = [
+      { ...parts, orgId: "org-2" },
+      { ...parts, source: "refund" },
+      { ...parts, externalId: "T-2" },
+      { ...parts, leg: "bonus" },
+    ];
+    const ids = new Set([transferId(parts), ...variants.map((variant) => transferId(variant))]);
+    expect(ids.size).toBe(5);
+  });
+
+  it("cannot be fooled by moving characters between parts", () => {
+    expect(deriveId("ab", "c")).not.toBe(deriveId("a", "bc"));
+    expect(deriveId(1, "2")).not.toBe(deriveId("1", "2"));
+  });
+
+  it("round-trips control account ids to (ledger, code)", () => {
+    for (const ledger of [1, 77, 2 ** 32 - 1]) {
+      for (const code of controlAccountCodes) {
+        expect(decodeControlAccountId(controlAccountId(ledger, code))).toEqual({ ledger, code });
+      }
+    }
+  });
+
+  it("never decodes a wallet id or a random id as a control account", () => {
+    for (let i = 0; i < 1000; i++) {
+      expect(decodeControlAccountId(walletAccountId(1 + (i % 7), `member-${i}`))).toBeNull();
+    }
+    expect(decodeControlAccountId(deriveId("x"))).toBeNull();
+  });
+
+  it("gives each ledger its own wallet for the same member", () => {
+    expect(walletAccountId(1, "m")).not.toBe(walletAccountId(2, "m"));
+  });
+
+  it("rejects ledger 0 and codes that are not control accounts", () => {
+    expect(() => controlAccountId(0, AccountCode.issuance)).toThrow(/ledger/);
+    expect(() => controlAccountId(1, AccountCode.wallet as never)).toThrow(/control/);
+  });
+
+  it("round-trips UUIDs through user_data_128", () => {
+    const uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    expect(u128ToUuid(uuidToU128(uuid))).toBe(uuid);
+    expect(uuidToU128("00000000-0000-0000-0000-000000000001")).toBe(1n);
+    expect(() => uuidToU128("not-a-uuid")).toThrow(/UUID/);
+  });
+});

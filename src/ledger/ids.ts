@@ -1,0 +1,106 @@
+/**
+ * Deterministic 128-bit ids for accounts and transfers, and their inverses.
+ *
+ * A transfer id is derived from (org, source, external id, leg), so a retried request, a replayed
+ * intent or the recovery routine always posts the same ids and TigerBeetle answers `exists`
+ * instead of posting twice. Ids are the first 16 bytes of a SHA-256 over length-prefixed parts,
+ * which cannot be 0 or 2^128-1 in practice (asserted anyway, as TigerBeetle rejects both).
+ *
+ * Control accounts get structured ids, decodable back to (ledger, code). Wallet ids are hashes of
+ * (ledger, member); the member is recoverable from the wallet's `user_data_128`, which holds the
+ * member's UUID as a u128 (`uuidToU128` / `u128ToUuid`).
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { type AccountCode, type ControlAccountCode, controlAccountCodes } from "./codes.ts";
+
+const u128Max = (1n << 128n) - 1n;
+const u32Max = 2 ** 32 - 1;
+
+/** Tag in the top byte of every control-account id; hashed ids land there with odds 2^-8 but
+ * also need the exact ledger/code pattern below, so the two id spaces do not meet in practice. */
+const controlTag = 0xc0n;
+
+export type IdPart = string | number | bigint;
+
+/** SHA-256 of length-prefixed parts, first 16 bytes, big-endian. */
+export function deriveId(...parts: IdPart[]): bigint {
+  assert.ok(parts.length > 0, "an id is derived from at least one part");
+  const hash = createHash("sha256");
+  for (const part of parts) {
+    const bytes = Buffer.from(`${typeof part}:${String(part)}`, "utf8");
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    hash.update(length);
+    hash.update(bytes);
+  }
+  const digest = hash.digest();
+  const id = digest.readBigUInt64BE(0) * (1n << 64n) + digest.readBigUInt64BE(8);
+  assert.ok(id !== 0n && id !== u128Max, "derived id must be a valid TigerBeetle id");
+  return id;
+}
+
+export interface TransferIdParts {
+  orgId: string;
+  /** The kind of source document: "purchase", "refund", "redemption", "enrollment", ... */
+  source: string;
+  /** The source document's id, as the caller knows it (POS external id, redemption id, ...). */
+  externalId: string;
+  /** Which transfer of the operation: "earn", "hold", "fulfil", ... */
+  leg: string;
+}
+
+export function transferId(parts: TransferIdParts): bigint {
+  assert.ok(parts.orgId.length > 0, "transfer id needs an org");
+  assert.ok(parts.source.length > 0, "transfer id needs a source");
+  assert.ok(parts.externalId.length > 0, "transfer id needs an external id");
+  assert.ok(parts.leg.length > 0, "transfer id needs a leg");
+  return deriveId("transfer", parts.orgId, parts.source, parts.externalId, parts.leg);
+}
+
+export function controlAccountId(ledger: number, code: ControlAccountCode): bigint {
+  assert.ok(Number.isInteger(ledger) && ledger > 0 && ledger <= u32Max, "ledger is a u32 > 0");
+  assert.ok(controlAccountCodes.includes(code), "not a control account code");
+  return (controlTag << 120n) | (BigInt(ledger) << 16n) | BigInt(code);
+}
+
+/** The inverse of `controlAccountId`; null for any other id. */
+export function decodeControlAccountId(
+  id: bigint,
+): { ledger: number; code: ControlAccountCode } | null {
+  if (id >> 120n !== controlTag) {
+    return null;
+  }
+  const middle = (id >> 48n) & ((1n << 72n) - 1n);
+  if (middle !== 0n) {
+    return null;
+  }
+  const ledger = Number((id >> 16n) & 0xffffffffn);
+  const code = Number(id & 0xffffn) as AccountCode;
+  if (ledger === 0 || !controlAccountCodes.includes(code as ControlAccountCode)) {
+    return null;
+  }
+  return { ledger, code: code as ControlAccountCode };
+}
+
+export function walletAccountId(ledger: number, memberId: string): bigint {
+  assert.ok(Number.isInteger(ledger) && ledger > 0 && ledger <= u32Max, "ledger is a u32 > 0");
+  const id = deriveId("wallet", ledger, memberId);
+  assert.ok(decodeControlAccountId(id) === null, "wallet id collides with a control id");
+  return id;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A UUID as the u128 with the same 16 bytes (big-endian); used in `user_data_128`. */
+export function uuidToU128(uuid: string): bigint {
+  const normalized = uuid.toLowerCase();
+  assert.ok(uuidPattern.test(normalized), "not a UUID");
+  return BigInt(`0x${normalized.replaceAll("-", "")}`);
+}
+
+export function u128ToUuid(value: bigint): string {
+  assert.ok(value >= 0n && value <= u128Max, "not a u128");
+  const hex = value.toString(16).padStart(32, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,345 @@
+/**
+ * The loyalty operations on the embedded engine (never a mock): each operation's postings, its
+ * idempotent retry, its refusals, and the trial balance after it.
+ */
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { AccountCode } from "./codes.ts";
+import { createEmbeddedClient } from "./embedded/index.ts";
+import { controlAccountId, walletAccountId } from "./ids.ts";
+import {
+  adjustPoints,
+  currencyExponent,
+  earnMany,
+  enroll,
+  holdRedemption,
+  LedgerRefusedError,
+  pointsForPurchase,
+  resolveRedemption,
+  reversePoints,
+} from "./loyalty.ts";
+import { trialBalance, walletBalance, walletHistory } from "./reads.ts";
+
+const second = 1_000_000_000n;
+
+function setup() {
+  let now = 1_800_000_000n * second;
+  const client = createEmbeddedClient({ clock: () => now });
+  const orgId = randomUUID();
+  const ledger = 7;
+  return {
+    client,
+    orgId,
+    ledger,
+    advance(seconds: number) {
+      now += BigInt(seconds) * second;
+    },
+    async member(welcomeBonusPoints = 100n) {
+      const memberId = randomUUID();
+      await enroll(client, { orgId, ledger, memberId, welcomeBonusPoints });
+      return memberId;
+    },
+  };
+}
+
+function purchase(
+  orgId: string,
+  ledger: number,
+  memberId: string,
+  points: bigint,
+  externalId = randomUUID(),
+) {
+  return {
+    orgId,
+    ledger,
+    memberId,
+    externalId,
+    points,
+    spendMinor: 1999n,
+    locationNumber: 3,
+    documentId: randomUUID(),
+  };
+}
+
+describe("points for a purchase", () => {
+  it("rounds down once, after the multiplier", () => {
+    const args = { currencyExponent: 2, basePointsPerUnit: 1n };
+    expect(pointsForPurchase({ ...args, amountMinor: 1999n, multiplierBps: 12_500n })).toBe(24n);
+    expect(pointsForPurchase({ ...args, amountMinor: 99n, multiplierBps: 10_000n })).toBe(0n);
+    expect(pointsForPurchase({ ...args, amountMinor: 100n, multiplierBps: 20_000n })).toBe(2n);
+    expect(pointsForPurchase({ ...args, amountMinor: 10n ** 12n, multiplierBps: 10_000n })).toBe(
+      10n ** 10n,
+    );
+  });
+
+  it("knows each currency's minor unit", () => {
+    expect(currencyExponent("USD")).toBe(2);
+    expect(currencyExponent("JPY")).toBe(0);
+    expect(currencyExponent("KWD")).toBe(3);
+    expect(
+      pointsForPurchase({
+        amountMinor: 1500n,
+        currencyExponent: 0,
+        basePointsPerUnit: 1n,
+        multiplierBps: 10_000n,
+      }),
+    ).toBe(1500n);
+  });
+});
+
+describe("loyalty operations", () => {
+  it("enrolls with the welcome bonus once, however often it is retried", async () => {
+    const { client, orgId, ledger } = setup();
+    const memberId = randomUUID();
+    for (let i = 0; i < 3; i++) {
+      expect(await enroll(client, { orgId, ledger, memberId, welcomeBonusPoints: 100n })).toEqual({
+        welcomeBonus: 100n,
+      });
+    }
+    expect(await walletBalance(client, { ledger, memberId })).toEqual({
+      available: 100n,
+      pending: 0n,
+      lifetimeEarned: 100n,
+      lifetimeRedeemed: 0n,
+    });
+    const [promotions] = await client.lookupAccounts([
+      controlAccountId(ledger, AccountCode.promotions),
+    ]);
+    expect(promotions?.debits_posted).toBe(100n);
+  });
+
+  it("earns many purchases in one request and never twice on retry", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(0n);
+    const inputs = Array.from({ length: 10 }, () => purchase(orgId, ledger, memberId, 5n));
+    inputs.push(purchase(orgId, ledger, memberId, 0n));
+    const first = await earnMany(client, inputs);
+    expect(first.slice(0, 10).every((outcome) => outcome?.kind === "created")).toBe(true);
+    expect(first[10]).toBeNull();
+    const again = await earnMany(client, inputs);
+    expect(again.slice(0, 10).every((outcome) => outcome?.kind === "exists")).toBe(true);
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(50n);
+  });
+
+  it("packs more chains than one request holds into several requests", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(0n);
+    const inputs = Array.from({ length: 9000 }, () => purchase(orgId, ledger, memberId, 1n));
+    const outcomes = await earnMany(client, inputs);
+    expect(outcomes.filter((outcome) => outcome?.kind === "created")).toHaveLength(9000);
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(9000n);
+  });
+
+  it("holds, fulfils and cancels redemptions, and refuses what is not there", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(100n);
+    const fulfilled = randomUUID();
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId,
+      redemptionId: fulfilled,
+      points: 60n,
+      holdSeconds: 60,
+    });
+    expect(await walletBalance(client, { ledger, memberId })).toMatchObject({
+      available: 40n,
+      pending: 60n,
+    });
+
+    const refused = holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId,
+      redemptionId: randomUUID(),
+      points: 41n,
+      holdSeconds: 60,
+    });
+    await expect(refused).rejects.toMatchObject({ refusal: "insufficient_points" });
+
+    await resolveRedemption(client, {
+      orgId,
+      ledger,
+      redemptionId: fulfilled,
+      resolution: "fulfil",
+    });
+    await resolveRedemption(client, {
+      orgId,
+      ledger,
+      redemptionId: fulfilled,
+      resolution: "fulfil",
+    });
+    await expect(
+      resolveRedemption(client, { orgId, ledger, redemptionId: fulfilled, resolution: "cancel" }),
+    ).rejects.toMatchObject({ refusal: "hold_already_fulfilled" });
+    expect(await walletBalance(client, { ledger, memberId })).toEqual({
+      available: 40n,
+      pending: 0n,
+      lifetimeEarned: 100n,
+      lifetimeRedeemed: 60n,
+    });
+
+    const cancelled = randomUUID();
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId,
+      redemptionId: cancelled,
+      points: 40n,
+      holdSeconds: 60,
+    });
+    await resolveRedemption(client, {
+      orgId,
+      ledger,
+      redemptionId: cancelled,
+      resolution: "cancel",
+    });
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(40n);
+    await expect(
+      resolveRedemption(client, {
+        orgId,
+        ledger,
+        redemptionId: randomUUID(),
+        resolution: "fulfil",
+      }),
+    ).rejects.toBeInstanceOf(LedgerRefusedError);
+  });
+
+  it("releases an expired hold and refuses to fulfil it", async () => {
+    const { client, orgId, ledger, member, advance } = setup();
+    const memberId = await member(100n);
+    const redemptionId = randomUUID();
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId,
+      redemptionId,
+      points: 100n,
+      holdSeconds: 30,
+    });
+    advance(31);
+    await expect(
+      resolveRedemption(client, { orgId, ledger, redemptionId, resolution: "fulfil" }),
+    ).rejects.toMatchObject({ refusal: "hold_expired" });
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(100n);
+  });
+
+  it("claws back what is left on a refund and reports the shortfall", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(0n);
+    await earnMany(client, [purchase(orgId, ledger, memberId, 100n)]);
+    const redemptionId = randomUUID();
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId,
+      redemptionId,
+      points: 70n,
+      holdSeconds: 60,
+    });
+    await resolveRedemption(client, { orgId, ledger, redemptionId, resolution: "fulfil" });
+    const refund = {
+      orgId,
+      ledger,
+      memberId,
+      reason: "refund" as const,
+      externalId: "R-1",
+      points: 100n,
+      documentId: randomUUID(),
+    };
+    expect(await reversePoints(client, refund)).toEqual({ reversed: 30n, shortfall: 70n });
+    // A retry reports the same outcome and moves nothing more.
+    expect(await reversePoints(client, refund)).toEqual({ reversed: 30n, shortfall: 70n });
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(0n);
+  });
+
+  it("adjusts in both directions and refuses to overdraw", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(10n);
+    const base = { orgId, ledger, memberId, documentId: randomUUID() };
+    await adjustPoints(client, { ...base, externalId: "A-1", direction: "credit", points: 5n });
+    await adjustPoints(client, { ...base, externalId: "A-2", direction: "debit", points: 15n });
+    await expect(
+      adjustPoints(client, { ...base, externalId: "A-3", direction: "debit", points: 1n }),
+    ).rejects.toMatchObject({ refusal: "insufficient_points" });
+    // The refused id is burned; its retry answers the same refusal.
+    await expect(
+      adjustPoints(client, { ...base, externalId: "A-3", direction: "debit", points: 1n }),
+    ).rejects.toMatchObject({ refusal: "insufficient_points" });
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(0n);
+  });
+
+  it("decodes history newest first, page by page", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(100n);
+    await earnMany(client, [purchase(orgId, ledger, memberId, 7n)]);
+    const redemptionId = randomUUID();
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId,
+      redemptionId,
+      points: 50n,
+      holdSeconds: 60,
+    });
+    await resolveRedemption(client, { orgId, ledger, redemptionId, resolution: "cancel" });
+    const first = await walletHistory(client, { ledger, memberId, limit: 3 });
+    expect(first.entries.map((entry) => [entry.operation, entry.direction, entry.amount])).toEqual([
+      ["redemption_cancelled", "debit", 50n],
+      ["redemption_hold", "debit", 50n],
+      ["purchase_earn", "credit", 7n],
+    ]);
+    expect(first.entries[2]).toMatchObject({ spendMinor: 1999n, locationNumber: 3 });
+    expect(first.nextBefore).not.toBeNull();
+    const second = await walletHistory(client, {
+      ledger,
+      memberId,
+      limit: 3,
+      before: first.nextBefore ?? 0n,
+    });
+    expect(second.entries.map((entry) => entry.operation)).toEqual(["welcome_bonus"]);
+    expect(second.nextBefore).toBeNull();
+  });
+
+  it("keeps the trial balance balanced and the liability equal to what members hold", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const alice = await member(100n);
+    const bob = await member(100n);
+    await earnMany(client, [purchase(orgId, ledger, alice, 40n), purchase(orgId, ledger, bob, 2n)]);
+    const redemptionId = randomUUID();
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId: bob,
+      redemptionId,
+      points: 30n,
+      holdSeconds: 60,
+    });
+    const balance = await trialBalance(client, ledger);
+    expect(balance.balanced).toBe(true);
+    expect(balance.wallets.count).toBe(2);
+    expect(balance.outstandingLiability).toBe(242n);
+    expect(balance.pendingRedemptions).toBe(30n);
+    expect(balance.controls.promotions?.debitsPosted).toBe(200n);
+    expect(balance.controls.issuance?.debitsPosted).toBe(42n);
+    expect(balance.controls.redemptions?.creditsPending).toBe(30n);
+    expect(balance.totals.debitsPosted).toBe(balance.totals.creditsPosted);
+  });
+
+  it("keeps organizations apart: another ledger sees none of it", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(100n);
+    expect(await walletBalance(client, { ledger: ledger + 1, memberId })).toBeNull();
+    expect(walletAccountId(ledger, memberId)).not.toBe(walletAccountId(ledger + 1, memberId));
+    await expect(
+      holdRedemption(client, {
+        orgId,
+        ledger: ledger + 1,
+        memberId,
+        redemptionId: randomUUID(),
+        points: 1n,
+        holdSeconds: 60,
+      }),
+    ).rejects.toMatchObject({ refusal: "not_found" });
+  });
+});

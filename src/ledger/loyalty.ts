@@ -1,0 +1,470 @@
+/**
+ * The loyalty operations, each one linked chain of balanced transfers on an organization's
+ * ledger. This module speaks TigerBeetle and loyalty, never HTTP or SQL: callers pass the ledger
+ * numbers allocated in Postgres and the ids of the source documents.
+ *
+ * Every id is derived (see ids.ts), so calling an operation again with the same arguments is
+ * safe: TigerBeetle answers `exists` and the operation reports the original outcome.
+ */
+import assert from "node:assert/strict";
+import {
+  AccountFlags,
+  amount_max,
+  type Client,
+  CreateAccountStatus,
+  CreateTransferStatus,
+  type Transfer,
+  TransferFlags,
+} from "tigerbeetle-node";
+import {
+  AccountCode,
+  controlAccountCodes,
+  controlAccountFlags,
+  TransferCode,
+  walletAccountFlags,
+} from "./codes.ts";
+import { controlAccountId, transferId, uuidToU128, walletAccountId } from "./ids.ts";
+import {
+  type ChainOutcome,
+  link,
+  pointsPerTransferMax,
+  submitChains,
+  transfer,
+} from "./postings.ts";
+
+/** Longest a redemption hold may last: 7 days, well inside TigerBeetle's u32 seconds. */
+export const holdSecondsMax = 7 * 24 * 60 * 60;
+assert.ok(holdSecondsMax < 2 ** 32, "hold seconds fit TigerBeetle's u32 timeout");
+
+/** Why a ledger operation did not happen. Callers map these to their own error types. */
+export type LedgerRefusal =
+  | "insufficient_points"
+  | "hold_expired"
+  | "hold_already_fulfilled"
+  | "hold_already_cancelled"
+  | "not_found"
+  | "conflict";
+
+export class LedgerRefusedError extends Error {
+  constructor(
+    readonly refusal: LedgerRefusal,
+    readonly status: CreateTransferStatus,
+  ) {
+    super(`ledger refused: ${refusal} (${CreateTransferStatus[status]})`);
+    this.name = "LedgerRefusedError";
+  }
+}
+
+/** Unexpected ledger answers are bugs in our use of the ledger, never business outcomes. */
+function unexpected(operation: string, status: number): never {
+  assert.fail(`${operation}: unexpected ledger status ${CreateTransferStatus[status] ?? status}`);
+}
+
+export interface OrgLedger {
+  orgId: string;
+  ledger: number;
+}
+
+function accountTemplate(id: bigint, ledger: number, code: AccountCode, flags: number) {
+  return {
+    id,
+    debits_pending: 0n,
+    debits_posted: 0n,
+    credits_pending: 0n,
+    credits_posted: 0n,
+    user_data_128: 0n,
+    user_data_64: 0n,
+    user_data_32: 0,
+    reserved: 0,
+    ledger,
+    code,
+    flags,
+    timestamp: 0n,
+  };
+}
+
+/** Creates the ledger's control accounts. Idempotent. */
+export async function provisionLedger(client: Client, ledger: number): Promise<void> {
+  const accounts = controlAccountCodes.map((code) =>
+    accountTemplate(controlAccountId(ledger, code), ledger, code, controlAccountFlags),
+  );
+  const results = await client.createAccounts(accounts);
+  for (const result of results) {
+    if (
+      result.status !== CreateAccountStatus.created &&
+      result.status !== CreateAccountStatus.exists
+    ) {
+      assert.fail(`provisionLedger: ${CreateAccountStatus[result.status]}`);
+    }
+  }
+}
+
+/** Opens a member's wallet on one ledger. Idempotent. */
+export async function openWallet(
+  client: Client,
+  args: { ledger: number; memberId: string },
+): Promise<bigint> {
+  const id = walletAccountId(args.ledger, args.memberId);
+  const account = {
+    ...accountTemplate(id, args.ledger, AccountCode.wallet, walletAccountFlags),
+    user_data_128: uuidToU128(args.memberId),
+  };
+  const [result] = await client.createAccounts([account]);
+  assert.ok(result !== undefined, "one result per account");
+  if (
+    result.status !== CreateAccountStatus.created &&
+    result.status !== CreateAccountStatus.exists
+  ) {
+    assert.fail(`openWallet: ${CreateAccountStatus[result.status]}`);
+  }
+  return id;
+}
+
+export interface EnrollInput extends OrgLedger {
+  memberId: string;
+  welcomeBonusPoints: bigint;
+}
+
+/** Opens the wallet and credits the welcome bonus (promotions → wallet). */
+export async function enroll(
+  client: Client,
+  input: EnrollInput,
+): Promise<{ welcomeBonus: bigint }> {
+  assert.ok(input.welcomeBonusPoints >= 0n, "welcome bonus is not negative");
+  await provisionLedger(client, input.ledger);
+  await openWallet(client, input);
+  if (input.welcomeBonusPoints === 0n) {
+    return { welcomeBonus: 0n };
+  }
+  const [outcome] = await submitChains(client, [welcomeBonusChain(input)]);
+  assert.ok(outcome !== undefined);
+  if (outcome.kind === "failed") {
+    unexpected("enroll", outcome.status);
+  }
+  return { welcomeBonus: input.welcomeBonusPoints };
+}
+
+export function welcomeBonusChain(input: EnrollInput): Transfer[] {
+  return link([
+    transfer({
+      id: transferId({
+        orgId: input.orgId,
+        source: "enrollment",
+        externalId: input.memberId,
+        leg: "welcome_bonus",
+      }),
+      debit_account_id: controlAccountId(input.ledger, AccountCode.promotions),
+      credit_account_id: walletAccountId(input.ledger, input.memberId),
+      amount: input.welcomeBonusPoints,
+      user_data_128: uuidToU128(input.memberId),
+      ledger: input.ledger,
+      code: TransferCode.welcomeBonus,
+    }),
+  ]);
+}
+
+/**
+ * Points for a purchase: floor(amount × base rate × tier multiplier), with the amount in minor
+ * units of the org's currency, the base rate in points per whole currency unit and the
+ * multiplier in basis points. Rounding is always down, once, at the end: a member never receives
+ * a fraction of a point, and splitting a basket never earns more than buying it whole.
+ *
+ * @example pointsForPurchase({ amountMinor: 1999n, currencyExponent: 2, basePointsPerUnit: 1n,
+ *   multiplierBps: 12500n }) === 24n  // 19.99 × 1 × 1.25 = 24.98… → 24
+ */
+export function pointsForPurchase(args: {
+  amountMinor: bigint;
+  currencyExponent: number;
+  basePointsPerUnit: bigint;
+  multiplierBps: bigint;
+}): bigint {
+  assert.ok(args.amountMinor > 0n, "purchase amount is positive");
+  assert.ok(Number.isInteger(args.currencyExponent) && args.currencyExponent >= 0);
+  assert.ok(args.currencyExponent <= 4, "ISO 4217 exponents are 0..4");
+  assert.ok(args.basePointsPerUnit >= 0n && args.multiplierBps >= 0n);
+  const numerator = args.amountMinor * args.basePointsPerUnit * args.multiplierBps;
+  const denominator = 10n ** BigInt(args.currencyExponent) * 10_000n;
+  const points = numerator / denominator;
+  assert.ok(points <= pointsPerTransferMax, "points of one purchase within the transfer bound");
+  return points;
+}
+
+/** Minor-unit exponent of an ISO 4217 currency (USD 2, JPY 0, KWD 3). */
+export function currencyExponent(currency: string): number {
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions()
+    .maximumFractionDigits;
+  assert.ok(digits !== undefined && digits >= 0 && digits <= 4, "currency exponent in 0..4");
+  return digits;
+}
+
+export interface EarnInput extends OrgLedger {
+  memberId: string;
+  /** The purchase's id as the POS knows it. */
+  externalId: string;
+  points: bigint;
+  /** The purchase amount in minor units, kept on the transfer for audit. */
+  spendMinor: bigint;
+  /** The location's per-org number, 0 when unknown. */
+  locationNumber: number;
+  /** The Postgres id of the source document (pos transaction). */
+  documentId: string;
+}
+
+/** issuance → wallet. Returns null when there is nothing to post (0 points). */
+export function earnChain(input: EarnInput): Transfer[] | null {
+  if (input.points === 0n) {
+    return null;
+  }
+  assert.ok(input.spendMinor > 0n && input.spendMinor < 2n ** 64n, "spend fits user_data_64");
+  return link([
+    transfer({
+      id: transferId({
+        orgId: input.orgId,
+        source: "purchase",
+        externalId: input.externalId,
+        leg: "earn",
+      }),
+      debit_account_id: controlAccountId(input.ledger, AccountCode.issuance),
+      credit_account_id: walletAccountId(input.ledger, input.memberId),
+      amount: input.points,
+      user_data_128: uuidToU128(input.documentId),
+      user_data_64: input.spendMinor,
+      user_data_32: input.locationNumber,
+      ledger: input.ledger,
+      code: TransferCode.purchaseEarn,
+    }),
+  ]);
+}
+
+/** Posts many purchases' chains in as few requests as possible; one outcome per input. */
+export async function earnMany(
+  client: Client,
+  inputs: readonly EarnInput[],
+): Promise<Array<ChainOutcome | null>> {
+  const chains: Transfer[][] = [];
+  const positions: number[] = [];
+  inputs.forEach((input, index) => {
+    const chain = earnChain(input);
+    if (chain !== null) {
+      positions.push(index);
+      chains.push(chain);
+    }
+  });
+  const outcomes = await submitChains(client, chains);
+  const byInput: Array<ChainOutcome | null> = inputs.map(() => null);
+  positions.forEach((position, index) => {
+    const outcome = outcomes[index] as ChainOutcome;
+    if (outcome.kind === "failed") {
+      unexpected("earn", outcome.status);
+    }
+    byInput[position] = outcome;
+  });
+  return byInput;
+}
+
+export interface HoldInput extends OrgLedger {
+  memberId: string;
+  redemptionId: string;
+  points: bigint;
+  holdSeconds: number;
+}
+
+export function holdTransferId(input: { orgId: string; redemptionId: string }): bigint {
+  return transferId({
+    orgId: input.orgId,
+    source: "redemption",
+    externalId: input.redemptionId,
+    leg: "hold",
+  });
+}
+
+/** wallet → redemptions, pending for `holdSeconds`. Refused when the points are not available. */
+export async function holdRedemption(
+  client: Client,
+  input: HoldInput,
+): Promise<{ timestamp: bigint }> {
+  assert.ok(input.points > 0n, "a redemption holds a positive amount");
+  assert.ok(input.holdSeconds > 0 && input.holdSeconds <= holdSecondsMax, "hold within bounds");
+  const chain = link([
+    transfer({
+      id: holdTransferId(input),
+      debit_account_id: walletAccountId(input.ledger, input.memberId),
+      credit_account_id: controlAccountId(input.ledger, AccountCode.redemptions),
+      amount: input.points,
+      user_data_128: uuidToU128(input.redemptionId),
+      timeout: input.holdSeconds,
+      ledger: input.ledger,
+      code: TransferCode.redemption,
+      flags: TransferFlags.pending,
+    }),
+  ]);
+  const [outcome] = await submitChains(client, [chain]);
+  assert.ok(outcome !== undefined);
+  switch (outcome.kind) {
+    case "created":
+      return { timestamp: outcome.timestamps[0] as bigint };
+    case "exists":
+      return { timestamp: outcome.timestamp };
+    case "failed":
+      // exceeds_credits burns the id, so a retry answers id_already_failed: the same refusal.
+      if (
+        outcome.status === CreateTransferStatus.exceeds_credits ||
+        outcome.status === CreateTransferStatus.id_already_failed
+      ) {
+        throw new LedgerRefusedError("insufficient_points", outcome.status);
+      }
+      if (outcome.status === CreateTransferStatus.debit_account_not_found) {
+        throw new LedgerRefusedError("not_found", outcome.status);
+      }
+      return unexpected("holdRedemption", outcome.status);
+  }
+}
+
+/** Posts (fulfil) or voids (cancel) a redemption hold. Idempotent. */
+export async function resolveRedemption(
+  client: Client,
+  input: OrgLedger & { redemptionId: string; resolution: "fulfil" | "cancel" },
+): Promise<{ timestamp: bigint }> {
+  const fulfil = input.resolution === "fulfil";
+  const chain = link([
+    transfer({
+      id: transferId({
+        orgId: input.orgId,
+        source: "redemption",
+        externalId: input.redemptionId,
+        leg: input.resolution,
+      }),
+      pending_id: holdTransferId(input),
+      // amount_max posts the whole hold; 0 voids the whole hold.
+      amount: fulfil ? amount_max : 0n,
+      ledger: input.ledger,
+      code: TransferCode.redemption,
+      flags: fulfil ? TransferFlags.post_pending_transfer : TransferFlags.void_pending_transfer,
+    }),
+  ]);
+  const [outcome] = await submitChains(client, [chain]);
+  assert.ok(outcome !== undefined);
+  switch (outcome.kind) {
+    case "created":
+      return { timestamp: outcome.timestamps[0] as bigint };
+    case "exists":
+      return { timestamp: outcome.timestamp };
+    case "failed":
+      switch (outcome.status) {
+        case CreateTransferStatus.pending_transfer_expired:
+          throw new LedgerRefusedError("hold_expired", outcome.status);
+        case CreateTransferStatus.pending_transfer_already_posted:
+          throw new LedgerRefusedError("hold_already_fulfilled", outcome.status);
+        case CreateTransferStatus.pending_transfer_already_voided:
+          throw new LedgerRefusedError("hold_already_cancelled", outcome.status);
+        case CreateTransferStatus.pending_transfer_not_found:
+        case CreateTransferStatus.id_already_failed:
+          throw new LedgerRefusedError("not_found", outcome.status);
+        default:
+          return unexpected("resolveRedemption", outcome.status);
+      }
+  }
+}
+
+export interface ReversalInput extends OrgLedger {
+  memberId: string;
+  /** Where the reversal comes from: "refund" (to issuance) or "expiry" (to breakage). */
+  reason: "refund" | "expiry";
+  /** The refund's or the expiry run's external id. */
+  externalId: string;
+  /** Points that should leave the wallet. */
+  points: bigint;
+  documentId: string;
+}
+
+/**
+ * Takes up to `points` out of the wallet with a balancing debit: if the member has already spent
+ * some, TigerBeetle moves what is available, and the rest is reported as the shortfall.
+ */
+export async function reversePoints(
+  client: Client,
+  input: ReversalInput,
+): Promise<{ reversed: bigint; shortfall: bigint }> {
+  assert.ok(input.points > 0n, "a reversal takes a positive amount");
+  const refund = input.reason === "refund";
+  const id = transferId({
+    orgId: input.orgId,
+    source: input.reason,
+    externalId: input.externalId,
+    leg: "reversal",
+  });
+  const chain = link([
+    transfer({
+      id,
+      debit_account_id: walletAccountId(input.ledger, input.memberId),
+      credit_account_id: controlAccountId(
+        input.ledger,
+        refund ? AccountCode.issuance : AccountCode.breakage,
+      ),
+      amount: input.points,
+      user_data_128: uuidToU128(input.documentId),
+      ledger: input.ledger,
+      code: refund ? TransferCode.refundReversal : TransferCode.expiry,
+      flags: TransferFlags.balancing_debit,
+    }),
+  ]);
+  const [outcome] = await submitChains(client, [chain]);
+  assert.ok(outcome !== undefined);
+  if (outcome.kind === "failed") {
+    unexpected("reversePoints", outcome.status);
+  }
+  // The transfer stores the amount actually moved.
+  const [posted] = await client.lookupTransfers([id]);
+  assert.ok(posted !== undefined, "a posted reversal can be looked up");
+  assert.ok(posted.amount <= input.points, "a balancing debit never moves more than asked");
+  return { reversed: posted.amount, shortfall: input.points - posted.amount };
+}
+
+export interface AdjustmentInput extends OrgLedger {
+  memberId: string;
+  externalId: string;
+  direction: "credit" | "debit";
+  points: bigint;
+  documentId: string;
+}
+
+/** adjustments → wallet (credit) or wallet → adjustments (debit; refused beyond the balance). */
+export async function adjustPoints(client: Client, input: AdjustmentInput): Promise<void> {
+  assert.ok(input.points > 0n, "an adjustment moves a positive amount");
+  const wallet = walletAccountId(input.ledger, input.memberId);
+  const control = controlAccountId(input.ledger, AccountCode.adjustments);
+  const credit = input.direction === "credit";
+  const chain = link([
+    transfer({
+      id: transferId({
+        orgId: input.orgId,
+        source: "adjustment",
+        externalId: input.externalId,
+        leg: input.direction,
+      }),
+      debit_account_id: credit ? control : wallet,
+      credit_account_id: credit ? wallet : control,
+      amount: input.points,
+      user_data_128: uuidToU128(input.documentId),
+      ledger: input.ledger,
+      code: credit ? TransferCode.adjustmentCredit : TransferCode.adjustmentDebit,
+    }),
+  ]);
+  const [outcome] = await submitChains(client, [chain]);
+  assert.ok(outcome !== undefined);
+  if (outcome.kind === "failed") {
+    if (
+      outcome.status === CreateTransferStatus.exceeds_credits ||
+      outcome.status === CreateTransferStatus.id_already_failed
+    ) {
+      throw new LedgerRefusedError("insufficient_points", outcome.status);
+    }
+    unexpected("adjustPoints", outcome.status);
+  }
+}
+
+/** Wallet flags are part of the contract: assert them when a wallet is read. */
+export function assertWalletFlags(flags: number): void {
+  assert.ok((flags & AccountFlags.debits_must_not_exceed_credits) !== 0, "wallet cannot overdraw");
+  assert.ok((flags & AccountFlags.history) !== 0, "wallet keeps history");
+}
