@@ -4,10 +4,9 @@
  */
 export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
 export { createLedgerClient } from "./client.ts";
+export * from "./codes.ts";
 export type { EmbeddedClient } from "./embedded/index.ts";
 export { createEmbeddedClient } from "./embedded/index.ts";
-export * as ledgerLimits from "./limits.ts";
-export * from "./codes.ts";
 export {
   controlAccountId,
   decodeControlAccountId,
@@ -16,6 +15,7 @@ export {
   uuidToU128,
   walletAccountId,
 } from "./ids.ts";
+export * as ledgerLimits from "./limits.ts";
 export * from "./loyalty.ts";
 export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./postings.ts";
 export * from "./reads.ts";

@@ -9,14 +9,17 @@ import { createEmbeddedClient } from "./embedded/index.ts";
 import { controlAccountId, walletAccountId } from "./ids.ts";
 import {
   adjustPoints,
+  completeStampCard,
   currencyExponent,
   earnMany,
   enroll,
   holdRedemption,
   LedgerRefusedError,
   pointsForPurchase,
+  postChains,
   resolveRedemption,
   reversePoints,
+  stampEarnChain,
 } from "./loyalty.ts";
 import { trialBalance, walletBalance, walletHistory } from "./reads.ts";
 
@@ -324,6 +327,49 @@ describe("loyalty operations", () => {
     expect(balance.controls.issuance?.debitsPosted).toBe(42n);
     expect(balance.controls.redemptions?.creditsPending).toBe(30n);
     expect(balance.totals.debitsPosted).toBe(balance.totals.creditsPosted);
+  });
+
+  it("exchanges a full stamp card for its reward atomically, and refuses a card that is not full", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(0n);
+    const stampsLedger = ledger + 100;
+    await enroll(client, { orgId, ledger: stampsLedger, memberId, welcomeBonusPoints: 0n });
+    const programId = randomUUID();
+    const earn = (externalId: string, stamps: bigint) =>
+      stampEarnChain({
+        orgId,
+        ledger: stampsLedger,
+        memberId,
+        externalId,
+        programId,
+        stamps,
+        documentId: randomUUID(),
+      });
+    expect(earn("P-0", 0n)).toBeNull();
+    await postChains(client, [earn("P-1", 3n) ?? [], earn("P-2", 1n) ?? []]);
+    const card = {
+      orgId,
+      memberId,
+      programId,
+      stampsLedger,
+      stampsRequired: 5n,
+      pointsLedger: ledger,
+      rewardPoints: 50n,
+    };
+    await expect(completeStampCard(client, { ...card, completionNumber: 1 })).rejects.toMatchObject(
+      {
+        refusal: "insufficient_points",
+      },
+    );
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(0n);
+    await postChains(client, [earn("P-3", 2n) ?? []]);
+    expect((await completeStampCard(client, { ...card, completionNumber: 2 })).kind).toBe(
+      "created",
+    );
+    expect((await completeStampCard(client, { ...card, completionNumber: 2 })).kind).toBe("exists");
+    expect((await walletBalance(client, { ledger: stampsLedger, memberId }))?.available).toBe(1n);
+    expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(50n);
+    expect((await trialBalance(client, stampsLedger)).balanced).toBe(true);
   });
 
   it("keeps organizations apart: another ledger sees none of it", async () => {

@@ -463,6 +463,113 @@ export async function adjustPoints(client: Client, input: AdjustmentInput): Prom
   }
 }
 
+export interface StampEarnInput extends OrgLedger {
+  /** The stamp-card program's ledger (unit "stamps:<program>"). */
+  memberId: string;
+  externalId: string;
+  programId: string;
+  stamps: bigint;
+  documentId: string;
+}
+
+/** issuance → stamp wallet on the program's ledger. Null when there are no stamps to give. */
+export function stampEarnChain(input: StampEarnInput): Transfer[] | null {
+  if (input.stamps === 0n) {
+    return null;
+  }
+  return link([
+    transfer({
+      id: transferId({
+        orgId: input.orgId,
+        source: "purchase",
+        externalId: input.externalId,
+        leg: `stamps:${input.programId}`,
+      }),
+      debit_account_id: controlAccountId(input.ledger, AccountCode.issuance),
+      credit_account_id: walletAccountId(input.ledger, input.memberId),
+      amount: input.stamps,
+      user_data_128: uuidToU128(input.documentId),
+      ledger: input.ledger,
+      code: TransferCode.stampEarn,
+    }),
+  ]);
+}
+
+export interface StampCardCompletionInput {
+  orgId: string;
+  memberId: string;
+  programId: string;
+  /** Which completion of this member's card this is (1, 2, ...): part of the ids. */
+  completionNumber: number;
+  stampsLedger: number;
+  stampsRequired: bigint;
+  pointsLedger: number;
+  rewardPoints: bigint;
+}
+
+/**
+ * N stamps leave the stamp wallet and the reward points arrive in the points wallet, in one
+ * linked chain: both or neither. Refused (insufficient) when the card is not full.
+ */
+export async function completeStampCard(
+  client: Client,
+  input: StampCardCompletionInput,
+): Promise<ChainOutcome> {
+  assert.ok(input.stampsRequired > 0n, "a card needs stamps");
+  assert.ok(input.rewardPoints >= 0n, "a reward is not negative");
+  const externalId = `${input.programId}:${input.memberId}:${input.completionNumber}`;
+  const legs = [
+    transfer({
+      id: transferId({ orgId: input.orgId, source: "stamp_card", externalId, leg: "stamps" }),
+      debit_account_id: walletAccountId(input.stampsLedger, input.memberId),
+      credit_account_id: controlAccountId(input.stampsLedger, AccountCode.completions),
+      amount: input.stampsRequired,
+      user_data_128: uuidToU128(input.memberId),
+      ledger: input.stampsLedger,
+      code: TransferCode.stampCardCompletion,
+    }),
+  ];
+  if (input.rewardPoints > 0n) {
+    legs.push(
+      transfer({
+        id: transferId({ orgId: input.orgId, source: "stamp_card", externalId, leg: "reward" }),
+        debit_account_id: controlAccountId(input.pointsLedger, AccountCode.promotions),
+        credit_account_id: walletAccountId(input.pointsLedger, input.memberId),
+        amount: input.rewardPoints,
+        user_data_128: uuidToU128(input.memberId),
+        ledger: input.pointsLedger,
+        code: TransferCode.stampCardReward,
+      }),
+    );
+  }
+  const [outcome] = await submitChains(client, [link(legs)]);
+  assert.ok(outcome !== undefined);
+  if (outcome.kind === "failed") {
+    if (
+      outcome.status === CreateTransferStatus.exceeds_credits ||
+      outcome.status === CreateTransferStatus.id_already_failed
+    ) {
+      throw new LedgerRefusedError("insufficient_points", outcome.status);
+    }
+    unexpected("completeStampCard", outcome.status);
+  }
+  return outcome;
+}
+
+/** Posts any mix of prepared chains (earn, stamps) in as few requests as possible. */
+export async function postChains(
+  client: Client,
+  chains: readonly Transfer[][],
+): Promise<ChainOutcome[]> {
+  const outcomes = await submitChains(client, chains);
+  for (const outcome of outcomes) {
+    if (outcome.kind === "failed") {
+      unexpected("postChains", outcome.status);
+    }
+  }
+  return outcomes;
+}
+
 /** Wallet flags are part of the contract: assert them when a wallet is read. */
 export function assertWalletFlags(flags: number): void {
   assert.ok((flags & AccountFlags.debits_must_not_exceed_credits) !== 0, "wallet cannot overdraw");
