@@ -420,45 +420,96 @@ function processIdentity(pid: number): string | null {
   }
 }
 
+/** The identity recorded in a lock file, if its owner still runs; null when it is gone. */
+function liveOwner(lockFile: string): { pid: number } | null | "missing" {
+  let recorded = "";
+  try {
+    recorded = fs.readFileSync(lockFile, "utf8").trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      return "missing";
+    }
+    throw error;
+  }
+  const pid = Number.parseInt(recorded.split(":")[0] ?? "", 10);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    return null; // unreadable: a crash while writing it
+  }
+  const live = processIdentity(pid);
+  if (live === null) {
+    return null;
+  }
+  const identity = recorded.includes(":") ? recorded : `${pid}:?`;
+  const same = live === identity || live.endsWith(":?") || identity.endsWith(":?");
+  return same ? { pid } : null;
+}
+
+function createExclusive(file: string, content: string): boolean {
+  try {
+    const fd = fs.openSync(file, "wx", 0o644);
+    try {
+      fs.writeSync(fd, content);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** Attempts at taking the lock before giving up; each loses only to another live process. */
+const lockAttemptsMax = 8;
+
 /**
- * One process at a time: the lock file holds its owner's identity (pid and start time). A lock
- * whose owner is gone (a crash) is taken over; a live owner, this process included, makes the
- * open fail.
+ * One process at a time: the lock file holds its owner's identity (pid and start time). A live
+ * owner, this process included, makes the open fail. A lock whose owner is gone (a crash) is
+ * taken over, and only under a second, exclusive "takeover" file: without it, two processes that
+ * both found the lock stale could each delete the other's fresh lock and both open the file.
  */
 function acquireLock(file: string, lockFile: string): void {
   const self = processIdentity(process.pid);
   assert.ok(self !== null, "this process has an identity");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(lockFile, "wx", 0o644);
-      fs.writeSync(fd, `${self}\n`);
-      fs.closeSync(fd);
+  const takeoverFile = `${lockFile}.takeover`;
+  const locked = (pid: number) =>
+    new Error(
+      `ledger data file ${file} is locked by ${pid === process.pid ? "this process" : `process ${pid}`} ` +
+        `(lock file ${lockFile}); only one process may open it at a time`,
+    );
+  for (let attempt = 0; attempt < lockAttemptsMax; attempt++) {
+    if (createExclusive(lockFile, `${self}\n`)) {
       return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw error;
-      }
     }
-    let owner = "";
+    const owner = liveOwner(lockFile);
+    if (owner === "missing") {
+      continue; // released in between
+    }
+    if (owner !== null) {
+      throw locked(owner.pid);
+    }
+    // The owner is gone. Take the lock over under the takeover file.
+    if (!createExclusive(takeoverFile, `${self}\n`)) {
+      const taker = liveOwner(takeoverFile);
+      if (taker !== null && taker !== "missing") {
+        throw locked(taker.pid);
+      }
+      // A taker that died mid-takeover: clear its file and start again.
+      fs.rmSync(takeoverFile, { force: true });
+      continue;
+    }
     try {
-      owner = fs.readFileSync(lockFile, "utf8").trim();
-    } catch {
-      continue; // removed in between: try again
-    }
-    const pid = Number.parseInt(owner.split(":")[0] ?? "", 10);
-    if (Number.isInteger(pid) && pid > 0) {
-      const live = processIdentity(pid);
-      const recorded = owner.includes(":") ? owner : `${pid}:?`;
-      const sameProcess =
-        live !== null && (live === recorded || live.endsWith(":?") || recorded.endsWith(":?"));
-      if (sameProcess) {
-        throw new Error(
-          `ledger data file ${file} is locked by ${pid === process.pid ? "this process" : `process ${pid}`} ` +
-            `(lock file ${lockFile}); only one process may open it at a time`,
-        );
+      if (liveOwner(lockFile) === null) {
+        fs.rmSync(lockFile, { force: true });
       }
+      if (createExclusive(lockFile, `${self}\n`)) {
+        return;
+      }
+    } finally {
+      fs.rmSync(takeoverFile, { force: true });
     }
-    fs.rmSync(lockFile, { force: true });
   }
   throw new Error(`could not lock ledger data file ${file} (lock file ${lockFile})`);
 }
