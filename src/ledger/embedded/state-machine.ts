@@ -191,6 +191,8 @@ export class StateMachine {
   lastTimestamp = 0n;
   // Result timestamp of the event just evaluated (avoids allocating a tuple per event).
   private resultTimestamp = 0n;
+  // Evaluation timestamp of the previous event of the batch (one bigint addition per event).
+  private lastEventTimestamp = 0n;
 
   /**
    * The timestamp of a request arriving at wall-clock `now`: max(previous + 1, now), as
@@ -240,7 +242,8 @@ export class StateMachine {
     let chainBroken = false;
     for (let i = 0; i < count; i++) {
       const event = events[i] as Account;
-      const timestamp = start + BigInt(i);
+      const timestamp = i === 0 ? start : this.lastEventTimestamp + 1n;
+      this.lastEventTimestamp = timestamp;
       const linked = (event.flags & AccountFlags.linked) !== 0;
       if (linked && chainStart < 0) {
         chainStart = i;
@@ -445,7 +448,8 @@ export class StateMachine {
     let chainBroken = false;
     for (let i = 0; i < count; i++) {
       const event = events[i] as Transfer;
-      const timestamp = start + BigInt(i);
+      const timestamp = i === 0 ? start : this.lastEventTimestamp + 1n;
+      this.lastEventTimestamp = timestamp;
       const linked = (event.flags & TransferFlags.linked) !== 0;
       if (linked && chainStart < 0) {
         chainStart = i;

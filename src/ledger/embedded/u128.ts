@@ -52,33 +52,56 @@ export function mix32(value: number): number {
 
 const capacityMin = 1024;
 
-/** Maps a u128 key to a non-negative int32 value. Linear probing, backward-shift deletion. */
+/**
+ * Maps a u128 key to a non-negative int32 value. Linear probing, backward-shift deletion.
+ * Each slot also keeps the key's 32-bit hash, so probing past other keys compares numbers and
+ * allocates nothing; the bigint halves are read only on a hash match. The last key found is
+ * cached: transfers keep hitting the same few control accounts.
+ */
 export class U128Table {
   private keysLo: BigUint64Array;
   private keysHi: BigUint64Array;
+  private hashes: Int32Array;
   /** value + 1; 0 marks an empty slot. */
   private values: Int32Array;
   private mask: number;
+  private cachedKey = -1n;
+  private cachedValue = -1;
+  // Where the last missed `get` stopped: an `insert` of that key right after it (the usual
+  // "not there yet, create it" sequence) goes straight to that slot instead of probing again.
+  private missKey = -1n;
+  private missIndex = -1;
+  private missHash = 0;
   size = 0;
 
   constructor(capacity = capacityMin) {
     assert.ok(capacity >= capacityMin && (capacity & (capacity - 1)) === 0, "capacity: power of 2");
     this.keysLo = new BigUint64Array(capacity);
     this.keysHi = new BigUint64Array(capacity);
+    this.hashes = new Int32Array(capacity);
     this.values = new Int32Array(capacity);
     this.mask = capacity - 1;
   }
 
   get(key: bigint): number {
+    if (key === this.cachedKey) {
+      return this.cachedValue;
+    }
     const lo = lo64(key);
     const hi = hi64(key);
-    let index = hash(lo, hi) & this.mask;
+    const h = hash(lo, hi) | 0;
+    let index = h & this.mask;
     for (;;) {
       const value = this.values[index] as number;
       if (value === 0) {
+        this.missKey = key;
+        this.missIndex = index;
+        this.missHash = h;
         return -1;
       }
-      if (this.keysLo[index] === lo && this.keysHi[index] === hi) {
+      if (this.hashes[index] === h && this.keysLo[index] === lo && this.keysHi[index] === hi) {
+        this.cachedKey = key;
+        this.cachedValue = value - 1;
         return value - 1;
       }
       index = (index + 1) & this.mask;
@@ -93,25 +116,47 @@ export class U128Table {
     }
     const lo = lo64(key);
     const hi = hi64(key);
-    let index = hash(lo, hi) & this.mask;
+    if (key === this.missKey) {
+      this.missKey = -1n;
+      const index = this.missIndex;
+      assert.equal(this.values[index], 0, "the remembered slot is still free");
+      this.keysLo[index] = lo;
+      this.keysHi[index] = hi;
+      this.hashes[index] = this.missHash;
+      this.values[index] = value + 1;
+      this.size += 1;
+      return;
+    }
+    this.missKey = -1n; // this insert may take the remembered slot
+    const h = hash(lo, hi) | 0;
+    let index = h & this.mask;
     while (this.values[index] !== 0) {
-      assert.ok(!(this.keysLo[index] === lo && this.keysHi[index] === hi), "duplicate table key");
+      assert.ok(
+        !(this.hashes[index] === h && this.keysLo[index] === lo && this.keysHi[index] === hi),
+        "duplicate table key",
+      );
       index = (index + 1) & this.mask;
     }
     this.keysLo[index] = lo;
     this.keysHi[index] = hi;
+    this.hashes[index] = h;
     this.values[index] = value + 1;
     this.size += 1;
   }
 
   /** Removes a key that must be present. */
   remove(key: bigint): void {
+    this.missKey = -1n;
+    if (key === this.cachedKey) {
+      this.cachedKey = -1n;
+    }
     const lo = lo64(key);
     const hi = hi64(key);
-    let index = hash(lo, hi) & this.mask;
+    const h = hash(lo, hi) | 0;
+    let index = h & this.mask;
     for (;;) {
       assert.ok(this.values[index] !== 0, "removing a key that is not in the table");
-      if (this.keysLo[index] === lo && this.keysHi[index] === hi) {
+      if (this.hashes[index] === h && this.keysLo[index] === lo && this.keysHi[index] === hi) {
         break;
       }
       index = (index + 1) & this.mask;
@@ -120,12 +165,13 @@ export class U128Table {
     let hole = index;
     let next = (hole + 1) & this.mask;
     while (this.values[next] !== 0) {
-      const home = hash(this.keysLo[next] as bigint, this.keysHi[next] as bigint) & this.mask;
+      const home = (this.hashes[next] as number) & this.mask;
       const distanceNext = (next - home) & this.mask;
       const distanceHole = (hole - home) & this.mask;
       if (distanceHole <= distanceNext) {
         this.keysLo[hole] = this.keysLo[next] as bigint;
         this.keysHi[hole] = this.keysHi[next] as bigint;
+        this.hashes[hole] = this.hashes[next] as number;
         this.values[hole] = this.values[next] as number;
         hole = next;
       }
@@ -134,16 +180,20 @@ export class U128Table {
     this.values[hole] = 0;
     this.keysLo[hole] = 0n;
     this.keysHi[hole] = 0n;
+    this.hashes[hole] = 0;
     this.size -= 1;
   }
 
   private grow(): void {
+    this.missKey = -1n;
     const keysLo = this.keysLo;
     const keysHi = this.keysHi;
+    const hashes = this.hashes;
     const values = this.values;
     const capacity = values.length * 2;
     this.keysLo = new BigUint64Array(capacity);
     this.keysHi = new BigUint64Array(capacity);
+    this.hashes = new Int32Array(capacity);
     this.values = new Int32Array(capacity);
     this.mask = capacity - 1;
     for (let i = 0; i < values.length; i++) {
@@ -151,14 +201,14 @@ export class U128Table {
       if (value === 0) {
         continue;
       }
-      const lo = keysLo[i] as bigint;
-      const hi = keysHi[i] as bigint;
-      let index = hash(lo, hi) & this.mask;
+      const h = hashes[i] as number;
+      let index = h & this.mask;
       while (this.values[index] !== 0) {
         index = (index + 1) & this.mask;
       }
-      this.keysLo[index] = lo;
-      this.keysHi[index] = hi;
+      this.keysLo[index] = keysLo[i] as bigint;
+      this.keysHi[index] = keysHi[i] as bigint;
+      this.hashes[index] = h;
       this.values[index] = value;
     }
   }
