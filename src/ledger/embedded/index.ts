@@ -25,6 +25,7 @@ import {
   encodeAccount,
   encodeTransfer,
   eventSize,
+  eventViews,
 } from "./codec.ts";
 import {
   allocateRecord,
@@ -113,8 +114,9 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
     const results = machine.createAccounts(events, start);
     if (journal !== null && events.length > 0) {
       const record = allocateRecord(RecordKind.createAccounts, start, 0n, events.length);
+      const views = eventViews(record);
       for (let i = 0; i < events.length; i++) {
-        encodeAccount(record, recordHeaderSize + i * eventSize, events[i] as Account);
+        encodeAccount(views, recordHeaderSize + i * eventSize, events[i] as Account);
       }
       await journal.durable(journal.append(record));
     }
@@ -129,8 +131,9 @@ export function createEmbeddedClient(options: EmbeddedClientOptions = {}): Embed
     const results = machine.createTransfers(events, start);
     if (journal !== null && events.length > 0) {
       const record = allocateRecord(RecordKind.createTransfers, start, 0n, events.length);
+      const views = eventViews(record);
       for (let i = 0; i < events.length; i++) {
-        encodeTransfer(record, recordHeaderSize + i * eventSize, events[i] as Transfer);
+        encodeTransfer(views, recordHeaderSize + i * eventSize, events[i] as Transfer);
       }
       await journal.durable(journal.append(record));
     }
@@ -201,16 +204,18 @@ function replay(machine: StateMachine, record: JournalRecord): void {
   switch (record.kind) {
     case RecordKind.createAccounts: {
       const events: Account[] = [];
+      const views = eventViews(record.body);
       for (let i = 0; i < record.count; i++) {
-        events.push(decodeAccount(record.body, record.offset + i * eventSize));
+        events.push(decodeAccount(views, record.offset + i * eventSize));
       }
       machine.createAccounts(events, record.start);
       return;
     }
     case RecordKind.createTransfers: {
       const events: Transfer[] = [];
+      const views = eventViews(record.body);
       for (let i = 0; i < record.count; i++) {
-        events.push(decodeTransfer(record.body, record.offset + i * eventSize));
+        events.push(decodeTransfer(views, record.offset + i * eventSize));
       }
       machine.createTransfers(events, record.start);
       return;

@@ -86,7 +86,8 @@ export function allocateRecord(
 ): Buffer {
   assert.ok(count >= 0 && count <= batchEventsMax, "record event count out of range");
   const size = recordHeaderSize + count * eventSize;
-  const record = Buffer.allocUnsafe(size);
+  // Not from the shared pool: the codec writes through typed arrays that need 8-byte alignment.
+  const record = Buffer.allocUnsafeSlow(size);
   record.fill(0, 0, recordHeaderSize);
   record.writeUInt32LE(size, 8);
   record.writeUInt8(kind, 12);
