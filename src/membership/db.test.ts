@@ -1,9 +1,18 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase } from "../../test/support/db.ts";
 import { openAdminClient, openDatabase, quoteIdentifier, withDatabaseName } from "./db.ts";
 
 const serverUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+/** Migrations in drizzle/, as the journal lists them: each one is applied exactly once. */
+const migrationCount = (
+  JSON.parse(
+    readFileSync(new URL("../../drizzle/meta/_journal.json", import.meta.url), "utf8"),
+  ) as {
+    entries: unknown[];
+  }
+).entries.length;
 
 /** A name that only survives if quoted properly: a dot, a quote, upper case and a space. */
 function awkwardName(): string {
@@ -46,12 +55,18 @@ describe("openDatabase", () => {
         select table_name from information_schema.tables where table_schema = 'public'
         order by table_name`;
       expect(tables.map((table) => table.table_name)).toEqual([
+        "adjustments",
         "api_keys",
         "locations",
         "member_tiers",
         "members",
         "org_ledgers",
         "orgs",
+        "outbox",
+        "pos_transactions",
+        "redemptions",
+        "stamp_cards",
+        "stamp_programs",
         "tiers",
       ]);
     } finally {
@@ -72,7 +87,7 @@ describe("openDatabase", () => {
       for (const database of databases) {
         const [applied] = await database.sql<{ n: number }[]>`
           select count(*)::int as n from drizzle.__drizzle_migrations`;
-        expect(applied?.n).toBe(1);
+        expect(applied?.n).toBe(migrationCount);
       }
     } finally {
       await Promise.all(databases.map((database) => database.close()));

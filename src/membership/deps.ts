@@ -3,6 +3,7 @@
  * server secrets. Built once in `main` from configuration.
  */
 import assert from "node:assert/strict";
+import type { Client } from "tigerbeetle-node";
 import { fieldKeyBytes, hashKeyBytesMin } from "./crypto.ts";
 import type { DbExecutor } from "./db.ts";
 
@@ -18,6 +19,29 @@ export interface MembershipSecrets {
 export interface MembershipDeps {
   db: DbExecutor;
   secrets: MembershipSecrets;
+}
+
+/** Where an intent stands when `interrupt` is called. */
+export type IntentStep = "after_intent" | "after_ledger";
+
+/** The intent row an `interrupt` call is about: its table and id. */
+export interface IntentRef {
+  table: "members" | "pos_transactions" | "redemptions" | "adjustments";
+  id: string;
+}
+
+/** What the ledger-backed use cases receive: the membership deps, the ledger and a clock. */
+export interface LedgerDeps extends MembershipDeps {
+  /** TigerBeetle's client, or the embedded engine behind the same interface. */
+  ledger: Client;
+  /** Wall clock; `new Date()` when absent. */
+  clock?: () => Date;
+  /**
+   * Test seam for crash simulation: called after an intent row is committed and again after the
+   * ledger answered, before the row is marked posted. Throwing stops the use case there, exactly
+   * as a crash would. Never set in production.
+   */
+  interrupt?: (step: IntentStep, intent: IntentRef) => Promise<void> | void;
 }
 
 /** Only the database: for use cases that touch no secret. */

@@ -12,6 +12,11 @@ export const domainErrorCodes = [
   "member_inactive",
   "invalid_state",
   "forbidden",
+  /** A value the edge's schema cannot judge alone: a currency other than the org's, an amount
+   * too large for the org's earning rate, an unreadable cursor, a bad item of a batch. */
+  "invalid_input",
+  /** The refunds of a purchase would add up to more than the purchase. */
+  "refund_exceeds_purchase",
 ] as const;
 
 export type DomainErrorCode = (typeof domainErrorCodes)[number];

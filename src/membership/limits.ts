@@ -2,6 +2,8 @@
  * Every bound the membership module relies on, named once. The HTTP layer validates input
  * against the string limits; the pool and timeout values are passed to the driver explicitly.
  */
+import assert from "node:assert/strict";
+import { historyPageMax as ledgerHistoryPageMax, pointsPerTransferMax } from "../ledger/index.ts";
 
 /** Idle pooled connections are closed after this long. */
 export const poolIdleTimeoutSeconds = 30;
@@ -33,3 +35,47 @@ export const membersByEmailMax = 50;
 export const tierHistoryMax = 500;
 /** Tiers an org may have; listing reads at most this many. */
 export const tiersPerOrgMax = 32;
+
+// Ledger-backed documents: purchases, refunds, redemptions, adjustments.
+
+/** Longest idempotency key (POS transaction id, redemption or adjustment id) we accept. */
+export const externalIdLengthMax = 128;
+/** Largest purchase or refund amount in minor units; also keeps the spend within u64. */
+export const amountMinorMax = 10n ** 12n;
+/** Lines of one purchase. */
+export const purchaseItemsMax = 100;
+/** Units of one purchase line. */
+export const itemQuantityMax = 10_000;
+export const skuLengthMax = 64;
+export const categoryLengthMax = 64;
+/** A purchase dated further ahead than this is refused; POS clocks drift, but not by days. */
+export const occurredAtFutureSkewMsMax = 24 * 60 * 60 * 1000;
+/** Purchases in one offline-sync batch. */
+export const purchaseBatchItemsMax = 1_000;
+/** Points one redemption or adjustment may move (the ledger's per-transfer bound). */
+export const documentPointsMax = 10n ** 15n;
+export const adjustmentReasonLengthMax = 200;
+export const stampProgramNameLengthMax = 100;
+/** Stamp programs per org; a purchase reads all the active ones. */
+export const stampProgramsPerOrgMax = 16;
+export const stampsRequiredMax = 1_000;
+/** Card completions one purchase may trigger per program; a bound on the completion loop. */
+export const completionsPerPurchaseMax = 64;
+/** Ledgers one org may have: points plus one per stamp program. */
+export const ledgersPerOrgMax = 1 + stampProgramsPerOrgMax;
+/** Attempts at allocating the next location number when concurrent inserts take it first. */
+export const locationAllocationAttemptsMax = 8;
+/** Wallet reads or single-event ledger requests in flight at once from one use case. */
+export const ledgerRequestsInFlightMax = 32;
+/** Intent rows one recovery pass may re-drive. */
+export const recoveryBatchMax = 1_000;
+/** Largest page of member history (the ledger's bound). */
+export const historyPageMax = 200;
+
+// The ledger's bounds these mirror, checked once at module load.
+assert.equal(documentPointsMax, pointsPerTransferMax, "document points bound is the ledger's");
+assert.equal(historyPageMax, ledgerHistoryPageMax, "history page bound is the ledger's");
+assert.ok(amountMinorMax < 2n ** 64n, "a purchase amount fits the transfer's user_data_64");
+assert.ok(purchaseBatchItemsMax * (1 + stampProgramsPerOrgMax) <= 2 ** 31, "batch chains bounded");
+assert.ok(completionsPerPurchaseMax >= 1, "a full card can always complete once");
+assert.ok(stampsRequiredMax < 2 ** 31, "stamps required fit an int4 column");

@@ -1,6 +1,7 @@
 /**
  * Postgres tables owned by the membership module: orgs and their ledger numbers, API keys,
- * locations, members, tiers and tier history.
+ * locations, members, tiers and tier history; stamp programs and cards; the ledger-backed
+ * documents (purchases and refunds, redemptions, adjustments) and the outbox.
  *
  * Rules kept throughout: every org-owned table has `org_id`; every unique index on one includes
  * it (the single exception, `api_keys.hash`, is explained there); references between org-owned
@@ -10,6 +11,7 @@
 import { sql } from "drizzle-orm";
 import {
   bigint,
+  boolean,
   check,
   customType,
   foreignKey,
@@ -18,6 +20,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -37,6 +40,8 @@ const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull(
 
 export const apiKeyRole = pgEnum("api_key_role", ["admin", "pos", "finance"]);
 export const memberStatus = pgEnum("member_status", ["active", "suspended", "closed"]);
+/** Where an intent row stands with the ledger. `failed`: the ledger refused it for good. */
+export const intentStatus = pgEnum("intent_status", ["pending", "posted", "failed"]);
 
 export const orgs = pgTable(
   "orgs",
@@ -125,11 +130,18 @@ export const locations = pgTable(
     /** The org's own identifier for the store or till group. */
     externalRef: text("external_ref").notNull(),
     name: text("name").notNull(),
+    /**
+     * Small per-org number (1, 2, ...) carried in the earn transfer's `user_data_32`, so ledger
+     * history can name the location without a Postgres read. Allocated as max + 1 per org.
+     */
+    number: integer("number").notNull(),
     createdAt: createdAt(),
   },
   (table) => [
     uniqueIndex("locations_org_id_external_ref_key").on(table.orgId, table.externalRef),
     unique("locations_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("locations_org_id_number_key").on(table.orgId, table.number),
+    check("locations_number_check", sql`${table.number} > 0`),
   ],
 );
 
@@ -184,6 +196,16 @@ export const members = pgTable(
     lastNameEncrypted: bytea("last_name_encrypted"),
     emailHash: bytea("email_hash"),
     phoneHash: bytea("phone_hash"),
+    /**
+     * Enrollment on the ledger (wallet open, welcome bonus posted) is an intent kept on this row:
+     * `pending` until the ledger answered; recovery finishes members a crash left pending.
+     */
+    ledgerStatus: intentStatus("ledger_status").notNull().default("pending"),
+    /** The welcome bonus decided at enrollment, so a re-drive posts the same amount. */
+    welcomeBonusPoints: bigint("welcome_bonus_points", { mode: "bigint" })
+      .notNull()
+      .default(sql`0`),
+    ledgerPostedAt: timestamp("ledger_posted_at", { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -192,6 +214,10 @@ export const members = pgTable(
     unique("members_org_id_id_key").on(table.orgId, table.id),
     index("members_org_id_email_hash_idx").on(table.orgId, table.emailHash),
     index("members_org_id_phone_hash_idx").on(table.orgId, table.phoneHash),
+    index("members_ledger_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.ledgerStatus} = 'pending'`),
+    check("members_welcome_bonus_points_check", sql`${table.welcomeBonusPoints} >= 0`),
     foreignKey({
       name: "members_tier_fk",
       columns: [table.orgId, table.tierId],
@@ -227,5 +253,295 @@ export const memberTiers = pgTable(
       columns: [table.orgId, table.tierId],
       foreignColumns: [tiers.orgId, tiers.id],
     }),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Ledger-backed documents. Each table below is both a source document and an *intent*: its row
+// is written (with the deterministic ids of the transfers it will post) before anything reaches
+// the ledger, then marked posted in the same transaction as its outbox row. docs/consistency.md
+// has the protocol; recover-pending-intents.ts finishes rows a crash left pending.
+// ---------------------------------------------------------------------------------------------
+
+export const posTransactionKind = pgEnum("pos_transaction_kind", ["purchase", "refund"]);
+export const redemptionStatus = pgEnum("redemption_status", [
+  "pending",
+  "fulfilled",
+  "cancelled",
+  "expired",
+  "failed",
+]);
+export const redemptionResolution = pgEnum("redemption_resolution", ["fulfil", "cancel"]);
+export const adjustmentDirection = pgEnum("adjustment_direction", ["credit", "debit"]);
+export const outboxTopic = pgEnum("outbox_topic", [
+  "member.enrolled",
+  "points.earned",
+  "points.reversed",
+  "points.adjusted",
+  "redemption.created",
+  "redemption.fulfilled",
+  "redemption.cancelled",
+  "tier.changed",
+]);
+
+/**
+ * Stamp-card programs. Each has its own ledger (unit "stamps:<id>"), so stamps never mix with
+ * points or with another program's stamps. `stamps_required` and `reward_points` are part of the
+ * completion transfers and never change once created.
+ */
+export const stampPrograms = pgTable(
+  "stamp_programs",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    name: text("name").notNull(),
+    /** The program's TigerBeetle ledger, allocated in org_ledgers. */
+    ledger: integer("ledger")
+      .notNull()
+      .references(() => orgLedgers.ledger),
+    stampsRequired: integer("stamps_required").notNull(),
+    /** Points credited to the member's points wallet when a card completes. */
+    rewardPoints: bigint("reward_points", { mode: "bigint" }).notNull(),
+    /** Null: every purchase earns one stamp. Otherwise one stamp per unit of matching items. */
+    matchCategory: text("match_category"),
+    active: boolean("active").notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    unique("stamp_programs_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("stamp_programs_ledger_key").on(table.ledger),
+    check("stamp_programs_stamps_required_check", sql`${table.stampsRequired} > 0`),
+    check("stamp_programs_reward_points_check", sql`${table.rewardPoints} >= 0`),
+  ],
+);
+
+/**
+ * A member's card in a program: the row exists once the member's stamp wallet is open on the
+ * program's ledger. `completions` counts finished cards and numbers the next completion's ids.
+ */
+export const stampCards = pgTable(
+  "stamp_cards",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    programId: uuid("program_id").notNull(),
+    memberId: uuid("member_id").notNull(),
+    completions: integer("completions").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.programId, table.memberId] }),
+    foreignKey({
+      name: "stamp_cards_program_fk",
+      columns: [table.orgId, table.programId],
+      foreignColumns: [stampPrograms.orgId, stampPrograms.id],
+    }),
+    foreignKey({
+      name: "stamp_cards_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("stamp_cards_completions_check", sql`${table.completions} >= 0`),
+  ],
+);
+
+/** A stamp grant of one purchase, as stored in `pos_transactions.stamps`. */
+export interface StoredStampGrant {
+  program_id: string;
+  ledger: number;
+  /** Decimal string. */
+  stamps: string;
+}
+
+/** A purchase line, as stored in `pos_transactions.items`. */
+export interface StoredItem {
+  sku: string;
+  category: string | null;
+  quantity: number;
+}
+
+/**
+ * Purchases and refunds reported by points of sale: the source documents of earning and
+ * reversing points, and the intents of their transfers.
+ */
+export const posTransactions = pgTable(
+  "pos_transactions",
+  {
+    /** Chosen by us before the insert: transfers carry it in `user_data_128`. */
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    kind: posTransactionKind("kind").notNull(),
+    /** The POS's id of the document; the idempotency key, unique per org and kind. */
+    externalId: text("external_id").notNull(),
+    /** Refunds: the purchase refunded. */
+    purchaseId: uuid("purchase_id"),
+    /** SHA-256 (hex) of the canonical request: a retry must match it, or it is a conflict. */
+    requestHash: text("request_hash").notNull(),
+    amountMinor: bigint("amount_minor", { mode: "bigint" }).notNull(),
+    currency: text("currency").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+    locationId: uuid("location_id"),
+    items: jsonb("items").$type<StoredItem[]>().notNull().default([]),
+    /** Purchases: points earned. Refunds: points this refund is to reverse (before shortfall). */
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    stamps: jsonb("stamps").$type<StoredStampGrant[]>().notNull().default([]),
+    /** Refunds: points that could not be reversed because the member had spent them. */
+    shortfall: bigint("shortfall", { mode: "bigint" }),
+    status: intentStatus("status").notNull().default("pending"),
+    /** Decimal strings of the deterministic u128 ids this document posts. */
+    transferIds: text("transfer_ids").array().notNull(),
+    /** The outcome returned to the caller, replayed on a retry (snake_case, amounts as strings). */
+    response: jsonb("response").$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("pos_transactions_org_id_kind_external_id_key").on(
+      table.orgId,
+      table.kind,
+      table.externalId,
+    ),
+    unique("pos_transactions_org_id_id_key").on(table.orgId, table.id),
+    index("pos_transactions_org_id_purchase_id_idx").on(table.orgId, table.purchaseId),
+    index("pos_transactions_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.status} = 'pending'`),
+    foreignKey({
+      name: "pos_transactions_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    foreignKey({
+      name: "pos_transactions_purchase_fk",
+      columns: [table.orgId, table.purchaseId],
+      foreignColumns: [table.orgId, table.id],
+    }),
+    foreignKey({
+      name: "pos_transactions_location_fk",
+      columns: [table.orgId, table.locationId],
+      foreignColumns: [locations.orgId, locations.id],
+    }),
+    check("pos_transactions_amount_minor_check", sql`${table.amountMinor} > 0`),
+    check("pos_transactions_points_check", sql`${table.points} >= 0`),
+    check(
+      "pos_transactions_purchase_id_check",
+      sql`(${table.kind} = 'refund') = (${table.purchaseId} is not null)`,
+    ),
+    check(
+      "pos_transactions_shortfall_check",
+      sql`${table.shortfall} is null or ${table.shortfall} >= 0`,
+    ),
+  ],
+);
+
+/**
+ * Redemptions: a hold on a member's points (a pending transfer with a timeout), then fulfilled
+ * (posted) or cancelled (voided), or expired by the ledger. Two intents live on the row: the
+ * hold (`hold_status`) and the resolution (`resolution`, written before posting or voiding).
+ */
+export const redemptions = pgTable(
+  "redemptions",
+  {
+    /** Chosen by us: the hold's transfer id is derived from it. */
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    /** The caller's idempotency key, optional. */
+    externalId: text("external_id"),
+    requestHash: text("request_hash").notNull(),
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    holdSeconds: integer("hold_seconds").notNull(),
+    status: redemptionStatus("status").notNull().default("pending"),
+    /** The hold's intent: `pending` until the ledger answered, `failed` when it refused it. */
+    holdStatus: intentStatus("hold_status").notNull().default("pending"),
+    /** Decimal string of the hold's transfer id. */
+    holdTransferId: text("hold_transfer_id").notNull(),
+    /** The resolution asked for and not yet confirmed by the ledger, or the one confirmed. */
+    resolution: redemptionResolution("resolution"),
+    resolutionRequestedAt: timestamp("resolution_requested_at", { withTimezone: true }),
+    /** Estimated at the intent, then set from the ledger's timestamp of the hold. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+    resolvedAt: timestamp("resolved_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("redemptions_org_id_external_id_key").on(table.orgId, table.externalId),
+    index("redemptions_org_id_member_id_idx").on(table.orgId, table.memberId),
+    index("redemptions_hold_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.holdStatus} = 'pending'`),
+    index("redemptions_resolution_pending_idx")
+      .on(table.resolutionRequestedAt)
+      .where(sql`${table.status} = 'pending' and ${table.resolution} is not null`),
+    foreignKey({
+      name: "redemptions_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("redemptions_points_check", sql`${table.points} > 0`),
+    check("redemptions_hold_seconds_check", sql`${table.holdSeconds} > 0`),
+  ],
+);
+
+/** Manual point adjustments by an org's staff: source documents and intents. */
+export const adjustments = pgTable(
+  "adjustments",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    externalId: text("external_id").notNull(),
+    requestHash: text("request_hash").notNull(),
+    direction: adjustmentDirection("direction").notNull(),
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    reason: text("reason").notNull(),
+    status: intentStatus("status").notNull().default("pending"),
+    transferId: text("transfer_id").notNull(),
+    createdAt: createdAt(),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("adjustments_org_id_external_id_key").on(table.orgId, table.externalId),
+    index("adjustments_pending_idx").on(table.createdAt).where(sql`${table.status} = 'pending'`),
+    foreignKey({
+      name: "adjustments_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("adjustments_points_check", sql`${table.points} > 0`),
+  ],
+);
+
+/**
+ * Events for other systems, written in the same transaction as the change they announce, so an
+ * event exists exactly when its change does. A relay delivers them and sets `delivered_at`.
+ * Payloads are snake_case with amounts as decimal strings.
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    topic: outboxTopic("topic").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+    attempts: integer("attempts").notNull().default(0),
+  },
+  (table) => [
+    index("outbox_undelivered_idx").on(table.id).where(sql`${table.deliveredAt} is null`),
+    index("outbox_org_id_idx").on(table.orgId, table.id),
   ],
 );

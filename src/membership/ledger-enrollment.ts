@@ -1,0 +1,83 @@
+/**
+ * The ledger half of enrolling a member: provision the org's points ledger, open the wallet,
+ * post the welcome bonus decided at enrollment, then mark the member row posted. Idempotent, so
+ * the live path, a use case that finds the member unfinished, and recovery all use it.
+ */
+import assert from "node:assert/strict";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { enroll } from "../ledger/index.ts";
+import type { DbExecutor } from "./db.ts";
+import type { LedgerDeps } from "./deps.ts";
+import { interrupt, mapBounded, pointsLedgersOf } from "./ledger-support.ts";
+import { ledgerRequestsInFlightMax } from "./limits.ts";
+import { members } from "./schema.ts";
+
+export interface PendingEnrollment {
+  id: string;
+  orgId: string;
+  welcomeBonusPoints: bigint;
+}
+
+/** Posts each member's enrollment to the ledger and marks it posted. */
+export async function finishEnrollments(
+  deps: LedgerDeps,
+  pending: readonly PendingEnrollment[],
+): Promise<void> {
+  if (pending.length === 0) {
+    return;
+  }
+  const ledgers = await pointsLedgersOf(
+    deps.db,
+    pending.map((member) => member.orgId),
+  );
+  await mapBounded(pending, ledgerRequestsInFlightMax, async (member) => {
+    assert.ok(member.welcomeBonusPoints >= 0n, "welcome bonus is not negative");
+    const ledger = ledgers.get(member.orgId);
+    assert.ok(ledger !== undefined, "points ledger read for every org");
+    await enroll(deps.ledger, {
+      orgId: member.orgId,
+      ledger,
+      memberId: member.id,
+      welcomeBonusPoints: member.welcomeBonusPoints,
+    });
+  });
+  for (const member of pending) {
+    await interrupt(deps, "after_ledger", { table: "members", id: member.id });
+  }
+  // Concurrent finishers both reach here; `where pending` makes the second a no-op.
+  await deps.db
+    .update(members)
+    .set({ ledgerStatus: "posted", ledgerPostedAt: sql`now()` })
+    .where(
+      and(
+        inArray(
+          members.id,
+          pending.map((member) => member.id),
+        ),
+        eq(members.ledgerStatus, "pending"),
+      ),
+    );
+}
+
+/**
+ * Finishes the enrollment of any of these members the ledger has not seen yet, so a purchase or
+ * a redemption never posts to a wallet that is not open. Usually a no-op read.
+ */
+export async function ensureEnrolled(
+  deps: LedgerDeps,
+  db: DbExecutor,
+  memberIds: readonly string[],
+): Promise<void> {
+  if (memberIds.length === 0) {
+    return;
+  }
+  const pending = await db
+    .select({
+      id: members.id,
+      orgId: members.orgId,
+      welcomeBonusPoints: members.welcomeBonusPoints,
+    })
+    .from(members)
+    .where(and(inArray(members.id, [...new Set(memberIds)]), eq(members.ledgerStatus, "pending")));
+  await finishEnrollments({ ...deps, db }, pending);
+}

@@ -1,0 +1,124 @@
+/**
+ * Domain values returned by the ledger-backed use cases (purchases, refunds, redemptions,
+ * adjustments, balances). Amounts are bigint; nothing here is a float or a wire format.
+ */
+import type { HistoryEntry, TrialBalance, WalletBalance } from "../ledger/index.ts";
+import type { DomainErrorCode } from "./errors.ts";
+
+export type { HistoryEntry, TrialBalance, WalletBalance };
+
+/** A line of a purchase. Stamp programs with a category count the `quantity` of its lines. */
+export interface PurchaseItem {
+  sku: string;
+  category?: string | null;
+  /** Units bought, a positive integer. */
+  quantity: number;
+}
+
+export interface StampProgram {
+  id: string;
+  orgId: string;
+  name: string;
+  /** The program's own ledger (unit "stamps:<id>"). */
+  ledger: number;
+  stampsRequired: bigint;
+  rewardPoints: bigint;
+  /** Null: one stamp per purchase; otherwise one per unit of items in this category. */
+  matchCategory: string | null;
+  active: boolean;
+  createdAt: Date;
+}
+
+export interface StampsEarned {
+  programId: string;
+  stamps: bigint;
+  /** True when this purchase completed the card (stamps exchanged for the reward). */
+  completed: boolean;
+}
+
+/** What recording a purchase produced; stored, and replayed to a retry. */
+export interface PurchaseOutcome {
+  transactionId: string;
+  pointsEarned: bigint;
+  stampsEarned: StampsEarned[];
+}
+
+export interface RecordPurchaseResult extends PurchaseOutcome {
+  /** True when this external id was recorded before and its stored outcome is returned. */
+  replayed: boolean;
+  /** The member's points wallet now. */
+  balance: WalletBalance;
+}
+
+/** One item's outcome in a batch. */
+export type PurchaseBatchOutcome =
+  | { status: "created"; externalId: string; outcome: PurchaseOutcome }
+  | { status: "replayed"; externalId: string; outcome: PurchaseOutcome }
+  | { status: "error"; externalId: string; code: DomainErrorCode; message: string };
+
+/** What a refund produced; stored, and replayed to a retry. */
+export interface RefundOutcome {
+  transactionId: string;
+  purchaseId: string;
+  /** Points this refund was to take back: its share of the purchase's points. */
+  pointsToReverse: bigint;
+  /** Points actually taken back. */
+  pointsReversed: bigint;
+  /** Points the member had already spent: pointsToReverse − pointsReversed. */
+  shortfall: bigint;
+}
+
+export interface RefundPurchaseResult extends RefundOutcome {
+  replayed: boolean;
+}
+
+export type RedemptionStatus = "pending" | "fulfilled" | "cancelled" | "expired" | "failed";
+
+export interface Redemption {
+  id: string;
+  orgId: string;
+  memberId: string;
+  externalId: string | null;
+  status: RedemptionStatus;
+  points: bigint;
+  /** When the hold lapses unless fulfilled or cancelled (the ledger's clock). */
+  expiresAt: Date;
+  createdAt: Date;
+  resolvedAt: Date | null;
+}
+
+export interface AdjustmentResult {
+  adjustmentId: string;
+  direction: "credit" | "debit";
+  points: bigint;
+  replayed: boolean;
+  balance: WalletBalance;
+}
+
+export interface StampCardBalance {
+  programId: string;
+  name: string;
+  /** Stamps on the card now. */
+  balance: bigint;
+  stampsRequired: bigint;
+}
+
+export interface MemberBalances {
+  points: WalletBalance;
+  stamps: StampCardBalance[];
+}
+
+export interface MemberHistoryPage {
+  entries: HistoryEntry[];
+  /** Opaque; pass it back for the next (older) page. Null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The trial balance of one of the org's ledgers. */
+export interface UnitTrialBalance {
+  /** "points" or "stamps:<program id>". */
+  unit: string;
+  /** The stamp program's name; null for points. */
+  name: string | null;
+  trialBalance: TrialBalance;
+}
