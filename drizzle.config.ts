@@ -5,7 +5,8 @@ import { defineConfig } from "drizzle-kit";
 // biome-ignore lint/style/noDefaultExport: drizzle-kit reads its configuration from the default export.
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./src/membership/schema.ts",
+  // The membership module's tables and the HTTP edge's idempotency records.
+  schema: ["./src/membership/schema.ts", "./src/http/schema.ts"],
   out: "./drizzle",
   strict: true,
   verbose: true,

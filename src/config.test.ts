@@ -71,3 +71,83 @@ describe("loadConfig", () => {
     ]);
   });
 });
+
+describe("loadConfig: the service's variables", () => {
+  it("uses the documented defaults for an empty environment", () => {
+    const config = loadConfig({});
+    expect(config.http).toEqual({
+      host: "0.0.0.0",
+      port: 3000,
+      platformToken: undefined,
+      rateLimitRequests: 6_000,
+      rateLimitWindowSeconds: 60,
+      shutdownGraceMs: 10_000,
+    });
+    expect(config.postgres).toEqual({
+      url: "postgres://postgres@127.0.0.1:5432/loyalty",
+      poolMax: 10,
+      statementTimeoutMs: 5_000,
+    });
+    expect(config.redis).toEqual({ url: "redis://127.0.0.1:6379", keyPrefix: "loyalty:" });
+    expect(config.secrets).toEqual({
+      piiEncryptionKey: undefined,
+      piiHashKey: undefined,
+      apiKeyHashKey: undefined,
+    });
+    expect(config.dataDirectory).toBe("./data");
+  });
+
+  it("reads secrets written as hex or base64, 32 bytes each", () => {
+    const bytes = Buffer.alloc(32, 7);
+    const config = loadConfig({
+      PII_ENCRYPTION_KEY: bytes.toString("hex"),
+      PII_HASH_KEY: bytes.toString("base64"),
+      API_KEY_HASH_KEY: bytes.toString("base64url"),
+    });
+    expect(config.secrets.piiEncryptionKey?.equals(bytes)).toBe(true);
+    expect(config.secrets.piiHashKey?.equals(bytes)).toBe(true);
+    expect(config.secrets.apiKeyHashKey?.equals(bytes)).toBe(true);
+  });
+
+  it("names every bad service variable at once", () => {
+    const error = configError({
+      PORT: "70000",
+      HOST: "localhost",
+      DATABASE_URL: "mysql://x/y",
+      DATABASE_POOL_MAX: "0",
+      DATABASE_STATEMENT_TIMEOUT_MS: "abc",
+      REDIS_URL: "http://127.0.0.1",
+      REDIS_KEY_PREFIX: "has space",
+      PLATFORM_TOKEN: "short",
+      RATE_LIMIT_REQUESTS: "-1",
+      RATE_LIMIT_WINDOW_SECONDS: "1.5",
+      SHUTDOWN_GRACE_MS: "10",
+      PII_ENCRYPTION_KEY: "abcd",
+      PII_HASH_KEY: Buffer.alloc(16).toString("hex"),
+      API_KEY_HASH_KEY: "not base64 at all!",
+    });
+    expect([...error.variables].sort()).toEqual([
+      "API_KEY_HASH_KEY",
+      "DATABASE_POOL_MAX",
+      "DATABASE_STATEMENT_TIMEOUT_MS",
+      "DATABASE_URL",
+      "HOST",
+      "PII_ENCRYPTION_KEY",
+      "PII_HASH_KEY",
+      "PLATFORM_TOKEN",
+      "PORT",
+      "RATE_LIMIT_REQUESTS",
+      "RATE_LIMIT_WINDOW_SECONDS",
+      "REDIS_KEY_PREFIX",
+      "REDIS_URL",
+      "SHUTDOWN_GRACE_MS",
+    ]);
+    expect(error.message).toContain("openssl rand -hex 32");
+  });
+
+  it("refuses a database URL that names no database", () => {
+    expect(configError({ DATABASE_URL: "postgres://postgres@127.0.0.1:5432/" }).variables).toEqual([
+      "DATABASE_URL",
+    ]);
+  });
+});

@@ -6,6 +6,7 @@
  * run without them), then add a slice to `Config` and build it in `toConfig`.
  */
 import { isIPv4, isIPv6 } from "node:net";
+import { dirname } from "node:path";
 import { z } from "zod";
 import type { LedgerConfig } from "./ledger/index.ts";
 // The limits file is a leaf of constants; importing it directly keeps parsing the environment
@@ -19,6 +20,46 @@ export interface Config {
   nodeEnv: NodeEnv;
   log: { level: LogLevel };
   ledger: LedgerConfig;
+  http: HttpConfig;
+  postgres: PostgresConfig;
+  redis: RedisConfig;
+  /**
+   * Keys given in the environment, as bytes. A missing one is `undefined`: `resolveSecrets`
+   * (src/secrets.ts) generates it in development and refuses to start in production.
+   */
+  secrets: SecretsConfig;
+  /** Where generated development secrets are kept: `secrets.json` beside the ledger data file. */
+  dataDirectory: string;
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  /** Bearer token of `POST /v1/orgs`; unset disables that route. */
+  platformToken: string | undefined;
+  /** Requests one API key may make per window before it gets 429. */
+  rateLimitRequests: number;
+  rateLimitWindowSeconds: number;
+  /** How long shutdown waits for requests in flight and clients to close. */
+  shutdownGraceMs: number;
+}
+
+export interface PostgresConfig {
+  url: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+}
+
+export interface RedisConfig {
+  url: string;
+  /** Prepended to every key this service writes, so several deployments can share a server. */
+  keyPrefix: string;
+}
+
+export interface SecretsConfig {
+  piiEncryptionKey: Buffer | undefined;
+  piiHashKey: Buffer | undefined;
+  apiKeyHashKey: Buffer | undefined;
 }
 
 /** Raised with every invalid variable listed, one per line, so one restart fixes them all. */
@@ -35,6 +76,18 @@ export class ConfigError extends Error {
 
 const u128Max = 2n ** 128n - 1n;
 const portMax = 65_535;
+/** Every secret is 32 random bytes: AES-256 wants exactly that, HMAC-SHA256 no less. */
+export const secretBytes = 32;
+/** Shortest PLATFORM_TOKEN accepted: it creates orgs, so it must not be guessable. */
+export const platformTokenLengthMin = 32;
+export const platformTokenLengthMax = 256;
+const poolMaxLimit = 100;
+const statementTimeoutMsMin = 100;
+const statementTimeoutMsMax = 10 * 60 * 1000;
+const rateLimitRequestsMax = 10_000_000;
+const rateLimitWindowSecondsMax = 24 * 60 * 60;
+const shutdownGraceMsMin = 1_000;
+const shutdownGraceMsMax = 10 * 60 * 1000;
 
 /** An unset and an empty variable mean the same: `TB_ADDRESS=` in a .env file is "not set". */
 function emptyAsUnset(value: unknown): unknown {
@@ -111,12 +164,116 @@ const addressSchema = z
     }
   });
 
+/** A decimal integer variable within [min, max]. */
+function integerSchema(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^[0-9]+$/, "must be a decimal integer")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
+/**
+ * A 32-byte key written as 64 hex digits or as base64 (padded or not, standard or URL-safe).
+ * Generate one with `openssl rand -hex 32`.
+ */
+const secretSchema = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const bytes = /^[0-9a-fA-F]{64}$/.test(value)
+      ? Buffer.from(value, "hex")
+      : /^[A-Za-z0-9+/_-]+={0,2}$/.test(value)
+        ? Buffer.from(value, "base64")
+        : undefined;
+    if (bytes === undefined || bytes.length !== secretBytes) {
+      ctx.addIssue(
+        `must be ${secretBytes} bytes written as 64 hex digits or base64 (openssl rand -hex 32)`,
+      );
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const urlSchema = (protocols: readonly string[], example: string) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL like ${example}`);
+
+const databaseUrlSchema = urlSchema(
+  ["postgres:", "postgresql:"],
+  "postgres://user@host:5432/database",
+).refine(
+  (value) => new URL(value).pathname.replace(/^\//, "").length > 0,
+  "must name a database, e.g. postgres://postgres@127.0.0.1:5432/loyalty",
+);
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TB_ADDRESS: z.preprocess(emptyAsUnset, addressSchema.optional()),
   TB_CLUSTER_ID: z.preprocess(emptyAsUnset, clusterIdSchema.default(0n)),
   LEDGER_DATA_FILE: z.preprocess(emptyAsUnset, z.string().default("./data/ledger.tb")),
+  HOST: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .refine((value) => isIPv4(value) || isIPv6(value), "must be an IP address, e.g. 0.0.0.0")
+      .default("0.0.0.0"),
+  ),
+  PORT: z.preprocess(emptyAsUnset, integerSchema(1, portMax).default(3000)),
+  DATABASE_URL: z.preprocess(
+    emptyAsUnset,
+    databaseUrlSchema.default("postgres://postgres@127.0.0.1:5432/loyalty"),
+  ),
+  DATABASE_POOL_MAX: z.preprocess(emptyAsUnset, integerSchema(1, poolMaxLimit).default(10)),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.preprocess(
+    emptyAsUnset,
+    integerSchema(statementTimeoutMsMin, statementTimeoutMsMax).default(5_000),
+  ),
+  REDIS_URL: z.preprocess(
+    emptyAsUnset,
+    urlSchema(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
+  ),
+  REDIS_KEY_PREFIX: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, "letters, digits, ':', '_' or '-', at most 64")
+      .default("loyalty:"),
+  ),
+  PLATFORM_TOKEN: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .min(platformTokenLengthMin, `must be at least ${platformTokenLengthMin} characters`)
+      .max(platformTokenLengthMax, `must be at most ${platformTokenLengthMax} characters`)
+      .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces")
+      .optional(),
+  ),
+  RATE_LIMIT_REQUESTS: z.preprocess(
+    emptyAsUnset,
+    integerSchema(1, rateLimitRequestsMax).default(6_000),
+  ),
+  RATE_LIMIT_WINDOW_SECONDS: z.preprocess(
+    emptyAsUnset,
+    integerSchema(1, rateLimitWindowSecondsMax).default(60),
+  ),
+  SHUTDOWN_GRACE_MS: z.preprocess(
+    emptyAsUnset,
+    integerSchema(shutdownGraceMsMin, shutdownGraceMsMax).default(10_000),
+  ),
+  PII_ENCRYPTION_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
+  PII_HASH_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
+  API_KEY_HASH_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
 });
 
 type Env = z.output<typeof envSchema>;
@@ -133,6 +290,26 @@ function toConfig(env: Env): Config {
     nodeEnv: env.NODE_ENV,
     log: { level: env.LOG_LEVEL },
     ledger,
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      platformToken: env.PLATFORM_TOKEN,
+      rateLimitRequests: env.RATE_LIMIT_REQUESTS,
+      rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
+      shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    },
+    postgres: {
+      url: env.DATABASE_URL,
+      poolMax: env.DATABASE_POOL_MAX,
+      statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
+    secrets: {
+      piiEncryptionKey: env.PII_ENCRYPTION_KEY,
+      piiHashKey: env.PII_HASH_KEY,
+      apiKeyHashKey: env.API_KEY_HASH_KEY,
+    },
+    dataDirectory: dirname(env.LEDGER_DATA_FILE),
   };
 }
 

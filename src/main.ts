@@ -1,15 +1,36 @@
 /**
- * The composition root: reads the configuration, builds every client once, and shuts them down
- * in reverse order under a deadline.
- *
- * Today the only component is the ledger. The membership store (Postgres), the workers (BullMQ on
- * Redis) and the HTTP API are planned and will be started here, in that order, when they exist.
+ * The composition root: reads the configuration, builds every client once (logger, secrets,
+ * Postgres, Redis, the ledger, metrics), re-drives intents a crash left pending, serves HTTP,
+ * and shuts everything down in reverse order under a deadline.
  */
+import { readFileSync } from "node:fs";
+import { serve } from "@hono/node-server";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { Config } from "./config.ts";
 import { ConfigError, loadConfig } from "./config.ts";
+import {
+  countPostedTransfers,
+  createApp,
+  createMetrics,
+  httpLimits,
+  sweepIdempotencyKeys,
+} from "./http/index.ts";
 import type { LedgerClient } from "./ledger/index.ts";
-import { createLedgerClient, ledgerLimits } from "./ledger/index.ts";
+import { createLedgerClient } from "./ledger/index.ts";
+import type { Database, LedgerDeps, MembershipSecrets } from "./membership/index.ts";
+import { openDatabase, recoverPendingIntents } from "./membership/index.ts";
+import { resolveSecrets, SecretsError } from "./secrets.ts";
+
+/** Recovery re-drives intents at least this old: younger ones are likely still in flight. */
+const recoveryOlderThanMs = 60_000;
+const recoveryIntervalMs = 30_000;
+/** Intents per recovery pass, and passes per run, so one run is bounded. */
+const recoveryBatch = 500;
+const recoveryPassesMax = 20;
+const idempotencySweepIntervalMs = 10 * 60_000;
+const redisConnectTimeoutMs = 5_000;
+const redisReconnectDelayMsMax = 2_000;
 
 function readConfig(): Config {
   try {
@@ -24,8 +45,22 @@ function readConfig(): Config {
   }
 }
 
+/** The URL without its password, for logs. */
+function redactedUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== "") {
+    parsed.password = "***";
+  }
+  return parsed.toString();
+}
+
 const config = readConfig();
 const logger = pino({ level: config.log.level });
+const version = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
 
 process.on("uncaughtException", (error) => {
   logger.fatal({ err: error }, "uncaught exception; exiting");
@@ -36,21 +71,164 @@ process.on("unhandledRejection", (reason) => {
   process.exit(1);
 });
 
+let secrets: MembershipSecrets;
+try {
+  secrets = resolveSecrets(config.secrets, {
+    nodeEnv: config.nodeEnv,
+    dataDirectory: config.dataDirectory,
+    logger,
+  });
+} catch (error) {
+  if (error instanceof SecretsError) {
+    logger.fatal(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+let database: Database;
+try {
+  database = await openDatabase({
+    url: config.postgres.url,
+    poolMax: config.postgres.poolMax,
+    statementTimeoutMs: config.postgres.statementTimeoutMs,
+  });
+} catch (error) {
+  logger.fatal({ err: error, url: redactedUrl(config.postgres.url) }, "could not open Postgres");
+  process.exit(1);
+}
+
+// The HTTP path must fail fast when Redis is down (the rate limit then lets requests through),
+// never queue commands until it returns: enableOfflineQueue false, one attempt per command.
+const redis = new Redis(config.redis.url, {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: httpLimits.redisCommandTimeoutMs,
+  connectTimeout: redisConnectTimeoutMs,
+  retryStrategy: (attempt) => Math.min(attempt * 200, redisReconnectDelayMsMax),
+});
+let redisDownSinceMs: number | undefined;
+redis.on("error", (error) => {
+  if (redisDownSinceMs === undefined) {
+    redisDownSinceMs = Date.now();
+    logger.warn({ err: error }, "Redis unavailable; rate limiting is off until it returns");
+  }
+});
+redis.on("ready", () => {
+  if (redisDownSinceMs !== undefined) {
+    logger.info({ downForMs: Date.now() - redisDownSinceMs }, "Redis is back");
+    redisDownSinceMs = undefined;
+  }
+});
+try {
+  await redis.connect();
+} catch (error) {
+  // Not fatal: Redis carries only the rate limit, which fails open; /ready reports it.
+  logger.warn({ err: error, url: redactedUrl(config.redis.url) }, "Redis not reachable at start");
+}
+
 let ledger: LedgerClient;
 try {
   ledger = await createLedgerClient(config.ledger, logger.child({ module: "ledger" }));
 } catch (error) {
   logger.fatal({ err: error }, "could not open the ledger");
+  await redis.quit().catch(() => redis.disconnect());
+  await database.close();
   process.exit(1);
 }
 
-// Until the HTTP server exists nothing else holds the event loop open; this timer keeps the
-// process running so it can be signalled. It is cleared on shutdown.
-const keepAlive = setInterval(() => undefined, 60_000);
+const metrics = createMetrics({ processMetrics: true });
+const domain: LedgerDeps = {
+  db: database.db,
+  secrets,
+  ledger: countPostedTransfers(ledger, metrics),
+};
 
-logger.info({ nodeEnv: config.nodeEnv, components: ["ledger"] }, "loyalty ledger is up");
+const recoveryLogger = logger.child({ module: "recovery" });
+let recoveryRun: Promise<void> | undefined;
+
+/** Re-drives pending intents until a pass finds nothing (or the run's bound is reached). */
+async function recover(): Promise<void> {
+  for (let pass = 0; pass < recoveryPassesMax; pass += 1) {
+    const report = await recoverPendingIntents(domain, {
+      olderThanMs: recoveryOlderThanMs,
+      limit: recoveryBatch,
+    });
+    const done = Object.values(report).reduce((sum, count) => sum + count, 0);
+    if (done === 0) {
+      return;
+    }
+    recoveryLogger.info({ ...report }, "re-drove pending intents");
+  }
+}
+
+function startRecovery(): void {
+  // One run at a time: a slow run must not pile up behind the timer.
+  recoveryRun ??= recover()
+    .catch((error: unknown) => recoveryLogger.error({ err: error }, "recovery failed"))
+    .finally(() => {
+      recoveryRun = undefined;
+    });
+}
+
+startRecovery();
+await recoveryRun;
+const recoveryTimer = setInterval(startRecovery, recoveryIntervalMs);
+const sweepTimer = setInterval(() => {
+  sweepIdempotencyKeys(database.db).then(
+    (deleted) => deleted > 0 && logger.debug({ deleted }, "swept expired idempotency keys"),
+    (error: unknown) => logger.warn({ err: error }, "idempotency sweep failed"),
+  );
+}, idempotencySweepIntervalMs);
+
+const app = createApp({
+  db: database.db,
+  secrets,
+  ledger: domain.ledger,
+  redis,
+  logger,
+  metrics,
+  options: {
+    platformToken: config.http.platformToken,
+    rateLimit: {
+      requests: config.http.rateLimitRequests,
+      windowSeconds: config.http.rateLimitWindowSeconds,
+    },
+    redisKeyPrefix: config.redis.keyPrefix,
+    version,
+  },
+});
+
+const server = serve(
+  { fetch: app.fetch, port: config.http.port, hostname: config.http.host },
+  (info) => {
+    logger.info(
+      {
+        nodeEnv: config.nodeEnv,
+        address: info.address,
+        port: info.port,
+        ledger: config.ledger.address === undefined ? "embedded" : "tigerbeetle",
+        platformRoutes: config.http.platformToken !== undefined,
+      },
+      "loyalty ledger is up",
+    );
+  },
+);
+server.on("error", (error) => {
+  logger.fatal({ err: error, port: config.http.port }, "HTTP server failed");
+  process.exit(1);
+});
 
 let shuttingDown = false;
+
+async function step(name: string, action: () => Promise<unknown>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    logger.error({ err: error, step: name }, "shutdown step failed");
+  }
+}
 
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (shuttingDown) {
@@ -58,25 +236,35 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }
   shuttingDown = true;
-  logger.info({ signal }, "shutting down");
-  clearInterval(keepAlive);
+  logger.info({ signal, graceMs: config.http.shutdownGraceMs }, "shutting down");
 
   // A close that hangs must not keep the process alive forever: the orchestrator would then
   // kill it without the log line saying why.
   const deadline = setTimeout(() => {
-    logger.error({ closeTimeoutMs: ledgerLimits.closeTimeoutMs }, "ledger close timed out");
+    logger.error({ graceMs: config.http.shutdownGraceMs }, "shutdown deadline passed; exiting");
     process.exit(1);
-  }, ledgerLimits.closeTimeoutMs);
+  }, config.http.shutdownGraceMs);
   deadline.unref();
 
-  try {
-    await ledger.close();
-  } catch (error) {
-    logger.error({ err: error }, "ledger close failed");
-    process.exit(1);
-  }
+  clearInterval(recoveryTimer);
+  clearInterval(sweepTimer);
+  // Reverse order of start-up: stop accepting, let requests in flight finish, then the clients.
+  await step("http", () => {
+    const closed = new Promise<void>((resolve, reject) =>
+      server.close((error) => (error === undefined ? resolve() : reject(error))),
+    );
+    if ("closeIdleConnections" in server) {
+      server.closeIdleConnections();
+    }
+    return closed;
+  });
+  await step("recovery", async () => recoveryRun);
+  await step("redis", () => redis.quit());
+  await step("ledger", () => ledger.close());
+  await step("postgres", () => database.close());
   clearTimeout(deadline);
   logger.info("stopped");
+  process.exit(0);
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

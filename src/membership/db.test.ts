@@ -57,6 +57,7 @@ describe("openDatabase", () => {
       expect(tables.map((table) => table.table_name)).toEqual([
         "adjustments",
         "api_keys",
+        "idempotency_keys",
         "locations",
         "member_tiers",
         "members",

@@ -1,0 +1,84 @@
+/**
+ * The HTTP app factory. Every client arrives in `deps` (built once in main.ts); nothing here
+ * reads the environment or opens a connection. One sub-app per resource, mounted with
+ * `app.route()`; each handler validates the wire with zod and calls one use case.
+ *
+ * Order of a request: observe (request id, logger, metrics) → [org routes] authenticate →
+ * rate limit → [route] role → body limit → Idempotency-Key → validation → handler. Errors of
+ * any step end in `onError`, which owns the mapping to the error envelope.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { LedgerDeps } from "../membership/index.ts";
+import type { JsonObject } from "./docs-page.ts";
+import type { AppDeps, AppEnv } from "./env.ts";
+import { errorBody, respondWithError } from "./errors.ts";
+import { observe } from "./middleware.ts";
+import { createRateLimiter } from "./rate-limit.ts";
+import type { RouteDeps } from "./routes/common.ts";
+import { validationHook } from "./routes/common.ts";
+import { ledgerRoutes } from "./routes/ledger.ts";
+import { membersRoutes } from "./routes/members.ts";
+import { orgsRoutes } from "./routes/orgs.ts";
+import { redemptionsRoutes } from "./routes/redemptions.ts";
+import { systemRoutes } from "./routes/system.ts";
+import { transactionsRoutes } from "./routes/transactions.ts";
+
+const apiDescription =
+  "Multi-tenant loyalty backend: every point is a balanced double-entry transfer on the ledger. " +
+  "Org-scoped routes take `Authorization: Bearer <api key>`; the key decides the org and the " +
+  "role (admin, pos, finance). Errors are `{error: {code, message, details?}}`. Amounts are " +
+  "integers in minor units; points are integers. Every POST honours `Idempotency-Key`.";
+
+/**
+ * @example
+ * const app = createApp({ db, secrets, ledger, redis, logger, metrics, options });
+ * serve({ fetch: app.fetch, port: 3000 });
+ * const res = await app.request("/health"); // in tests
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const domain: LedgerDeps = {
+    db: deps.db,
+    secrets: deps.secrets,
+    ledger: deps.ledger,
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+  };
+  const limiter = createRateLimiter(deps.redis, {
+    keyPrefix: deps.options.redisKeyPrefix,
+    requests: deps.options.rateLimit.requests,
+    windowSeconds: deps.options.rateLimit.windowSeconds,
+  });
+  const routeDeps: RouteDeps = { app: deps, domain, limiter };
+
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use("*", observe(deps));
+  app.onError((error, c) => respondWithError(c, error, c.get("logger") ?? deps.logger));
+  app.notFound((c) => c.json(errorBody("route_not_found", "no such route"), 404));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An org's API key (admin, pos or finance).",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "platformToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The PLATFORM_TOKEN of this deployment.",
+  });
+
+  let document: JsonObject | undefined;
+  const openApiDocument = (): JsonObject => {
+    document ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "Loyalty Ledger", version: deps.options.version, description: apiDescription },
+    }) as unknown as JsonObject;
+    return document;
+  };
+
+  app.route("/", systemRoutes(deps, openApiDocument));
+  app.route("/v1/orgs", orgsRoutes(routeDeps));
+  app.route("/v1/members", membersRoutes(routeDeps));
+  app.route("/v1/transactions", transactionsRoutes(routeDeps));
+  app.route("/v1/redemptions", redemptionsRoutes(routeDeps));
+  app.route("/v1/ledger", ledgerRoutes(routeDeps));
+  return app;
+}

@@ -1,0 +1,77 @@
+/**
+ * Every bound the HTTP edge checks, named once. Request schemas refer to these; the membership
+ * module asserts its own copies, and the relations between the two are checked at load below.
+ */
+import assert from "node:assert/strict";
+import { holdSecondsMax } from "../ledger/index.ts";
+import { membershipLimits } from "../membership/index.ts";
+
+/** Request bodies of every route but the batch. */
+export const bodyBytesMax = 64 * 1024;
+/** `POST /v1/transactions/batch`: 1,000 transactions of a few hundred bytes each. */
+export const batchBodyBytesMax = 1024 * 1024;
+
+/** Minor units of a purchase, refund or item: integers from 1 to 10^12. */
+export const amountMinorMin = 1;
+export const amountMinorMax = 1_000_000_000_000;
+/** Points of one redemption: the ledger's per-transfer bound. */
+export const redemptionPointsMax = Number(membershipLimits.documentPointsMax);
+export const holdSecondsMaxValue = holdSecondsMax;
+
+/** Lines of one purchase. */
+export const purchaseItemsMax = 200;
+/** Transactions of one batch. */
+export const batchTransactionsMax = 1_000;
+export const itemQuantityMax = membershipLimits.itemQuantityMax;
+
+export const externalIdLengthMax = membershipLimits.externalIdLengthMax;
+export const externalRefLengthMax = membershipLimits.externalRefLengthMax;
+export const locationLengthMax = membershipLimits.externalRefLengthMax;
+export const skuLengthMax = membershipLimits.skuLengthMax;
+export const categoryLengthMax = membershipLimits.categoryLengthMax;
+export const emailLengthMax = membershipLimits.emailLengthMax;
+export const phoneLengthMax = membershipLimits.phoneLengthMax;
+export const personNameLengthMax = membershipLimits.personNameLengthMax;
+export const orgNameLengthMax = membershipLimits.orgNameLengthMax;
+export const slugLengthMax = 64;
+export const timezoneLengthMax = 64;
+/** Ids in paths are UUIDs; anything longer is refused before it reaches a query. */
+export const idLengthMax = 64;
+/** History cursors are short base64url strings. */
+export const cursorLengthMax = 128;
+export const historyPageDefault = 50;
+export const historyPageMax = membershipLimits.historyPageMax;
+/** `Authorization: Bearer <token>`: longer tokens are not ours. */
+export const bearerTokenLengthMax = membershipLimits.apiKeyTokenLengthMax;
+
+/** `Idempotency-Key`: 1..255 printable ASCII characters (a UUID fits with room to spare). */
+export const idempotencyKeyLengthMax = 255;
+/** A response is replayed for this long; afterwards the key may be used again. */
+export const idempotencyRetentionMs = 24 * 60 * 60 * 1000;
+/**
+ * How long a request may hold its key in flight. A process that crashed mid-request leaves the
+ * key locked; after this the same request may take it over. Longer than any request can run.
+ */
+export const idempotencyLeaseMs = 60 * 1000;
+/** Idempotency rows deleted per sweep statement. */
+export const idempotencySweepRowsMax = 10_000;
+
+/** A readiness probe waits this long for each dependency. */
+export const readinessTimeoutMs = 2_000;
+/** Redis gives up on a rate-limit command after this long (and the request is let through). */
+export const redisCommandTimeoutMs = 500;
+/** Request ids taken from `X-Request-Id` are at most this long. */
+export const requestIdLengthMax = 128;
+/** Operations listed on the `/docs` page; the document has fewer. */
+export const docsOperationsMax = 200;
+
+// The edge must never accept what the domain is bound to refuse or cannot represent.
+assert.equal(
+  BigInt(amountMinorMax),
+  membershipLimits.amountMinorMax,
+  "amount bound is the domain's",
+);
+assert.ok(Number.isSafeInteger(redemptionPointsMax), "redemption points are safe integers");
+assert.ok(batchTransactionsMax <= membershipLimits.purchaseBatchItemsMax, "batch within domain");
+assert.ok(historyPageDefault <= historyPageMax, "default page within the bound");
+assert.ok(idempotencyLeaseMs < idempotencyRetentionMs, "a lease is shorter than retention");

@@ -1,0 +1,150 @@
+/**
+ * The middleware every request passes through: request id and logger, metrics and the access
+ * log line, API key and platform authentication, role checks, and the body size limit.
+ */
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { matchedRoutes } from "hono/route";
+import type { ApiKeyRole } from "../membership/index.ts";
+import { authenticateApiKey } from "../membership/index.ts";
+import type { AppDeps, AppEnv } from "./env.ts";
+import { principalOf } from "./env.ts";
+import { ApiError } from "./errors.ts";
+import { bearerTokenLengthMax, requestIdLengthMax } from "./limits.ts";
+
+export const requestIdHeader = "X-Request-Id";
+const requestIdPattern = new RegExp(`^[A-Za-z0-9._:-]{1,${requestIdLengthMax}}$`);
+const bearerPattern = /^Bearer ([\x21-\x7e]+)$/;
+const wwwAuthenticate = { "WWW-Authenticate": 'Bearer realm="loyalty"' };
+
+/** The route template that answered (`/v1/members/:id`), or `unmatched`; a bounded label set. */
+export function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
+  const routes = matchedRoutes(c);
+  for (let index = routes.length - 1; index >= 0; index -= 1) {
+    const route = routes[index];
+    // Middleware is registered for every method ("ALL"); handlers name theirs.
+    if (route !== undefined && route.method !== "ALL") {
+      return route.path;
+    }
+  }
+  return "unmatched";
+}
+
+/**
+ * First in the chain: takes the caller's `X-Request-Id` when it is a sane token (so a request
+ * can be followed across services) or makes one, gives the request a logger that stamps it on
+ * every line, and after the answer records the metrics and one access log line.
+ */
+export function observe(deps: Pick<AppDeps, "logger" | "metrics">): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const startedAt = performance.now();
+    const incoming = c.req.header(requestIdHeader);
+    const requestId =
+      incoming !== undefined && requestIdPattern.test(incoming) ? incoming : randomUUID();
+    c.set("requestId", requestId);
+    c.set("logger", deps.logger.child({ requestId }));
+    await next();
+    c.res.headers.set(requestIdHeader, requestId);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const labels = { method: c.req.method, route: routeLabel(c), status: String(c.res.status) };
+    deps.metrics.httpRequests.inc(labels);
+    deps.metrics.httpRequestSeconds.observe(labels, seconds);
+    c.get("logger").info(
+      { ...labels, path: c.req.path, durationMs: Math.round(seconds * 1e6) / 1000 },
+      "request",
+    );
+  };
+}
+
+function bearerToken(header: string | undefined): string | null {
+  if (header === undefined || header.length > bearerTokenLengthMax + "Bearer ".length) {
+    return null;
+  }
+  return bearerPattern.exec(header)?.[1] ?? null;
+}
+
+/** `Authorization: Bearer <api key>` → the org, role and key acting; 401 otherwise. */
+export function authenticate(deps: Pick<AppDeps, "db" | "secrets">): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = bearerToken(c.req.header("Authorization"));
+    if (token === null) {
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "send an API key as Authorization: Bearer <key>",
+        undefined,
+        wwwAuthenticate,
+      );
+    }
+    const principal = await authenticateApiKey(deps, { token });
+    if (principal === null) {
+      throw new ApiError(401, "unauthorized", "unknown or revoked API key", undefined, {
+        ...wwwAuthenticate,
+      });
+    }
+    c.set("principal", principal);
+    c.set("logger", c.get("logger").child({ orgId: principal.orgId, keyId: principal.keyId }));
+    await next();
+  };
+}
+
+/** 403 unless the calling key has one of `roles`. */
+export function requireRole(...roles: ApiKeyRole[]): MiddlewareHandler<AppEnv> {
+  const allowed = new Set(roles);
+  const message = `this route needs a key with role ${roles.join(" or ")}`;
+  return async (c, next) => {
+    const { role } = principalOf(c);
+    if (!allowed.has(role)) {
+      throw new ApiError(403, "forbidden", message, { role, allowed_roles: roles });
+    }
+    await next();
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value, "utf8").digest();
+}
+
+/**
+ * `Authorization: Bearer $PLATFORM_TOKEN` for platform routes. Without a configured token the
+ * route is disabled: 403, saying how to enable it. Compared in constant time over digests, so
+ * neither the content nor the length of the token leaks through timing.
+ */
+export function platformAuth(platformToken: string | undefined): MiddlewareHandler<AppEnv> {
+  const expected = platformToken === undefined ? undefined : digest(platformToken);
+  return async (c, next) => {
+    if (expected === undefined) {
+      throw new ApiError(
+        403,
+        "forbidden",
+        "creating orgs over HTTP is disabled: set PLATFORM_TOKEN (at least 32 characters, e.g. " +
+          "`openssl rand -hex 32`) and restart to enable it, or run " +
+          "`npm run cli -- org create --name <name> --slug <slug> --currency <code>`",
+      );
+    }
+    const token = bearerToken(c.req.header("Authorization"));
+    if (token === null || !timingSafeEqual(digest(token), expected)) {
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "send the platform token as Authorization: Bearer <token>",
+        undefined,
+        wwwAuthenticate,
+      );
+    }
+    await next();
+  };
+}
+
+/** Hono's body limit, answering with the error envelope. */
+export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", `the body exceeds ${maxBytes} bytes`, {
+        max_bytes: maxBytes,
+      });
+    },
+  });
+}

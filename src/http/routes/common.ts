@@ -1,0 +1,100 @@
+/**
+ * Pieces every resource sub-app shares: the validation hook (zod failure → 400 with field
+ * paths), the guards of org-scoped writes, and OpenAPI response helpers.
+ */
+import type { Hook } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { ZodType } from "zod";
+import type { ApiKeyRole, LedgerDeps } from "../../membership/index.ts";
+import type { AppDeps, AppEnv } from "../env.ts";
+import { principalOf } from "../env.ts";
+import { ApiError, validationDetails } from "../errors.ts";
+import { idempotency } from "../idempotency.ts";
+import { bodyBytesMax } from "../limits.ts";
+import { authenticate, limitBody, requireRole } from "../middleware.ts";
+import type { RateLimiter } from "../rate-limit.ts";
+import { rateLimit } from "../rate-limit.ts";
+import { ErrorSchema } from "../wire.ts";
+
+const targetNames: Record<string, string> = {
+  json: "body",
+  query: "query",
+  param: "path",
+  header: "header",
+};
+
+/** Turns a zod failure into the 400 envelope; nothing after validation runs. */
+export const validationHook: Hook<unknown, AppEnv, string, undefined> = (result) => {
+  if (!result.success) {
+    const target = targetNames[result.target] ?? result.target;
+    throw new ApiError(
+      400,
+      "validation_failed",
+      `invalid request ${target}`,
+      validationDetails(target, result.error),
+    );
+  }
+  return undefined;
+};
+
+/** What every resource sub-app is built from. */
+export interface RouteDeps {
+  app: AppDeps;
+  /** The use cases' dependencies. */
+  domain: LedgerDeps;
+  limiter: RateLimiter;
+}
+
+/** A sub-app for org-scoped routes: every request is authenticated, then rate limited. */
+export function orgScopedApp(deps: RouteDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use("*", authenticate(deps.app), rateLimit(deps.limiter, deps.app.metrics));
+  return app;
+}
+
+/** Route middleware of an org-scoped POST/PATCH: role, body size, then Idempotency-Key. */
+export function writeGuards(
+  deps: RouteDeps,
+  roles: ApiKeyRole[],
+  maxBytes: number = bodyBytesMax,
+): [ReturnType<typeof requireRole>, ReturnType<typeof limitBody>, ReturnType<typeof idempotency>] {
+  return [
+    requireRole(...roles),
+    limitBody(maxBytes),
+    idempotency(deps.app, (c) => principalOf(c).orgId),
+  ];
+}
+
+export function jsonContent<T extends ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+export function jsonBody<T extends ZodType>(schema: T) {
+  return { required: true, content: { "application/json": { schema } } };
+}
+
+const errorDescriptions = {
+  400: "Invalid request: `validation_failed` with field paths in `details.issues`.",
+  401: "No or unknown API key.",
+  403: "The key's role may not call this route.",
+  404: "Unknown id, or another org's (indistinguishable).",
+  409: "Conflict: duplicate, reused external id or Idempotency-Key, or a state that forbids it.",
+  413: "Body too large.",
+  422: "Business rule refused it (e.g. `insufficient_points`, `member_inactive`).",
+  429: "Rate limit exceeded; see the RateLimit-* headers.",
+  503: "A dependency (Postgres, the ledger) is unavailable; nothing was written.",
+} as const;
+type DocumentedStatus = keyof typeof errorDescriptions;
+
+/** OpenAPI entries for the error answers a route can give, all in the error envelope. */
+export function errorResponses<const S extends DocumentedStatus>(
+  ...statuses: S[]
+): Record<S, ReturnType<typeof jsonContent<typeof ErrorSchema>>> {
+  const responses = {} as Record<S, ReturnType<typeof jsonContent<typeof ErrorSchema>>>;
+  for (const status of statuses) {
+    responses[status] = jsonContent(ErrorSchema, errorDescriptions[status]);
+  }
+  return responses;
+}
+
+export const apiKeySecurity = [{ apiKey: [] }];

@@ -1,0 +1,347 @@
+/**
+ * Members: enroll, read, look up by external ref, update, balances, history, and holding points
+ * for a redemption. Mounted at /v1/members.
+ *
+ * Roles: admin and pos enroll, read, update and redeem (a till looks members up and enrols them);
+ * finance reads balances and history but not personal data. Changing `status` (suspend, close)
+ * is admin only. Another org's member is 404, exactly like an unknown one.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  createRedemption,
+  DomainError,
+  enrollMemberWithLedger,
+  findMemberByExternalRef,
+  getMember,
+  getMemberBalances,
+  getMemberHistory,
+  updateMember,
+} from "../../membership/index.ts";
+import { principalOf } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import {
+  cursorLengthMax,
+  historyPageDefault,
+  historyPageMax,
+  holdSecondsMaxValue,
+  redemptionPointsMax,
+} from "../limits.ts";
+import { requireRole } from "../middleware.ts";
+import {
+  BalancesSchema,
+  balancesDto,
+  externalId,
+  externalRef,
+  HistoryEntrySchema,
+  historyEntryDto,
+  IdempotencyHeaders,
+  MemberSchema,
+  memberDto,
+  personalData,
+  RedemptionSchema,
+  redemptionDto,
+  uuidParam,
+  wireInteger,
+} from "../wire.ts";
+import type { RouteDeps } from "./common.ts";
+import {
+  apiKeySecurity,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  orgScopedApp,
+  writeGuards,
+} from "./common.ts";
+
+const tags = ["members"];
+const MemberParams = z.object({
+  id: uuidParam.openapi({ param: { name: "id", in: "path" }, description: "The member's id." }),
+});
+
+const EnrollBody = z
+  .strictObject({
+    external_ref: externalRef.openapi({
+      description: "The org's identifier of the member (e.g. a card number), unique in the org.",
+      example: "card-000123",
+    }),
+    email: personalData.email.optional(),
+    phone: personalData.phone.optional(),
+    first_name: personalData.first_name.optional(),
+    last_name: personalData.last_name.optional(),
+  })
+  .openapi("EnrollMember");
+
+const PatchBody = z
+  .strictObject({
+    email: personalData.email.nullable().optional(),
+    phone: personalData.phone.nullable().optional(),
+    first_name: personalData.first_name.nullable().optional(),
+    last_name: personalData.last_name.nullable().optional(),
+    status: z
+      .enum(["active", "suspended", "closed"])
+      .optional()
+      .openapi({ description: "Admin keys only. `closed` is final." }),
+  })
+  .openapi("UpdateMember");
+
+const RedeemBody = z
+  .strictObject({
+    points: z.number().int().min(1).max(redemptionPointsMax),
+    external_id: externalId.optional().openapi({
+      description: "Your id of this redemption: a retry with it returns the same redemption.",
+    }),
+    hold_seconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(holdSecondsMaxValue)
+      .optional()
+      .openapi({ description: "How long the points stay held; the org's default when absent." }),
+  })
+  .openapi("CreateRedemption");
+
+const HistoryQuery = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(historyPageMax)
+    .optional()
+    .openapi({
+      description: `Entries per page, 1..${historyPageMax}; ${historyPageDefault} by default.`,
+    }),
+  cursor: z
+    .string()
+    .min(1)
+    .max(cursorLengthMax)
+    .optional()
+    .openapi({ description: "`next_cursor` of the previous page." }),
+});
+
+export function membersRoutes(deps: RouteDeps) {
+  const app = orgScopedApp(deps);
+  const { domain } = deps;
+  const readers = requireRole("admin", "pos");
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags,
+      summary: "Enroll a member",
+      description:
+        "Creates the member, opens their points wallet on the ledger and credits the org's " +
+        "welcome bonus. A duplicate `external_ref` is 409. Roles: admin, pos.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["admin", "pos"]),
+      request: { headers: IdempotencyHeaders, body: jsonBody(EnrollBody) },
+      responses: {
+        201: jsonContent(
+          z.object({ member: MemberSchema, welcome_bonus: z.number().int() }),
+          "The member, and the points credited on enrollment.",
+        ),
+        ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { member, welcomeBonus } = await enrollMemberWithLedger(domain, {
+        orgId: principalOf(c).orgId,
+        externalRef: body.external_ref,
+        email: body.email ?? null,
+        phone: body.phone ?? null,
+        firstName: body.first_name ?? null,
+        lastName: body.last_name ?? null,
+      });
+      return c.json({ member: memberDto(member), welcome_bonus: wireInteger(welcomeBonus) }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      tags,
+      summary: "Find a member by external ref",
+      description: "The org's member with this `external_ref` (e.g. a scanned card), or 404.",
+      security: apiKeySecurity,
+      middleware: readers,
+      request: { query: z.strictObject({ external_ref: externalRef }) },
+      responses: {
+        200: jsonContent(MemberSchema, "The member."),
+        ...errorResponses(400, 401, 403, 404, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { external_ref } = c.req.valid("query");
+      const member = await findMemberByExternalRef(domain, {
+        orgId: principalOf(c).orgId,
+        externalRef: external_ref,
+      });
+      if (member === null) {
+        throw new DomainError("not_found", "member not found", { external_ref });
+      }
+      return c.json(memberDto(member), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}",
+      tags,
+      summary: "Get a member",
+      description: "Roles: admin, pos.",
+      security: apiKeySecurity,
+      middleware: readers,
+      request: { params: MemberParams },
+      responses: {
+        200: jsonContent(MemberSchema, "The member."),
+        ...errorResponses(400, 401, 403, 404, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const member = await getMember(domain, { orgId: principalOf(c).orgId, memberId: id });
+      return c.json(memberDto(member), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/{id}",
+      tags,
+      summary: "Update a member",
+      description:
+        "Absent fields are unchanged; `null` clears one. Changing `status` needs an admin key. " +
+        "A closed member cannot be changed (409 `invalid_state`). Roles: admin, pos.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["admin", "pos"]),
+      request: { params: MemberParams, body: jsonBody(PatchBody) },
+      responses: {
+        200: jsonContent(MemberSchema, "The member as updated."),
+        ...errorResponses(400, 401, 403, 404, 409, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const principal = principalOf(c);
+      if (body.status !== undefined && principal.role !== "admin") {
+        throw new ApiError(403, "forbidden", "changing a member's status needs an admin key", {
+          role: principal.role,
+        });
+      }
+      const member = await updateMember(domain, {
+        orgId: principal.orgId,
+        memberId: id,
+        patch: {
+          ...(body.email === undefined ? {} : { email: body.email }),
+          ...(body.phone === undefined ? {} : { phone: body.phone }),
+          ...(body.first_name === undefined ? {} : { firstName: body.first_name }),
+          ...(body.last_name === undefined ? {} : { lastName: body.last_name }),
+          ...(body.status === undefined ? {} : { status: body.status }),
+        },
+      });
+      return c.json(memberDto(member), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/balances",
+      tags,
+      summary: "A member's balances",
+      description:
+        "Points (available = earned − spent − held) and one card per stamp program, read from " +
+        "the ledger. Roles: admin, pos, finance.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin", "pos", "finance"),
+      request: { params: MemberParams },
+      responses: {
+        200: jsonContent(BalancesSchema, "The balances."),
+        ...errorResponses(400, 401, 403, 404, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const balances = await getMemberBalances(domain, {
+        orgId: principalOf(c).orgId,
+        memberId: id,
+      });
+      return c.json(balancesDto(balances), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/history",
+      tags,
+      summary: "A member's points history",
+      description:
+        "Ledger transfers of the member's points wallet, newest first, each named by its " +
+        "operation. Page with `cursor`. Roles: admin, pos, finance.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin", "pos", "finance"),
+      request: { params: MemberParams, query: HistoryQuery },
+      responses: {
+        200: jsonContent(
+          z.object({ entries: z.array(HistoryEntrySchema), next_cursor: z.string().nullable() }),
+          "One page of history.",
+        ),
+        ...errorResponses(400, 401, 403, 404, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const query = c.req.valid("query");
+      const page = await getMemberHistory(domain, {
+        orgId: principalOf(c).orgId,
+        memberId: id,
+        limit: query.limit ?? historyPageDefault,
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      });
+      return c.json(
+        { entries: page.entries.map(historyEntryDto), next_cursor: page.nextCursor },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/{id}/redemptions",
+      tags: ["redemptions"],
+      summary: "Hold points for a redemption",
+      description:
+        "Holds the points (a pending ledger transfer) until fulfilled, cancelled or expired. " +
+        "Concurrent redemptions can never overdraw: the ledger refuses a hold beyond the " +
+        "available balance (422 `insufficient_points`). Roles: admin, pos.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["admin", "pos"]),
+      request: { headers: IdempotencyHeaders, params: MemberParams, body: jsonBody(RedeemBody) },
+      responses: {
+        201: jsonContent(z.object({ redemption: RedemptionSchema }), "The pending redemption."),
+        ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const redemption = await createRedemption(domain, {
+        orgId: principalOf(c).orgId,
+        memberId: id,
+        points: BigInt(body.points),
+        ...(body.external_id === undefined ? {} : { externalId: body.external_id }),
+        ...(body.hold_seconds === undefined ? {} : { holdSeconds: body.hold_seconds }),
+      });
+      return c.json({ redemption: redemptionDto(redemption) }, 201);
+    },
+  );
+
+  return app;
+}

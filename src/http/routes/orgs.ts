@@ -1,0 +1,91 @@
+/**
+ * Creating an org over HTTP: a platform operation, authorised by PLATFORM_TOKEN rather than an
+ * org's key, and disabled (403) when no token is configured. Mounted at /v1/orgs.
+ * `npm run cli -- org create` does the same without a token.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createOrg, currencyPattern, isTimeZone, slugPattern } from "../../membership/index.ts";
+import type { AppEnv } from "../env.ts";
+import { idempotency } from "../idempotency.ts";
+import { bodyBytesMax, orgNameLengthMax, slugLengthMax, timezoneLengthMax } from "../limits.ts";
+import { limitBody, platformAuth } from "../middleware.ts";
+import { IdempotencyHeaders, OrgSchema, orgDto } from "../wire.ts";
+import type { RouteDeps } from "./common.ts";
+import { errorResponses, jsonBody, jsonContent, validationHook } from "./common.ts";
+
+const CreateOrgBody = z
+  .strictObject({
+    name: z.string().min(1).max(orgNameLengthMax).openapi({ example: "Corner Coffee" }),
+    slug: z
+      .string()
+      .max(slugLengthMax)
+      .regex(slugPattern, "lower-case letters, digits and inner hyphens")
+      .openapi({ example: "corner-coffee" }),
+    currency: z
+      .string()
+      .regex(currencyPattern, "an ISO 4217 code such as EUR")
+      .openapi({ example: "EUR" }),
+    timezone: z
+      .string()
+      .max(timezoneLengthMax)
+      .refine(isTimeZone, "an IANA time zone such as Europe/Paris")
+      .optional()
+      .openapi({ example: "Europe/Paris", description: "UTC when absent." }),
+  })
+  .openapi("CreateOrg");
+
+export function orgsRoutes(deps: RouteDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags: ["orgs"],
+      summary: "Create an org",
+      description:
+        "Creates the org with default settings and tiers, and one API key per role. The keys " +
+        "are shown once, here. Authorization: Bearer $PLATFORM_TOKEN; without PLATFORM_TOKEN " +
+        "configured the route is disabled (403).",
+      security: [{ platformToken: [] }],
+      middleware: [
+        platformAuth(deps.app.options.platformToken),
+        limitBody(bodyBytesMax),
+        idempotency(deps.app, () => null),
+      ],
+      request: { headers: IdempotencyHeaders, body: jsonBody(CreateOrgBody) },
+      responses: {
+        201: jsonContent(
+          z.object({
+            org: OrgSchema,
+            api_keys: z.object({ admin: z.string(), pos: z.string(), finance: z.string() }),
+          }),
+          "The org and its API keys (shown only once).",
+        ),
+        ...errorResponses(400, 401, 403, 409, 413, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const created = await createOrg(deps.domain, {
+        name: body.name,
+        slug: body.slug,
+        currency: body.currency,
+        ...(body.timezone === undefined ? {} : { timezone: body.timezone }),
+      });
+      return c.json(
+        {
+          org: orgDto(created.org),
+          api_keys: {
+            admin: created.apiKeys.admin.token,
+            pos: created.apiKeys.pos.token,
+            finance: created.apiKeys.finance.token,
+          },
+        },
+        201,
+      );
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,280 @@
+/**
+ * Point-of-sale transactions: purchases (one or a batch) and refunds. Mounted at
+ * /v1/transactions. Role: pos.
+ *
+ * Each purchase is idempotent by its `external_id`: the same body again is 200 with the stored
+ * outcome, another body under the same id is 409. In a batch, a malformed body is refused whole
+ * (400 with the bad items' paths) while business outcomes are per item, because a till syncing
+ * its offline backlog must not be blocked by one refused purchase.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { PurchaseInput } from "../../membership/index.ts";
+import { recordPurchase, recordPurchases, refundPurchase } from "../../membership/index.ts";
+import { principalOf } from "../env.ts";
+import {
+  batchBodyBytesMax,
+  batchTransactionsMax,
+  locationLengthMax,
+  purchaseItemsMax,
+} from "../limits.ts";
+import {
+  externalId,
+  externalRef,
+  IdempotencyHeaders,
+  minorAmount,
+  PurchaseItemSchema,
+  purchaseOutcomeDto,
+  StampsEarnedSchema,
+  uuidParam,
+  WalletSchema,
+  walletDto,
+  wireInteger,
+} from "../wire.ts";
+import type { RouteDeps } from "./common.ts";
+import {
+  apiKeySecurity,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  orgScopedApp,
+  writeGuards,
+} from "./common.ts";
+
+const tags = ["transactions"];
+
+const PurchaseBody = z
+  .strictObject({
+    external_id: externalId.openapi({
+      description: "The till's id of the purchase, unique in the org: the idempotency key.",
+      example: "store-7:till-3:000123",
+    }),
+    member_id: uuidParam.optional(),
+    member_external_ref: externalRef.optional(),
+    amount: minorAmount,
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR")
+      .openapi({ example: "EUR" }),
+    occurred_at: z.iso.datetime({ offset: true }).optional(),
+    location: z
+      .string()
+      .min(1)
+      .max(locationLengthMax)
+      .optional()
+      .openapi({ description: "The org's reference of the store; created on first use." }),
+    items: z.array(PurchaseItemSchema).max(purchaseItemsMax).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.member_id === undefined) === (body.member_external_ref === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["member_id"],
+        message: "give exactly one of member_id and member_external_ref",
+      });
+    }
+  })
+  .openapi("Purchase");
+
+type PurchaseBodyValue = z.infer<typeof PurchaseBody>;
+
+function purchaseInput(body: PurchaseBodyValue): PurchaseInput {
+  return {
+    externalId: body.external_id,
+    ...(body.member_id === undefined ? {} : { memberId: body.member_id }),
+    ...(body.member_external_ref === undefined
+      ? {}
+      : { memberExternalRef: body.member_external_ref }),
+    amountMinor: BigInt(body.amount),
+    currency: body.currency,
+    ...(body.occurred_at === undefined ? {} : { occurredAt: new Date(body.occurred_at) }),
+    ...(body.location === undefined ? {} : { locationRef: body.location }),
+    // Line amounts are accepted and validated, but points are earned on the purchase amount
+    // (discounts and tenders make line sums an unreliable basis); stamps count quantities.
+    ...(body.items === undefined
+      ? {}
+      : {
+          items: body.items.map((item) => ({
+            sku: item.sku,
+            category: item.category ?? null,
+            quantity: item.quantity,
+          })),
+        }),
+  };
+}
+
+const PurchaseResult = z
+  .object({
+    transaction_id: z.string(),
+    points_earned: z.number().int(),
+    stamps_earned: z.array(StampsEarnedSchema),
+    balance: WalletSchema,
+  })
+  .openapi("PurchaseResult");
+
+const BatchItemResult = z
+  .object({
+    external_id: z.string(),
+    status: z.enum(["created", "replayed", "error"]),
+    transaction_id: z.string().optional(),
+    points_earned: z.number().int().optional(),
+    stamps_earned: z.array(StampsEarnedSchema).optional(),
+    error: z.object({ code: z.string(), message: z.string() }).optional(),
+  })
+  .openapi("BatchItemResult");
+
+const RefundBody = z
+  .strictObject({
+    external_id: externalId.openapi({ description: "The till's id of the refund." }),
+    amount: minorAmount,
+  })
+  .openapi("Refund");
+
+const RefundResult = z
+  .object({
+    transaction_id: z.string(),
+    purchase_id: z.string(),
+    points_to_reverse: z.number().int(),
+    points_reversed: z.number().int(),
+    shortfall: z
+      .number()
+      .int()
+      .openapi({ description: "Points the member had already spent, so could not be taken." }),
+  })
+  .openapi("RefundResult");
+
+export function transactionsRoutes(deps: RouteDeps) {
+  const app = orgScopedApp(deps);
+  const { domain } = deps;
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/",
+      tags,
+      summary: "Record a purchase",
+      description:
+        "Earns points (amount × base rate × tier multiplier, rounded down) and stamps. " +
+        "201 when recorded; 200 with the same outcome when this `external_id` was recorded " +
+        "before with the same body; 409 with another body. Role: pos.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["pos"]),
+      request: { headers: IdempotencyHeaders, body: jsonBody(PurchaseBody) },
+      responses: {
+        201: jsonContent(PurchaseResult, "Recorded."),
+        200: jsonContent(PurchaseResult, "Recorded before; the stored outcome."),
+        ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const result = await recordPurchase(domain, {
+        orgId: principalOf(c).orgId,
+        ...purchaseInput(body),
+      });
+      const response = { ...purchaseOutcomeDto(result), balance: walletDto(result.balance) };
+      return result.replayed ? c.json(response, 200) : c.json(response, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/batch",
+      tags,
+      summary: "Record a batch of purchases",
+      description:
+        `Up to ${batchTransactionsMax} purchases (offline sync, imports), posted to the ledger ` +
+        "in as few requests as possible. One result per purchase, in order: `created`, " +
+        "`replayed` or `error` with its code. A malformed body is refused whole. Role: pos.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["pos"], batchBodyBytesMax),
+      request: {
+        headers: IdempotencyHeaders,
+        body: jsonBody(
+          z
+            .strictObject({
+              transactions: z.array(PurchaseBody).min(1).max(batchTransactionsMax),
+            })
+            .openapi("PurchaseBatch"),
+        ),
+      },
+      responses: {
+        200: jsonContent(z.object({ results: z.array(BatchItemResult) }), "Per-item results."),
+        ...errorResponses(400, 401, 403, 404, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const outcomes = await recordPurchases(domain, {
+        orgId: principalOf(c).orgId,
+        items: body.transactions.map(purchaseInput),
+      });
+      const results = outcomes.map((outcome): z.infer<typeof BatchItemResult> => {
+        if (outcome.status === "error") {
+          return {
+            external_id: outcome.externalId,
+            status: "error",
+            error: { code: outcome.code, message: outcome.message },
+          };
+        }
+        return {
+          external_id: outcome.externalId,
+          status: outcome.status,
+          ...purchaseOutcomeDto(outcome.outcome),
+        };
+      });
+      return c.json({ results }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/{external_id}/refunds",
+      tags,
+      summary: "Refund a purchase",
+      description:
+        "Takes back the refunded share of the purchase's points, floor(points × refunded / " +
+        "amount) cumulatively. Points the member already spent are not taken and are reported " +
+        "as `shortfall`. Refunds beyond the purchase amount are 422. 201 when recorded, 200 " +
+        "when this refund `external_id` was recorded before. Role: pos.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["pos"]),
+      request: {
+        headers: IdempotencyHeaders,
+        params: z.object({
+          external_id: externalId.openapi({
+            param: { name: "external_id", in: "path" },
+            description: "The purchase's `external_id`.",
+          }),
+        }),
+        body: jsonBody(RefundBody),
+      },
+      responses: {
+        201: jsonContent(RefundResult, "Recorded."),
+        200: jsonContent(RefundResult, "Recorded before; the stored outcome."),
+        ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { external_id: purchaseExternalId } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const result = await refundPurchase(domain, {
+        orgId: principalOf(c).orgId,
+        purchaseExternalId,
+        externalId: body.external_id,
+        amountMinor: BigInt(body.amount),
+      });
+      const response = {
+        transaction_id: result.transactionId,
+        purchase_id: result.purchaseId,
+        points_to_reverse: wireInteger(result.pointsToReverse),
+        points_reversed: wireInteger(result.pointsReversed),
+        shortfall: wireInteger(result.shortfall),
+      };
+      return result.replayed ? c.json(response, 200) : c.json(response, 201);
+    },
+  );
+
+  return app;
+}

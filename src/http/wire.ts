@@ -1,0 +1,353 @@
+/**
+ * The wire format: zod schemas for requests and responses (the OpenAPI document is generated
+ * from these same objects) and the mapping from domain values to snake_case DTOs.
+ *
+ * Amounts and points travel as JSON integers. Inputs are refused unless they are integers
+ * (no floats, no strings); outputs are bigints in the domain and are converted here, once,
+ * asserting they are safe integers. Every documented bound keeps them far below 2^53: a
+ * purchase is at most 10^12 minor units and a transfer at most 10^15 points.
+ */
+import assert from "node:assert/strict";
+import { z } from "@hono/zod-openapi";
+import type {
+  HistoryEntry,
+  Member,
+  MemberBalances,
+  Org,
+  PurchaseOutcome,
+  Redemption,
+  UnitTrialBalance,
+  WalletBalance,
+} from "../membership/index.ts";
+import {
+  amountMinorMax,
+  amountMinorMin,
+  categoryLengthMax,
+  emailLengthMax,
+  externalIdLengthMax,
+  externalRefLengthMax,
+  idLengthMax,
+  itemQuantityMax,
+  personNameLengthMax,
+  phoneLengthMax,
+  skuLengthMax,
+} from "./limits.ts";
+
+/** A bigint from the domain as a JSON number; beyond 2^53 − 1 it would silently lose digits. */
+export function wireInteger(value: bigint): number {
+  assert.ok(value >= BigInt(Number.MIN_SAFE_INTEGER), "integer below the safe range");
+  assert.ok(value <= BigInt(Number.MAX_SAFE_INTEGER), "integer above the safe range");
+  return Number(value);
+}
+
+/** A ledger timestamp (ns since the epoch) as an ISO-8601 instant (ms precision). */
+export function wireLedgerTime(timestampNs: bigint): string {
+  assert.ok(timestampNs > 0n, "ledger timestamps are positive");
+  return new Date(Number(timestampNs / 1_000_000n)).toISOString();
+}
+
+/** camelCase → snake_case, for names that come from code (account names). */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+// Shared pieces.
+
+export const uuidParam = z.string().min(1).max(idLengthMax);
+export const minorAmount = z.number().int().min(amountMinorMin).max(amountMinorMax).openapi({
+  description: "Minor units of the org's currency (cents), an integer.",
+  example: 1999,
+});
+export const externalId = z.string().min(1).max(externalIdLengthMax);
+export const externalRef = z.string().min(1).max(externalRefLengthMax);
+const instant = z.string().openapi({ format: "date-time", example: "2026-01-31T12:00:00.000Z" });
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "insufficient_points" }),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .openapi("Error");
+
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        "Makes the POST safe to retry: a 2xx answer is stored for 24 h and replayed, marked " +
+        "Idempotency-Replayed: true; the same key with another request is 409.",
+      example: "5f0c1c9e-8d1b-4a43-9d0c-6a4c1e8b2f10",
+    }),
+});
+
+// Orgs.
+
+export const OrgSettingsSchema = z.object({
+  base_rate_points_per_unit: z.number().int(),
+  welcome_bonus_points: z.number().int(),
+  hold_seconds_default: z.number().int(),
+});
+
+export const OrgSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    slug: z.string(),
+    currency: z.string(),
+    timezone: z.string(),
+    settings: OrgSettingsSchema,
+    created_at: instant,
+  })
+  .openapi("Org");
+
+export function orgDto(org: Org): z.infer<typeof OrgSchema> {
+  return {
+    id: org.id,
+    name: org.name,
+    slug: org.slug,
+    currency: org.currency,
+    timezone: org.timezone,
+    settings: {
+      base_rate_points_per_unit: org.settings.baseRatePointsPerUnit,
+      welcome_bonus_points: org.settings.welcomeBonusPoints,
+      hold_seconds_default: org.settings.holdSecondsDefault,
+    },
+    created_at: org.createdAt.toISOString(),
+  };
+}
+
+// Members.
+
+export const MemberSchema = z
+  .object({
+    id: z.string(),
+    external_ref: z.string(),
+    status: z.enum(["active", "suspended", "closed"]),
+    tier_id: z.string(),
+    email: z.string().nullable(),
+    phone: z.string().nullable(),
+    first_name: z.string().nullable(),
+    last_name: z.string().nullable(),
+    created_at: instant,
+    updated_at: instant,
+  })
+  .openapi("Member");
+
+export function memberDto(member: Member): z.infer<typeof MemberSchema> {
+  return {
+    id: member.id,
+    external_ref: member.externalRef,
+    status: member.status,
+    tier_id: member.tierId,
+    email: member.email,
+    phone: member.phone,
+    first_name: member.firstName,
+    last_name: member.lastName,
+    created_at: member.createdAt.toISOString(),
+    updated_at: member.updatedAt.toISOString(),
+  };
+}
+
+export const personalData = {
+  email: z.email().max(emailLengthMax),
+  phone: z
+    .string()
+    .min(1)
+    .max(phoneLengthMax)
+    .regex(/^\+?[0-9 ().-]+$/, "digits, spaces, ( ) . - and an optional leading +"),
+  first_name: z.string().min(1).max(personNameLengthMax),
+  last_name: z.string().min(1).max(personNameLengthMax),
+};
+
+// Balances and history.
+
+export const WalletSchema = z
+  .object({
+    available: z.number().int(),
+    pending: z.number().int(),
+    lifetime_earned: z.number().int(),
+    lifetime_redeemed: z.number().int(),
+  })
+  .openapi("PointsBalance");
+
+export function walletDto(wallet: WalletBalance): z.infer<typeof WalletSchema> {
+  return {
+    available: wireInteger(wallet.available),
+    pending: wireInteger(wallet.pending),
+    lifetime_earned: wireInteger(wallet.lifetimeEarned),
+    lifetime_redeemed: wireInteger(wallet.lifetimeRedeemed),
+  };
+}
+
+export const BalancesSchema = z
+  .object({
+    points: WalletSchema,
+    stamps: z.array(
+      z.object({
+        program_id: z.string(),
+        name: z.string(),
+        balance: z.number().int(),
+        stamps_required: z.number().int(),
+      }),
+    ),
+  })
+  .openapi("Balances");
+
+export function balancesDto(balances: MemberBalances): z.infer<typeof BalancesSchema> {
+  return {
+    points: walletDto(balances.points),
+    stamps: balances.stamps.map((card) => ({
+      program_id: card.programId,
+      name: card.name,
+      balance: wireInteger(card.balance),
+      stamps_required: wireInteger(card.stampsRequired),
+    })),
+  };
+}
+
+export const HistoryEntrySchema = z
+  .object({
+    transfer_id: z.string().openapi({ description: "The ledger transfer id, a decimal u128." }),
+    operation: z.string().openapi({ example: "purchase_earn" }),
+    direction: z.enum(["credit", "debit"]),
+    points: z.number().int(),
+    occurred_at: instant,
+    document_id: z.string().nullable(),
+    spend_minor: z.number().int().nullable(),
+    location_number: z.number().int().nullable(),
+    pending_id: z.string().nullable(),
+  })
+  .openapi("HistoryEntry");
+
+export function historyEntryDto(entry: HistoryEntry): z.infer<typeof HistoryEntrySchema> {
+  return {
+    transfer_id: entry.transferId.toString(10),
+    operation: entry.operation,
+    direction: entry.direction,
+    points: wireInteger(entry.amount),
+    occurred_at: wireLedgerTime(entry.timestamp),
+    document_id: entry.documentId,
+    spend_minor: entry.spendMinor === 0n ? null : wireInteger(entry.spendMinor),
+    location_number: entry.locationNumber === 0 ? null : entry.locationNumber,
+    pending_id: entry.pendingId === 0n ? null : entry.pendingId.toString(10),
+  };
+}
+
+// Transactions.
+
+export const PurchaseItemSchema = z.strictObject({
+  sku: z.string().min(1).max(skuLengthMax),
+  category: z.string().min(1).max(categoryLengthMax).optional(),
+  quantity: z.number().int().min(1).max(itemQuantityMax),
+  amount: minorAmount,
+});
+
+export const StampsEarnedSchema = z.object({
+  program_id: z.string(),
+  stamps: z.number().int(),
+  completed: z.boolean(),
+});
+
+export function purchaseOutcomeDto(outcome: PurchaseOutcome): {
+  transaction_id: string;
+  points_earned: number;
+  stamps_earned: Array<z.infer<typeof StampsEarnedSchema>>;
+} {
+  return {
+    transaction_id: outcome.transactionId,
+    points_earned: wireInteger(outcome.pointsEarned),
+    stamps_earned: outcome.stampsEarned.map((earned) => ({
+      program_id: earned.programId,
+      stamps: wireInteger(earned.stamps),
+      completed: earned.completed,
+    })),
+  };
+}
+
+// Redemptions.
+
+export const RedemptionSchema = z
+  .object({
+    id: z.string(),
+    member_id: z.string(),
+    external_id: z.string().nullable(),
+    status: z.enum(["pending", "fulfilled", "cancelled", "expired", "failed"]),
+    points: z.number().int(),
+    expires_at: instant,
+    created_at: instant,
+    resolved_at: instant.nullable(),
+  })
+  .openapi("Redemption");
+
+export function redemptionDto(redemption: Redemption): z.infer<typeof RedemptionSchema> {
+  return {
+    id: redemption.id,
+    member_id: redemption.memberId,
+    external_id: redemption.externalId,
+    status: redemption.status,
+    points: wireInteger(redemption.points),
+    expires_at: redemption.expiresAt.toISOString(),
+    created_at: redemption.createdAt.toISOString(),
+    resolved_at: redemption.resolvedAt?.toISOString() ?? null,
+  };
+}
+
+// Trial balance.
+
+const BalanceLineSchema = z.object({
+  debits_posted: z.number().int(),
+  credits_posted: z.number().int(),
+  debits_pending: z.number().int(),
+  credits_pending: z.number().int(),
+});
+
+export const UnitTrialBalanceSchema = z
+  .object({
+    unit: z.string().openapi({ example: "points" }),
+    name: z.string().nullable(),
+    ledger: z.number().int(),
+    controls: z.record(z.string(), BalanceLineSchema),
+    members: BalanceLineSchema.extend({ count: z.number().int() }),
+    totals: BalanceLineSchema,
+    balanced: z.boolean(),
+    outstanding_liability: z.number().int(),
+    pending_redemptions: z.number().int(),
+  })
+  .openapi("UnitTrialBalance");
+
+function balanceLineDto(line: {
+  debitsPosted: bigint;
+  creditsPosted: bigint;
+  debitsPending: bigint;
+  creditsPending: bigint;
+}): z.infer<typeof BalanceLineSchema> {
+  return {
+    debits_posted: wireInteger(line.debitsPosted),
+    credits_posted: wireInteger(line.creditsPosted),
+    debits_pending: wireInteger(line.debitsPending),
+    credits_pending: wireInteger(line.creditsPending),
+  };
+}
+
+export function trialBalanceDto(unit: UnitTrialBalance): z.infer<typeof UnitTrialBalanceSchema> {
+  const { trialBalance } = unit;
+  const controls: Record<string, z.infer<typeof BalanceLineSchema>> = {};
+  for (const [name, line] of Object.entries(trialBalance.controls)) {
+    controls[snakeCase(name)] = balanceLineDto(line);
+  }
+  return {
+    unit: unit.unit,
+    name: unit.name,
+    ledger: trialBalance.ledger,
+    controls,
+    members: { ...balanceLineDto(trialBalance.wallets), count: trialBalance.wallets.count },
+    totals: balanceLineDto(trialBalance.totals),
+    balanced: trialBalance.balanced,
+    outstanding_liability: wireInteger(trialBalance.outstandingLiability),
+    pending_redemptions: wireInteger(trialBalance.pendingRedemptions),
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The per-key rate limit in Redis: RateLimit-* headers on every answer, 429 with Retry-After
+ * past the limit, one budget per key; and when Redis cannot answer the limiter fails open:
+ * requests go through without the headers, and a counter records it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Harness, TestOrg } from "./support.ts";
+import { buildTestOrg, call, createHarness, testRedis } from "./support.ts";
+
+let harness: Harness;
+let org: TestOrg;
+
+beforeAll(async () => {
+  harness = await createHarness({ rateLimit: { requests: 3, windowSeconds: 60 } });
+  org = await buildTestOrg(harness);
+});
+afterAll(async () => {
+  await harness?.close();
+});
+
+describe("rate limit", () => {
+  it("counts down in the headers, then answers 429 with Retry-After", async () => {
+    for (const remaining of [2, 1, 0]) {
+      const response = await call(harness.app, "GET", "/v1/ledger/trial-balance", {
+        key: org.keys.finance,
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("ratelimit-limit")).toBe("3");
+      expect(response.headers.get("ratelimit-remaining")).toBe(String(remaining));
+      const reset = Number(response.headers.get("ratelimit-reset"));
+      expect(reset).toBeGreaterThanOrEqual(1);
+      expect(reset).toBeLessThanOrEqual(60);
+    }
+    const limited = await call(harness.app, "GET", "/v1/ledger/trial-balance", {
+      key: org.keys.finance,
+    });
+    expect(limited.status).toBe(429);
+    expect(limited.body.error?.code).toBe("rate_limited");
+    expect(limited.headers.get("ratelimit-remaining")).toBe("0");
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+
+    // Another key of the same org has its own budget.
+    const admin = await call(harness.app, "GET", "/v1/ledger/trial-balance", {
+      key: org.keys.admin,
+    });
+    expect(admin.status).toBe(200);
+    expect(admin.headers.get("ratelimit-remaining")).toBe("2");
+  });
+
+  it("refuses a limited write without running it", async () => {
+    const fresh = await buildTestOrg(harness);
+    for (let index = 0; index < 3; index += 1) {
+      await call(harness.app, "GET", "/v1/members?external_ref=x", { key: fresh.keys.pos });
+    }
+    const response = await call(harness.app, "POST", "/v1/members", {
+      key: fresh.keys.pos,
+      body: { external_ref: "card-limited" },
+    });
+    expect(response.status).toBe(429);
+    const [row] = await harness.database.sql<{ n: number }[]>`
+      select count(*)::int as n from members where org_id = ${fresh.id}`;
+    expect(row?.n).toBe(0);
+  });
+
+  it("fails open when Redis is unreachable", async () => {
+    const deadRedis = testRedis("redis://127.0.0.1:1");
+    deadRedis.on("error", () => undefined);
+    try {
+      const app = harness.variant({ redis: deadRedis });
+      const fresh = await buildTestOrg(harness);
+      const failures = async () =>
+        (await harness.metrics.rateLimitFailures.get()).values[0]?.value ?? 0;
+      const before = await failures();
+      for (let index = 0; index < 5; index += 1) {
+        const response = await call(app, "GET", "/v1/ledger/trial-balance", {
+          key: fresh.keys.finance,
+        });
+        expect(response.status).toBe(200);
+        expect(response.headers.get("ratelimit-limit")).toBeNull();
+      }
+      expect((await failures()) - before).toBe(5);
+    } finally {
+      deadRedis.disconnect();
+    }
+  });
+});
