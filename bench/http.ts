@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { serve } from "@hono/node-server";
 import { Redis } from "ioredis";
 import { pino } from "pino";
-import { createApp, createMetrics } from "../src/http/index.ts";
+import { createApp, createMetrics, httpLimits } from "../src/http/index.ts";
 import { createLedgerClient } from "../src/ledger/index.ts";
 import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/db.ts";
 import type { LedgerDeps, MembershipSecrets } from "../src/membership/index.ts";
@@ -178,6 +178,7 @@ const app = createApp({
     // The limit is not what is measured: one key sends every request.
     rateLimit: { requests: 100_000_000, windowSeconds: 3_600 },
     redisKeyPrefix,
+    apiKeyCacheTtlMs: httpLimits.apiKeyCacheTtlMs,
     version: "bench",
   },
 });

@@ -103,6 +103,8 @@ try {
 const redis = new Redis(config.redis.url, {
   lazyConnect: true,
   enableOfflineQueue: false,
+  // Concurrent requests' rate-limit calls share one socket write.
+  enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
   commandTimeout: httpLimits.redisCommandTimeoutMs,
   connectTimeout: redisConnectTimeoutMs,
@@ -197,6 +199,7 @@ const app = createApp({
     },
     redisKeyPrefix: config.redis.keyPrefix,
     version,
+    apiKeyCacheTtlMs: httpLimits.apiKeyCacheTtlMs,
   },
 });
 

@@ -12,7 +12,8 @@ import type { LedgerDeps } from "../membership/index.ts";
 import type { JsonObject } from "./docs-page.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
-import { observe } from "./middleware.ts";
+import { apiKeyCacheEntriesMax } from "./limits.ts";
+import { createPrincipalCache, observe } from "./middleware.ts";
 import { createRateLimiter } from "./rate-limit.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
@@ -47,7 +48,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     requests: deps.options.rateLimit.requests,
     windowSeconds: deps.options.rateLimit.windowSeconds,
   });
-  const routeDeps: RouteDeps = { app: deps, domain, limiter };
+  const principals = createPrincipalCache({
+    ttlMs: deps.options.apiKeyCacheTtlMs,
+    entriesMax: apiKeyCacheEntriesMax,
+    now: () => (deps.clock?.() ?? new Date()).getTime(),
+  });
+  const routeDeps: RouteDeps = { app: deps, domain, limiter, principals };
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", observe(deps));

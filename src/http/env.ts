@@ -18,6 +18,8 @@ export interface HttpOptions {
   redisKeyPrefix: string;
   /** Shown in the OpenAPI document. */
   version: string;
+  /** How long an authenticated key is cached; 0 asks Postgres on every request. */
+  apiKeyCacheTtlMs: number;
 }
 
 export interface AppDeps {

@@ -75,3 +75,12 @@ assert.ok(Number.isSafeInteger(redemptionPointsMax), "redemption points are safe
 assert.ok(batchTransactionsMax <= membershipLimits.purchaseBatchItemsMax, "batch within domain");
 assert.ok(historyPageDefault <= historyPageMax, "default page within the bound");
 assert.ok(idempotencyLeaseMs < idempotencyRetentionMs, "a lease is shorter than retention");
+
+/**
+ * How long an authenticated API key is trusted without asking Postgres again. A key revoked by
+ * another process (the CLI, another replica) stops working within this time; it keeps the
+ * per-request cost of authentication off Postgres.
+ */
+export const apiKeyCacheTtlMs = 5_000;
+/** Authenticated keys kept in memory at once; the oldest is dropped first. */
+export const apiKeyCacheEntriesMax = 10_000;

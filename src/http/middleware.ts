@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 /**
  * The middleware every request passes through: request id and logger, metrics and the access
  * log line, API key and platform authentication, role checks, and the body size limit.
@@ -6,7 +7,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { matchedRoutes } from "hono/route";
-import type { ApiKeyRole } from "../membership/index.ts";
+import type { ApiKeyPrincipal, ApiKeyRole } from "../membership/index.ts";
 import { authenticateApiKey } from "../membership/index.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { principalOf } from "./env.ts";
@@ -64,8 +65,58 @@ function bearerToken(header: string | undefined): string | null {
   return bearerPattern.exec(header)?.[1] ?? null;
 }
 
+/**
+ * Authenticated keys, remembered for `ttlMs` so that a busy POS does not cost a Postgres round
+ * trip per request. Bounded: when full, the oldest entry goes. Only successful lookups are kept;
+ * an unknown or revoked key is asked about every time.
+ */
+export interface PrincipalCache {
+  get(token: string): ApiKeyPrincipal | undefined;
+  set(token: string, principal: ApiKeyPrincipal): void;
+}
+
+export function createPrincipalCache(options: {
+  ttlMs: number;
+  entriesMax: number;
+  now: () => number;
+}): PrincipalCache {
+  assert.ok(Number.isInteger(options.ttlMs) && options.ttlMs >= 0, "cache TTL is a whole ms count");
+  assert.ok(Number.isInteger(options.entriesMax) && options.entriesMax > 0, "cache is bounded");
+  const entries = new Map<string, { principal: ApiKeyPrincipal; expiresAtMs: number }>();
+  return {
+    get(token) {
+      const entry = entries.get(token);
+      if (entry === undefined) {
+        return undefined;
+      }
+      if (options.now() >= entry.expiresAtMs) {
+        entries.delete(token);
+        return undefined;
+      }
+      return entry.principal;
+    },
+    set(token, principal) {
+      if (options.ttlMs === 0) {
+        return;
+      }
+      entries.delete(token);
+      if (entries.size >= options.entriesMax) {
+        const oldest = entries.keys().next();
+        if (oldest.done !== true) {
+          entries.delete(oldest.value);
+        }
+      }
+      entries.set(token, { principal, expiresAtMs: options.now() + options.ttlMs });
+      assert.ok(entries.size <= options.entriesMax, "principal cache within its bound");
+    },
+  };
+}
+
 /** `Authorization: Bearer <api key>` → the org, role and key acting; 401 otherwise. */
-export function authenticate(deps: Pick<AppDeps, "db" | "secrets">): MiddlewareHandler<AppEnv> {
+export function authenticate(
+  deps: Pick<AppDeps, "db" | "secrets">,
+  principals: PrincipalCache,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header("Authorization"));
     if (token === null) {
@@ -77,7 +128,13 @@ export function authenticate(deps: Pick<AppDeps, "db" | "secrets">): MiddlewareH
         wwwAuthenticate,
       );
     }
-    const principal = await authenticateApiKey(deps, { token });
+    let principal: ApiKeyPrincipal | null | undefined = principals.get(token);
+    if (principal === undefined) {
+      principal = await authenticateApiKey(deps, { token });
+      if (principal !== null) {
+        principals.set(token, principal);
+      }
+    }
     if (principal === null) {
       throw new ApiError(401, "unauthorized", "unknown or revoked API key", undefined, {
         ...wwwAuthenticate,

@@ -9,6 +9,7 @@
  * own. Refusing every till's purchases because a cache is down would turn a Redis outage into a
  * sales outage. `/ready` reports Redis as down, so the operator is told.
  */
+import { createHash } from "node:crypto";
 
 import type { MiddlewareHandler } from "hono";
 import type { Redis } from "ioredis";
@@ -44,6 +45,8 @@ return {count, ttl}
 `;
 
 /** Warnings about Redis failures are logged at most this often, not once per request. */
+const fixedWindowSha = createHash("sha1").update(fixedWindowScript).digest("hex");
+
 const failureLogIntervalMs = 10_000;
 
 export function createRateLimiter(
@@ -53,12 +56,16 @@ export function createRateLimiter(
   const windowMs = options.windowSeconds * 1000;
   return {
     async hit(subject) {
-      const reply = await redis.eval(
-        fixedWindowScript,
-        1,
-        `${options.keyPrefix}ratelimit:${subject}`,
-        windowMs,
-      );
+      const key = `${options.keyPrefix}ratelimit:${subject}`;
+      // EVALSHA sends 40 bytes instead of the script; EVAL once if Redis has not seen it yet.
+      const reply = await redis
+        .evalsha(fixedWindowSha, 1, key, windowMs)
+        .catch((error: unknown) => {
+          if (error instanceof Error && error.message.startsWith("NOSCRIPT")) {
+            return redis.eval(fixedWindowScript, 1, key, windowMs);
+          }
+          throw error;
+        });
       if (!Array.isArray(reply) || typeof reply[0] !== "number" || typeof reply[1] !== "number") {
         throw new Error("unexpected rate limit script reply");
       }

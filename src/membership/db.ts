@@ -36,6 +36,8 @@ export interface OpenDatabaseOptions {
   applicationName?: string;
   /** Called for server notices; ignored by default (the driver would print them). */
   onNotice?: (notice: postgres.Notice) => void;
+  /** Called with every statement sent (profiling and tests that count round trips). */
+  onQuery?: (statement: string) => void;
 }
 
 export interface Database {
@@ -80,6 +82,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     max_lifetime: connectionLifetimeSeconds,
     prepare: true,
     onnotice: options.onNotice ?? ignoreNotice,
+    ...(options.onQuery === undefined
+      ? {}
+      : { debug: (_connection: number, statement: string) => options.onQuery?.(statement) }),
     connection: {
       application_name: applicationName,
       statement_timeout: options.statementTimeoutMs,

@@ -3,6 +3,7 @@
  * org's key gets 404 on every member route, exactly like an unknown id, and changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiKeyCacheTtlMs } from "../../src/http/limits.ts";
 import { revokeApiKey } from "../../src/membership/revoke-api-key.ts";
 import type { Harness, Role, TestOrg } from "./support.ts";
 import {
@@ -66,7 +67,7 @@ describe("authentication", () => {
     }
   });
 
-  it("stops accepting a key as soon as it is revoked", async () => {
+  it("stops accepting a revoked key once the key cache has expired", async () => {
     const fresh = await buildTestOrg(harness);
     const before = await call(harness.app, "POST", "/v1/members", {
       key: fresh.keys.pos,
@@ -77,7 +78,31 @@ describe("authentication", () => {
       orgId: fresh.id,
       keyId: fresh.result.apiKeys.pos.id,
     });
+    // Trusted from the cache for at most apiKeyCacheTtlMs (another process may have revoked it).
+    const cached = await call(harness.app, "GET", "/v1/members?external_ref=card-revoked", {
+      key: fresh.keys.pos,
+    });
+    expect(cached.status).toBe(200);
+    harness.environment.advanceSeconds(Math.ceil(apiKeyCacheTtlMs / 1000));
     const after = await call(harness.app, "GET", "/v1/members?external_ref=card-revoked", {
+      key: fresh.keys.pos,
+    });
+    expect(after.status).toBe(401);
+  });
+
+  it("stops accepting a key as soon as it is revoked when keys are not cached", async () => {
+    const uncached = harness.variant({ apiKeyCacheTtlMs: 0 });
+    const fresh = await buildTestOrg(harness);
+    const before = await call(uncached, "POST", "/v1/members", {
+      key: fresh.keys.pos,
+      body: { external_ref: "card-revoked-now" },
+    });
+    expect(before.status).toBe(201);
+    await revokeApiKey(harness.deps, {
+      orgId: fresh.id,
+      keyId: fresh.result.apiKeys.pos.id,
+    });
+    const after = await call(uncached, "GET", "/v1/members?external_ref=card-revoked-now", {
       key: fresh.keys.pos,
     });
     expect(after.status).toBe(401);

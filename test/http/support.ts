@@ -10,6 +10,7 @@ import { pino } from "pino";
 import type { Client } from "tigerbeetle-node";
 import { createApp } from "../../src/http/app.ts";
 import type { AppDeps, HttpOptions } from "../../src/http/env.ts";
+import { apiKeyCacheTtlMs } from "../../src/http/limits.ts";
 import type { Metrics } from "../../src/http/metrics.ts";
 import { countPostedTransfers, createMetrics } from "../../src/http/metrics.ts";
 import type { EmbeddedClient } from "../../src/ledger/index.ts";
@@ -47,6 +48,8 @@ export interface HarnessOptions {
   redis?: Redis;
   /** Build the app on another ledger client (e.g. a closed one). */
   ledger?: Client;
+  /** How long authenticated keys are cached (default: the production value). */
+  apiKeyCacheTtlMs?: number;
 }
 
 export interface Harness {
@@ -107,6 +110,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       rateLimit: variant.rateLimit ?? options.rateLimit ?? { requests: 100_000, windowSeconds: 60 },
       redisKeyPrefix,
       version: "test",
+      apiKeyCacheTtlMs: variant.apiKeyCacheTtlMs ?? options.apiKeyCacheTtlMs ?? apiKeyCacheTtlMs,
     };
     const deps: AppDeps = {
       db: variant.db ?? database.db,

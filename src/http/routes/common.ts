@@ -11,6 +11,7 @@ import { principalOf } from "../env.ts";
 import { ApiError, validationDetails } from "../errors.ts";
 import { idempotency } from "../idempotency.ts";
 import { bodyBytesMax } from "../limits.ts";
+import type { PrincipalCache } from "../middleware.ts";
 import { authenticate, limitBody, requireRole } from "../middleware.ts";
 import type { RateLimiter } from "../rate-limit.ts";
 import { rateLimit } from "../rate-limit.ts";
@@ -43,12 +44,14 @@ export interface RouteDeps {
   /** The use cases' dependencies. */
   domain: LedgerDeps;
   limiter: RateLimiter;
+  /** Authenticated keys, shared by every sub-app. */
+  principals: PrincipalCache;
 }
 
 /** A sub-app for org-scoped routes: every request is authenticated, then rate limited. */
 export function orgScopedApp(deps: RouteDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", authenticate(deps.app), rateLimit(deps.limiter, deps.app.metrics));
+  app.use("*", authenticate(deps.app, deps.principals), rateLimit(deps.limiter, deps.app.metrics));
   return app;
 }
 
