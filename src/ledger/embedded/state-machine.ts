@@ -46,8 +46,19 @@ const postVoidExclusive =
   TransferFlags.closing_debit |
   TransferFlags.closing_credit;
 
+// The chain statuses have the same values in both result enums; applyBatch relies on it.
+const linkedFlag = 1;
+const statusCreated = CreateTransferStatus.created;
+const statusLinkedEventFailed = CreateTransferStatus.linked_event_failed;
+const statusLinkedEventChainOpen = CreateTransferStatus.linked_event_chain_open;
+assert.equal(AccountFlags.linked, linkedFlag, "accounts link like transfers");
+assert.equal(TransferFlags.linked, linkedFlag, "transfers link like accounts");
+assert.equal(CreateAccountStatus.created, statusCreated, "created is the same value");
+assert.equal(CreateAccountStatus.linked_event_failed, statusLinkedEventFailed);
+assert.equal(CreateAccountStatus.linked_event_chain_open, statusLinkedEventChainOpen);
+
 /** The seven statuses after which TigerBeetle remembers the transfer id as failed. */
-function isTransient(status: CreateTransferStatus): boolean {
+function isTransient(status: number): boolean {
   return (
     status === CreateTransferStatus.debit_account_not_found ||
     status === CreateTransferStatus.credit_account_not_found ||
@@ -227,44 +238,80 @@ export class StateMachine {
   // create_accounts
 
   createAccounts(events: readonly Account[], request: bigint): CreateAccountResult[] {
+    return this.applyBatch(events, request, {
+      importedFlag: AccountFlags.imported,
+      mark: () => this.accounts.length,
+      evaluate: (event, timestamp, imported, batchTimestamp) =>
+        this.createAccount(event, timestamp, imported, batchTimestamp),
+      rollback: (mark) => this.rollbackAccounts(mark),
+      evaluated: () => {},
+    }) as CreateAccountResult[];
+  }
+
+  /**
+   * Applies a create batch event by event, with TigerBeetle's linked-chain rules: a chain starts
+   * at the first `linked` event and ends at the next event without it; any result but `created`
+   * rolls the whole chain back, earlier events of it become `linked_event_failed`, later ones
+   * `linked_event_failed` without being evaluated; a `linked` last event is
+   * `linked_event_chain_open`, checked first. Both kinds of events share this loop.
+   */
+  private applyBatch<Event extends { flags: number; id: bigint }>(
+    events: readonly Event[],
+    request: bigint,
+    kind: {
+      importedFlag: number;
+      mark(): number;
+      evaluate(event: Event, timestamp: bigint, imported: boolean, batchTimestamp: bigint): number;
+      rollback(mark: number): void;
+      /** Called after the chain's rollback for every event that was evaluated. */
+      evaluated(event: Event, status: number): void;
+    },
+  ): Array<{ timestamp: bigint; status: number; reserved: number }> {
     this.consume(request, events.length);
     const start = request + 1n;
     const count = events.length;
-    const results: CreateAccountResult[] = new Array(count);
+    const results: Array<{ timestamp: bigint; status: number; reserved: number }> = new Array(
+      count,
+    );
     if (count === 0) {
       return results;
     }
     // The first event decides whether the whole batch is imported.
-    const imported = ((events[0] as Account).flags & AccountFlags.imported) !== 0;
+    const imported = ((events[0] as Event).flags & kind.importedFlag) !== 0;
     const batchTimestamp = start + BigInt(count - 1);
     let chainStart = -1;
     let chainMark = 0;
     let chainBroken = false;
     for (let i = 0; i < count; i++) {
-      const event = events[i] as Account;
+      const event = events[i] as Event;
       const timestamp = i === 0 ? start : this.lastEventTimestamp + 1n;
       this.lastEventTimestamp = timestamp;
-      const linked = (event.flags & AccountFlags.linked) !== 0;
+      const linked = (event.flags & linkedFlag) !== 0;
       if (linked && chainStart < 0) {
         chainStart = i;
-        chainMark = this.accounts.length;
+        chainMark = kind.mark();
       }
-      let status: CreateAccountStatus;
+      let status: number;
       this.resultTimestamp = timestamp;
+      let evaluated = false;
       if (linked && i === count - 1) {
-        status = CreateAccountStatus.linked_event_chain_open;
+        status = statusLinkedEventChainOpen;
       } else if (chainBroken) {
-        status = CreateAccountStatus.linked_event_failed;
+        status = statusLinkedEventFailed;
       } else {
-        status = this.createAccount(event, timestamp, imported, batchTimestamp);
+        status = kind.evaluate(event, timestamp, imported, batchTimestamp);
+        evaluated = true;
       }
-      results[i] = { timestamp: this.resultTimestamp, status, reserved: 0 } as CreateAccountResult;
-      if (status !== CreateAccountStatus.created && chainStart >= 0 && !chainBroken) {
-        this.rollbackAccounts(chainMark);
+      results[i] = { timestamp: this.resultTimestamp, status, reserved: 0 };
+      if (status !== statusCreated && chainStart >= 0 && !chainBroken) {
+        kind.rollback(chainMark);
         for (let j = chainStart; j < i; j++) {
-          (results[j] as CreateAccountResult).status = CreateAccountStatus.linked_event_failed;
+          (results[j] as { status: number }).status = statusLinkedEventFailed;
         }
         chainBroken = true;
+      }
+      if (evaluated) {
+        kind.evaluated(event, status);
       }
       if (!linked) {
         chainStart = -1;
@@ -434,56 +481,19 @@ export class StateMachine {
   // create_transfers
 
   createTransfers(events: readonly Transfer[], request: bigint): CreateTransferResult[] {
-    this.consume(request, events.length);
-    const start = request + 1n;
-    const count = events.length;
-    const results: CreateTransferResult[] = new Array(count);
-    if (count === 0) {
-      return results;
-    }
-    const imported = ((events[0] as Transfer).flags & TransferFlags.imported) !== 0;
-    const batchTimestamp = start + BigInt(count - 1);
-    let chainStart = -1;
-    let chainMark = 0;
-    let chainBroken = false;
-    for (let i = 0; i < count; i++) {
-      const event = events[i] as Transfer;
-      const timestamp = i === 0 ? start : this.lastEventTimestamp + 1n;
-      this.lastEventTimestamp = timestamp;
-      const linked = (event.flags & TransferFlags.linked) !== 0;
-      if (linked && chainStart < 0) {
-        chainStart = i;
-        chainMark = this.transfers.count;
-      }
-      let status: CreateTransferStatus;
-      this.resultTimestamp = timestamp;
-      let evaluated = false;
-      if (linked && i === count - 1) {
-        status = CreateTransferStatus.linked_event_chain_open;
-      } else if (chainBroken) {
-        status = CreateTransferStatus.linked_event_failed;
-      } else {
-        status = this.createTransfer(event, timestamp, imported, batchTimestamp);
-        evaluated = true;
-      }
-      results[i] = { timestamp: this.resultTimestamp, status, reserved: 0 } as CreateTransferResult;
-      if (status !== CreateTransferStatus.created && chainStart >= 0 && !chainBroken) {
-        this.rollbackTransfers(chainMark);
-        for (let j = chainStart; j < i; j++) {
-          (results[j] as CreateTransferResult).status = CreateTransferStatus.linked_event_failed;
-        }
-        chainBroken = true;
-      }
+    return this.applyBatch(events, request, {
+      importedFlag: TransferFlags.imported,
+      mark: () => this.transfers.count,
+      evaluate: (event, timestamp, imported, batchTimestamp) =>
+        this.createTransfer(event, timestamp, imported, batchTimestamp),
+      rollback: (mark) => this.rollbackTransfers(mark),
       // The id is remembered as failed only after the chain's rollback, so it survives it.
-      if (evaluated && isTransient(status)) {
-        this.failedIds.insert(event.id, 0);
-      }
-      if (!linked) {
-        chainStart = -1;
-        chainBroken = false;
-      }
-    }
-    return results;
+      evaluated: (event, status) => {
+        if (isTransient(status)) {
+          this.failedIds.insert(event.id, 0);
+        }
+      },
+    }) as CreateTransferResult[];
   }
 
   private createTransfer(
