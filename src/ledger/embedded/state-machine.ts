@@ -29,6 +29,8 @@ import { hi64, IntList, lo64, U128Table, u128Max, WordList } from "./u128.ts";
 /** Largest valid object timestamp: TigerBeetle keeps timestamps within 1..2^63-1. */
 export const timestampMax = (1n << 63n) - 1n;
 const nsPerSecond = 1_000_000_000n;
+/** Below this, three u128 operands cannot sum past 2^128 - 1. */
+const overflowGuard = 1n << 126n;
 
 const accountFlagsKnown = 0x3f;
 const transferFlagsKnown = 0x1ff;
@@ -631,25 +633,19 @@ export class StateMachine {
       }
     }
 
-    if (pending) {
-      if (debit.debitsPending + amount > u128Max) {
-        return S.overflows_debits_pending;
+    // The overflow checks can only fire when some operand reaches 2^126 (three of them summed
+    // stay below 2^128 otherwise), so the common case skips six bigint additions.
+    const wide =
+      amount >= overflowGuard ||
+      debit.debitsPending >= overflowGuard ||
+      debit.debitsPosted >= overflowGuard ||
+      credit.creditsPending >= overflowGuard ||
+      credit.creditsPosted >= overflowGuard;
+    if (wide) {
+      const status = this.overflowStatus(pending, amount, debit, credit);
+      if (status !== S.created) {
+        return status;
       }
-      if (credit.creditsPending + amount > u128Max) {
-        return S.overflows_credits_pending;
-      }
-    }
-    if (debit.debitsPosted + amount > u128Max) {
-      return S.overflows_debits_posted;
-    }
-    if (credit.creditsPosted + amount > u128Max) {
-      return S.overflows_credits_posted;
-    }
-    if (debit.debitsPending + debit.debitsPosted + amount > u128Max) {
-      return S.overflows_debits;
-    }
-    if (credit.creditsPending + credit.creditsPosted + amount > u128Max) {
-      return S.overflows_credits;
     }
     const created = imported ? event.timestamp : timestamp;
     if (pending && event.timeout !== 0) {
@@ -711,6 +707,36 @@ export class StateMachine {
       code: event.code,
     });
     this.resultTimestamp = created;
+    return S.created;
+  }
+
+  private overflowStatus(
+    pending: boolean,
+    amount: bigint,
+    debit: AccountRecord,
+    credit: AccountRecord,
+  ): CreateTransferStatus {
+    const S = CreateTransferStatus;
+    if (pending) {
+      if (debit.debitsPending + amount > u128Max) {
+        return S.overflows_debits_pending;
+      }
+      if (credit.creditsPending + amount > u128Max) {
+        return S.overflows_credits_pending;
+      }
+    }
+    if (debit.debitsPosted + amount > u128Max) {
+      return S.overflows_debits_posted;
+    }
+    if (credit.creditsPosted + amount > u128Max) {
+      return S.overflows_credits_posted;
+    }
+    if (debit.debitsPending + debit.debitsPosted + amount > u128Max) {
+      return S.overflows_debits;
+    }
+    if (credit.creditsPending + credit.creditsPosted + amount > u128Max) {
+      return S.overflows_credits;
+    }
     return S.created;
   }
 
