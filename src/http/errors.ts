@@ -137,6 +137,8 @@ const unavailableErrorCodes = new Set([
   // The ledger client was closed (shutdown in progress) or evicted by the cluster.
   "ERR_CLIENT_CLOSED",
   "ERR_CLIENT_EVICTED",
+  // Too many purchases already waiting for a batch (membership's PurchaseQueueFullError).
+  "ERR_PURCHASE_QUEUE_FULL",
 ]);
 /** Errors reach us wrapped (drizzle wraps driver errors); look a few causes deep, no further. */
 const causeDepthMax = 5;

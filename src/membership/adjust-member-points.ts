@@ -81,7 +81,7 @@ export async function adjustMemberPoints(
     if (member === undefined) {
       throw notFound;
     }
-    await ensureEnrolled(deps, deps.db, [member.id]);
+    await ensureEnrolled(deps, deps.db, [{ orgId: org.id, memberId: member.id }]);
     const id = randomUUID();
     const [inserted] = await deps.db
       .insert(adjustments)

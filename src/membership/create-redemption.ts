@@ -91,7 +91,7 @@ export async function createRedemption(
       status: member.status,
     });
   }
-  await ensureEnrolled(deps, deps.db, [input.memberId]);
+  await ensureEnrolled(deps, deps.db, [{ orgId: org.id, memberId: input.memberId }]);
 
   // An org default above the ledger's ceiling is clamped rather than refused: settings allow
   // any u32, the ledger allows 7 days.

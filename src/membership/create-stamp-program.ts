@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { count, eq } from "drizzle-orm";
 import { provisionLedger } from "../ledger/index.ts";
 import { allocateLedger } from "./allocate-ledger.ts";
+import { invalidateOrgCaches } from "./caches.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { invalidInput, loadOrgLedger } from "./ledger-support.ts";
 import type { StampProgram } from "./ledger-types.ts";
@@ -81,6 +82,10 @@ export async function createStampProgram(
     assert.ok(inserted !== undefined, "insert into stamp_programs returned no row");
     return inserted;
   });
+  // Purchases in this process see the new program from now on; other processes within
+  // orgCacheTtlMs. A purchase that stamps it before the ledger below is provisioned provisions
+  // it itself (ensureStampWallets), so the order does not matter.
+  invalidateOrgCaches(deps.db, org.id);
   await provisionLedger(deps.ledger, row.ledger);
   return toStampProgram(row);
 }

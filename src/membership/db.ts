@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { sql as drizzleSql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { PostgresJsDatabase, PostgresJsQueryResultHKT } from "drizzle-orm/postgres-js";
 import { drizzle } from "drizzle-orm/postgres-js";
@@ -188,6 +189,38 @@ async function migrateDatabase(url: string, applicationName: string): Promise<vo
     // Ending the session also releases the lock if migrating failed.
     await client.end({ timeout: closeTimeoutSeconds });
   }
+}
+
+/** The driver's client behind a pool; null for a transaction (drizzle keeps that one inside). */
+function poolClientOf(db: DbExecutor): Sql | null {
+  // drizzle(postgres) sets `$client` on the pool instance only.
+  const client = (db as { $client?: Sql }).$client;
+  return client === undefined ? null : client;
+}
+
+/**
+ * Runs one hot statement whose only parameter is `$1` (a JSON text, typically). On the pool it
+ * goes to the driver as a named prepared statement, so Postgres plans it once per connection
+ * instead of on every call, and drizzle builds nothing; on a transaction (recovery holds its rows
+ * locked in one) it runs through drizzle on that transaction, unprepared.
+ */
+export async function executeStatement<T extends Record<string, unknown>>(
+  db: DbExecutor,
+  text: string,
+  param: string,
+): Promise<T[]> {
+  const client = poolClientOf(db);
+  if (client !== null) {
+    return await client.unsafe<T[]>(text, [param], { prepare: true });
+  }
+  const [before, after, ...rest] = text.split("$1");
+  assert.ok(before !== undefined && after !== undefined, "the statement uses $1");
+  assert.equal(rest.length, 0, "the statement uses $1 once");
+  assert.ok(!after.includes("$2"), "the statement has one parameter");
+  const rows = await db.execute(
+    drizzleSql`${drizzleSql.raw(before)}${param}${drizzleSql.raw(after)}`,
+  );
+  return rows as unknown as T[];
 }
 
 /** Postgres errors reach us wrapped (drizzle wraps them in a query error); look a few levels in. */

@@ -1,11 +1,9 @@
-import { asc, eq } from "drizzle-orm";
 import { walletBalance } from "../ledger/index.ts";
 import type { LedgerDeps } from "./deps.ts";
-import { loadOrgLedger, mapBounded, requireMember } from "./ledger-support.ts";
+import { loadOrgLedger, mapBounded, requireMemberInOrg } from "./ledger-support.ts";
 import type { MemberBalances, WalletBalance } from "./ledger-types.ts";
-import { ledgerRequestsInFlightMax, stampProgramsPerOrgMax } from "./limits.ts";
-import { stampPrograms } from "./schema.ts";
-import { toStampProgram } from "./stamp-cards.ts";
+import { ledgerRequestsInFlightMax } from "./limits.ts";
+import { stampProgramsOf } from "./stamp-cards.ts";
 
 export interface GetMemberBalancesInput {
   orgId: string;
@@ -23,21 +21,19 @@ const emptyWallet: Readonly<WalletBalance> = Object.freeze({
  * The member's points wallet and a card per stamp program of the org, read from the ledger. A
  * wallet not opened yet (enrollment unfinished, or no stamp earned in a program) reads as zero.
  * Unknown or another org's member: `not_found`.
+ *
+ * Warm, this reads nothing from Postgres: the org, the member's existence in it and the stamp
+ * programs come from the pool's caches (caches.ts; a program created in another process shows
+ * within `orgCacheTtlMs`), and the balances from the ledger, which is their only home.
  */
 export async function getMemberBalances(
   deps: LedgerDeps,
   input: GetMemberBalancesInput,
 ): Promise<MemberBalances> {
   const { org, pointsLedger } = await loadOrgLedger(deps.db, input.orgId);
-  const member = await requireMember(deps.db, { orgId: org.id, memberId: input.memberId });
-  const programs = (
-    await deps.db
-      .select()
-      .from(stampPrograms)
-      .where(eq(stampPrograms.orgId, org.id))
-      .orderBy(asc(stampPrograms.createdAt), asc(stampPrograms.id))
-      .limit(stampProgramsPerOrgMax)
-  ).map(toStampProgram);
+  await requireMemberInOrg(deps.db, { orgId: org.id, memberId: input.memberId });
+  const member = { id: input.memberId };
+  const programs = await stampProgramsOf(deps.db, org.id);
   const points =
     (await walletBalance(deps.ledger, { ledger: pointsLedger, memberId: member.id })) ??
     emptyWallet;

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { enroll } from "../ledger/index.ts";
+import { cachesOf, memberKey } from "./caches.ts";
 import type { DbExecutor } from "./db.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { interrupt, mapBounded, pointsLedgersOf } from "./ledger-support.ts";
@@ -57,20 +58,34 @@ export async function finishEnrollments(
         eq(members.ledgerStatus, "pending"),
       ),
     );
+  const { enrolled } = cachesOf(deps.db);
+  for (const member of pending) {
+    enrolled.set(memberKey(member.orgId, member.id), true);
+  }
 }
 
 /**
  * Finishes the enrollment of any of these members the ledger has not seen yet, so a purchase or
- * a redemption never posts to a wallet that is not open. Usually a no-op read.
+ * a redemption never posts to a wallet that is not open. A member seen enrolled once is
+ * remembered (enrollment never goes back to pending), so this is usually no statement at all.
  */
 export async function ensureEnrolled(
   deps: LedgerDeps,
   db: DbExecutor,
-  memberIds: readonly string[],
+  memberRefs: ReadonlyArray<{ orgId: string; memberId: string }>,
 ): Promise<void> {
-  if (memberIds.length === 0) {
+  const { enrolled } = cachesOf(db);
+  const unknown = new Map<string, { orgId: string; memberId: string }>();
+  for (const ref of memberRefs) {
+    const key = memberKey(ref.orgId, ref.memberId);
+    if (!enrolled.has(key)) {
+      unknown.set(key, ref);
+    }
+  }
+  if (unknown.size === 0) {
     return;
   }
+  const orgIds = [...new Set([...unknown.values()].map((ref) => ref.orgId))];
   const pending = await db
     .select({
       id: members.id,
@@ -78,6 +93,21 @@ export async function ensureEnrolled(
       welcomeBonusPoints: members.welcomeBonusPoints,
     })
     .from(members)
-    .where(and(inArray(members.id, [...new Set(memberIds)]), eq(members.ledgerStatus, "pending")));
+    .where(
+      and(
+        inArray(members.orgId, orgIds),
+        inArray(
+          members.id,
+          [...unknown.values()].map((ref) => ref.memberId),
+        ),
+        eq(members.ledgerStatus, "pending"),
+      ),
+    );
+  const stillPending = new Set(pending.map((member) => memberKey(member.orgId, member.id)));
+  for (const [key] of unknown) {
+    if (!stillPending.has(key)) {
+      enrolled.set(key, true);
+    }
+  }
   await finishEnrollments({ ...deps, db }, pending);
 }

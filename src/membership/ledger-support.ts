@@ -5,12 +5,13 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
+import { currencyExponent } from "../ledger/index.ts";
+import { cachesOf, memberKey, type OrgLedgerContext } from "./caches.ts";
 import type { DbExecutor } from "./db.ts";
 import type { IntentRef, IntentStep, LedgerDeps } from "./deps.ts";
 import { DomainError, type DomainErrorDetails } from "./errors.ts";
 import { toOrg } from "./records.ts";
 import { members, orgLedgers, orgs } from "./schema.ts";
-import type { Org } from "./types.ts";
 import { isUuid } from "./validation.ts";
 
 export function nowOf(deps: Pick<LedgerDeps, "clock">): Date {
@@ -69,17 +70,25 @@ export function dateOfLedgerTimestamp(timestampNs: bigint): Date {
   return new Date(Number(timestampNs / 1_000_000n));
 }
 
-export interface OrgLedgerContext {
-  org: Org;
-  pointsLedger: number;
+export type { OrgLedgerContext };
+
+/**
+ * The org and its points ledger; an unknown org is `not_found`. Cached per pool (caches.ts): the
+ * settings may be up to `orgCacheTtlMs` old, the ledger number and currency never change.
+ */
+export async function loadOrgLedger(db: DbExecutor, orgId: string): Promise<OrgLedgerContext> {
+  if (!isUuid(orgId)) {
+    throw new DomainError("not_found", "org not found", { orgId });
+  }
+  const caches = cachesOf(db);
+  return caches.orgs.load(orgId, async () => {
+    const context = await readOrgLedger(db, orgId);
+    caches.pointsLedgers.set(orgId, context.pointsLedger);
+    return context;
+  });
 }
 
-/** The org and its points ledger; an unknown org is `not_found`. */
-export async function loadOrgLedger(db: DbExecutor, orgId: string): Promise<OrgLedgerContext> {
-  const notFound = new DomainError("not_found", "org not found", { orgId });
-  if (!isUuid(orgId)) {
-    throw notFound;
-  }
+async function readOrgLedger(db: DbExecutor, orgId: string): Promise<OrgLedgerContext> {
   const [row] = await db
     .select({ org: orgs, pointsLedger: orgLedgers.ledger })
     .from(orgs)
@@ -87,25 +96,43 @@ export async function loadOrgLedger(db: DbExecutor, orgId: string): Promise<OrgL
     .where(eq(orgs.id, orgId))
     .limit(1);
   if (row === undefined) {
-    throw notFound;
+    throw new DomainError("not_found", "org not found", { orgId });
   }
   assert.ok(row.pointsLedger > 0, "points ledger is allocated");
-  return { org: toOrg(row.org), pointsLedger: row.pointsLedger };
+  const org = toOrg(row.org);
+  // Shared by every caller while cached: nobody may change it.
+  Object.freeze(org.settings);
+  return Object.freeze({
+    org: Object.freeze(org),
+    pointsLedger: row.pointsLedger,
+    currencyExponent: currencyExponent(org.currency),
+  });
 }
 
-/** The points ledger of each org named, read once. Every org has one (createOrg allocates it). */
+/**
+ * The points ledger of each org named. Every org has one (createOrg allocates it) and it never
+ * changes, so each is read from Postgres once per pool.
+ */
 export async function pointsLedgersOf(
   db: DbExecutor,
   orgIds: readonly string[],
 ): Promise<Map<string, number>> {
+  const { pointsLedgers } = cachesOf(db);
   const ledgers = new Map<string, number>();
   for (const orgId of new Set(orgIds)) {
+    const cached = pointsLedgers.get(orgId);
+    if (cached !== undefined) {
+      ledgers.set(orgId, cached);
+      continue;
+    }
     const [row] = await db
       .select({ ledger: orgLedgers.ledger })
       .from(orgLedgers)
       .where(and(eq(orgLedgers.orgId, orgId), eq(orgLedgers.unit, "points")))
       .limit(1);
     assert.ok(row !== undefined, "every org has a points ledger");
+    assert.ok(row.ledger > 0, "points ledger is allocated");
+    pointsLedgers.set(orgId, row.ledger);
     ledgers.set(orgId, row.ledger);
   }
   return ledgers;
@@ -159,4 +186,22 @@ export async function requireMember(
     throw notFound;
   }
   return row;
+}
+
+/**
+ * Checks that the member exists in the org, without its status: enough for reads. A member is
+ * never deleted nor moved to another org, so a positive answer is cached for good (per pool);
+ * a negative one is not (the id may be enrolled later). Unknown and another org's: `not_found`.
+ */
+export async function requireMemberInOrg(
+  db: DbExecutor,
+  input: { orgId: string; memberId: string },
+): Promise<void> {
+  const key = memberKey(input.orgId, input.memberId);
+  const { members: known } = cachesOf(db);
+  if (known.has(key)) {
+    return;
+  }
+  await requireMember(db, input);
+  known.set(key, true);
 }

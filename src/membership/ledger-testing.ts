@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import type { Client } from "tigerbeetle-node";
 import { createEmbeddedClient, type EmbeddedClient } from "../ledger/index.ts";
 import { adjustMemberPoints } from "./adjust-member-points.ts";
+import { invalidateOrgCaches } from "./caches.ts";
 import type { CreateOrgInput, CreateOrgResult } from "./create-org.ts";
 import type { Db } from "./db.ts";
 import type { LedgerDeps } from "./deps.ts";
@@ -53,6 +54,8 @@ export async function buildLedgerOrg(
   }
   const settings = orgSettingsSchema.parse({ ...created.org.settings, ...options.settings });
   await deps.db.update(orgs).set({ settings }).where(eq(orgs.id, created.org.id));
+  // A direct write, so the cache is told by hand, as a settings verb would.
+  invalidateOrgCaches(deps.db, created.org.id);
   return { ...created, org: { ...created.org, settings } };
 }
 

@@ -72,10 +72,37 @@ export const recoveryBatchMax = 1_000;
 /** Largest page of member history (the ledger's bound). */
 export const historyPageMax = 200;
 
+// Coalescing single purchases (purchase-batcher.ts) and the caches of the hot paths (caches.ts).
+
+/** Purchases one coalesced batch carries at most: the batch route's own bound. */
+export const coalescedPurchasesMax = purchaseBatchItemsMax;
+/**
+ * Coalesced batches in flight at once. Two overlap one batch's Postgres round trips with the
+ * other's ledger request; more would only split the waiting purchases into smaller batches.
+ */
+export const coalescedBatchesInFlightMax = 2;
+/** Purchases waiting for a batch; beyond this `recordPurchase` refuses at once (overload). */
+export const purchaseQueueMax = 20 * coalescedPurchasesMax;
+/** How stale an org's settings and stamp programs may be in another process's cache. */
+export const orgCacheTtlMs = 5_000;
+/** Orgs whose settings, points ledger and stamp programs one process keeps. */
+export const orgCacheEntriesMax = 10_000;
+/** Members (existence, finished enrollment, opened stamp cards) one process remembers. */
+export const memberCacheEntriesMax = 200_000;
+/** Locations one process remembers. */
+export const placeCacheEntriesMax = 50_000;
+/**
+ * Rounds a purchase batch may take to resolve a request whose member changed (suspended, new
+ * tier) between being read and the intent insert, which re-checks it.
+ */
+export const memberResolveAttemptsMax = 3;
+
 // The ledger's bounds these mirror, checked once at module load.
 assert.equal(documentPointsMax, pointsPerTransferMax, "document points bound is the ledger's");
 assert.equal(historyPageMax, ledgerHistoryPageMax, "history page bound is the ledger's");
 assert.ok(amountMinorMax < 2n ** 64n, "a purchase amount fits the transfer's user_data_64");
 assert.ok(purchaseBatchItemsMax * (1 + stampProgramsPerOrgMax) <= 2 ** 31, "batch chains bounded");
+assert.ok(coalescedPurchasesMax <= purchaseBatchItemsMax, "a coalesced batch is a valid batch");
+assert.ok(purchaseQueueMax >= coalescedPurchasesMax, "the queue holds at least one full batch");
 assert.ok(completionsPerPurchaseMax >= 1, "a full card can always complete once");
 assert.ok(stampsRequiredMax < 2 ** 31, "stamps required fit an int4 column");

@@ -26,8 +26,7 @@ const outboxRowsPerInsertMax = 1_000;
 /** Writes events on `db`, which must be the transaction that makes the change they announce. */
 export async function writeOutbox(db: DbExecutor, events: readonly OutboxEvent[]): Promise<void> {
   for (const event of events) {
-    assert.ok(outboxTopic.enumValues.includes(event.topic), "known outbox topic");
-    assertNoBigint(event.payload);
+    assertOutboxEvent(event);
   }
   for (let start = 0; start < events.length; start += outboxRowsPerInsertMax) {
     const slice = events.slice(start, start + outboxRowsPerInsertMax);
@@ -37,6 +36,12 @@ export async function writeOutbox(db: DbExecutor, events: readonly OutboxEvent[]
         slice.map((event) => ({ orgId: event.orgId, topic: event.topic, payload: event.payload })),
       );
   }
+}
+
+/** What every event must satisfy, also for writers that insert events themselves. */
+export function assertOutboxEvent(event: OutboxEvent): void {
+  assert.ok(outboxTopic.enumValues.includes(event.topic), "known outbox topic");
+  assertNoBigint(event.payload);
 }
 
 /** Amounts travel as strings: a bigint in a payload is a bug (JSON cannot carry it). */

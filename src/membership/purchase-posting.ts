@@ -1,55 +1,76 @@
 /**
  * Posting purchase intents: the second and third steps of the protocol in docs/consistency.md.
- * Given `pos_transactions` rows already committed as `pending`, rebuild their chains from the
- * rows alone (so recovery posts exactly what the live path would have), post them in as few
- * ledger requests as possible, complete any stamp card they filled, then mark the rows posted
- * with their stored outcome and outbox events in one transaction.
+ * Given `pos_transactions` rows already committed as `pending`, post their chains (rebuilt from
+ * the row alone when read back from Postgres; built from the same values by the same function
+ * when this process just wrote the row, so recovery posts exactly what the live path did) in as
+ * few ledger requests as possible, complete any stamp card they filled, then mark the rows posted
+ * with their stored outcome and outbox events in one statement.
  */
 import assert from "node:assert/strict";
-import { inArray, sql } from "drizzle-orm";
+import { and, inArray } from "drizzle-orm";
 import type { Transfer } from "tigerbeetle-node";
-import { earnChain, postChains, stampEarnChain, transferId } from "../ledger/index.ts";
+import { earnChain, postChains, stampEarnChain } from "../ledger/index.ts";
+import { cachesOf } from "./caches.ts";
+import { type DbExecutor, executeStatement } from "./db.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { ensureEnrolled } from "./ledger-enrollment.ts";
 import { idText, interrupt, pointsLedgersOf } from "./ledger-support.ts";
 import type { PurchaseOutcome, StampProgram } from "./ledger-types.ts";
-import { type OutboxEvent, writeOutbox } from "./outbox.ts";
-import { locations, posTransactions, type StoredStampGrant, stampPrograms } from "./schema.ts";
+import { assertOutboxEvent, type OutboxEvent } from "./outbox.ts";
+import { locations, posTransactions, stampPrograms } from "./schema.ts";
 import {
   cardKey,
   completeFullCards,
   ensureStampWallets,
   type FullCardCheck,
+  stampProgramsOf,
   toStampProgram,
 } from "./stamp-cards.ts";
 import { parsePurchaseResponse, purchaseResponse } from "./stored-responses.ts";
 
 export type PosTransactionRow = typeof posTransactions.$inferSelect;
 
-/** The ids a purchase posts: its earn leg (when it earns points), then one per stamp grant. */
-export function purchaseTransferIds(args: {
-  orgId: string;
-  externalId: string;
-  points: bigint;
-  stamps: readonly StoredStampGrant[];
-}): string[] {
-  const ids: string[] = [];
-  const base = { orgId: args.orgId, source: "purchase", externalId: args.externalId };
-  if (args.points > 0n) {
-    ids.push(idText(transferId({ ...base, leg: "earn" })));
-  }
-  for (const grant of args.stamps) {
-    ids.push(idText(transferId({ ...base, leg: `stamps:${grant.program_id}` })));
-  }
-  return ids;
+/** What posting a purchase needs of its row: a stored row, or one this process just inserted. */
+export type PurchaseIntent = Pick<
+  PosTransactionRow,
+  | "id"
+  | "orgId"
+  | "memberId"
+  | "kind"
+  | "externalId"
+  | "amountMinor"
+  | "currency"
+  | "occurredAt"
+  | "locationId"
+  | "points"
+  | "stamps"
+  | "status"
+  | "transferIds"
+> & {
+  /**
+   * The chains, when this process built them from the very values it wrote to the row (and took
+   * `transferIds` from them); absent for a row read back from Postgres, whose chains are rebuilt.
+   */
+  chains?: readonly Transfer[][];
+};
+
+/** What a purchase's chains are built from: its row's values, and two numbers the row names. */
+export interface PurchaseChainsInput {
+  row: Pick<
+    PurchaseIntent,
+    "id" | "orgId" | "memberId" | "externalId" | "amountMinor" | "points" | "stamps"
+  >;
+  pointsLedger: number;
+  /** The location's per-org number, 0 for none. */
+  locationNumber: number;
 }
 
-/** The purchase's chains, rebuilt from its row; their ids must be the ones the row promised. */
-function purchaseChains(
-  row: PosTransactionRow,
-  pointsLedger: number,
-  locationNumber: number,
-): Transfer[][] {
+/**
+ * A purchase's chains: its earn chain (when it earns points), then one stamp chain per grant, in
+ * that order. The one builder of both the live path and recovery, so both post the same.
+ */
+export function buildPurchaseChains(input: PurchaseChainsInput): Transfer[][] {
+  const { row, pointsLedger, locationNumber } = input;
   const chains: Transfer[][] = [];
   const earn = earnChain({
     orgId: row.orgId,
@@ -77,20 +98,41 @@ function purchaseChains(
     assert.ok(chain !== null, "a stored stamp grant is positive");
     chains.push(chain);
   }
-  // Paired with purchaseTransferIds at intent time: the row says what will be posted.
-  const ids = chains.flat().map((transfer) => idText(transfer.id));
-  assert.deepEqual(ids, row.transferIds, "rebuilt chains post the ids the intent recorded");
   return chains;
+}
+
+/** The ids the chains post, in order, as `transfer_ids` keeps them (decimal strings). */
+export function transferIdsOf(chains: readonly Transfer[][]): string[] {
+  const ids: string[] = [];
+  for (const chain of chains) {
+    for (const transfer of chain) {
+      ids.push(idText(transfer.id));
+    }
+  }
+  return ids;
+}
+
+/** The chains must post exactly the ids the intent recorded. */
+function assertPostsRecordedIds(chains: readonly Transfer[][], row: PurchaseIntent): void {
+  const ids = transferIdsOf(chains);
+  assert.equal(ids.length, row.transferIds.length, "chains post as many ids as recorded");
+  ids.forEach((id, index) => {
+    assert.equal(id, row.transferIds[index], "chains post the ids the intent recorded");
+  });
 }
 
 /**
  * Posts pending purchase rows and marks them posted; returns each row's outcome by row id.
  * Rows another caller marked first keep that caller's stored outcome. Safe to call again with
  * the same rows: every transfer id answers `exists`.
+ *
+ * Warm caches (points ledgers, enrolled members, locations, opened cards) leave one Postgres
+ * statement here: the mark with its outbox events. Recovery calls this on a transaction that
+ * holds the rows' locks; every statement runs on `deps.db`, so that transaction marks them.
  */
 export async function postPurchases(
   deps: LedgerDeps,
-  rows: readonly PosTransactionRow[],
+  rows: readonly PurchaseIntent[],
 ): Promise<Map<string, PurchaseOutcome>> {
   if (rows.length === 0) {
     return new Map();
@@ -107,32 +149,13 @@ export async function postPurchases(
   await ensureEnrolled(
     deps,
     db,
-    rows.map((row) => row.memberId),
+    rows.map((row) => ({ orgId: row.orgId, memberId: row.memberId })),
   );
-
-  const locationIds = [...new Set(rows.flatMap((row) => (row.locationId ? [row.locationId] : [])))];
-  const locationNumbers = new Map<string, number>();
-  if (locationIds.length > 0) {
-    const found = await db
-      .select({ id: locations.id, number: locations.number })
-      .from(locations)
-      .where(inArray(locations.id, locationIds));
-    for (const location of found) {
-      locationNumbers.set(location.id, location.number);
-    }
-  }
-
-  const programIds = [...new Set(rows.flatMap((row) => row.stamps.map((g) => g.program_id)))];
-  const programs = new Map<string, StampProgram>();
-  if (programIds.length > 0) {
-    const found = await db
-      .select()
-      .from(stampPrograms)
-      .where(inArray(stampPrograms.id, programIds));
-    for (const program of found) {
-      programs.set(program.id, toStampProgram(program));
-    }
-  }
+  // Rows read back from Postgres get their chains rebuilt from the row alone, which needs the
+  // location's number; fresh rows carry the chains they were written from.
+  const rebuilt = rows.filter((row) => row.chains === undefined);
+  const locationNumbers = await locationNumbersOf(db, rebuilt);
+  const programs = await programsOf(db, rows);
   await ensureStampWallets(
     deps,
     db,
@@ -149,19 +172,27 @@ export async function postPurchases(
   const chains = rows.flatMap((row) => {
     const pointsLedger = pointsLedgers.get(row.orgId);
     assert.ok(pointsLedger !== undefined, "points ledger read for every org");
-    const locationNumber = row.locationId === null ? 0 : locationNumbers.get(row.locationId);
+    if (row.chains !== undefined) {
+      // `transferIds` was taken from these very chains when the row was written.
+      return row.chains;
+    }
+    const locationNumber =
+      row.locationId === null ? 0 : locationNumbers.get(`${row.orgId}:${row.locationId}`);
     assert.ok(locationNumber !== undefined, "a purchase's location exists");
-    return purchaseChains(row, pointsLedger, locationNumber);
+    const rebuilt = buildPurchaseChains({ row, pointsLedger, locationNumber });
+    assertPostsRecordedIds(rebuilt, row);
+    return rebuilt;
   });
   // One call: postChains packs every chain into as few requests as the batch limit allows.
   await postChains(deps.ledger, chains);
 
   // The last purchase of a batch to touch a card is the one that gets credit for completing it.
-  const lastRowOfCard = new Map<string, { row: PosTransactionRow; check: FullCardCheck }>();
+  const lastRowOfCard = new Map<string, { row: PurchaseIntent; check: FullCardCheck }>();
   for (const row of rows) {
     for (const grant of row.stamps) {
       const program = programs.get(grant.program_id);
       assert.ok(program !== undefined, "a stamp grant names an existing program");
+      assert.equal(program.orgId, row.orgId, "a grant's program belongs to the purchase's org");
       assert.equal(program.ledger, grant.ledger, "a grant posts on its program's ledger");
       const pointsLedger = pointsLedgers.get(row.orgId);
       assert.ok(pointsLedger !== undefined, "points ledger read for every org");
@@ -198,49 +229,160 @@ export async function postPurchases(
   return markPurchasesPosted(deps, rows, outcomes);
 }
 
+/** "org:location id" → number, for every location the rows name; cached per pool. */
+async function locationNumbersOf(
+  db: DbExecutor,
+  rows: readonly PurchaseIntent[],
+): Promise<Map<string, number>> {
+  const { locationNumbers: cached } = cachesOf(db);
+  const numbers = new Map<string, number>();
+  const missing = new Map<string, { orgId: string; id: string }>();
+  for (const row of rows) {
+    if (row.locationId === null) {
+      continue;
+    }
+    const key = `${row.orgId}:${row.locationId}`;
+    const number = cached.get(key);
+    if (number === undefined) {
+      missing.set(key, { orgId: row.orgId, id: row.locationId });
+    } else {
+      numbers.set(key, number);
+    }
+  }
+  if (missing.size > 0) {
+    const wanted = [...missing.values()];
+    const found = await db
+      .select({ id: locations.id, orgId: locations.orgId, number: locations.number })
+      .from(locations)
+      .where(
+        and(
+          inArray(locations.orgId, [...new Set(wanted.map((location) => location.orgId))]),
+          inArray(
+            locations.id,
+            wanted.map((location) => location.id),
+          ),
+        ),
+      );
+    for (const location of found) {
+      const key = `${location.orgId}:${location.id}`;
+      assert.ok(location.number > 0, "location numbers start at 1");
+      cached.set(key, location.number);
+      numbers.set(key, location.number);
+    }
+  }
+  return numbers;
+}
+
+/** The stamp programs the rows' grants name, by id: from the cached lists, else read. */
+async function programsOf(
+  db: DbExecutor,
+  rows: readonly PurchaseIntent[],
+): Promise<Map<string, StampProgram>> {
+  const programs = new Map<string, StampProgram>();
+  const orgIds = new Set(rows.flatMap((row) => (row.stamps.length > 0 ? [row.orgId] : [])));
+  for (const orgId of orgIds) {
+    for (const program of await stampProgramsOf(db, orgId)) {
+      programs.set(program.id, program);
+    }
+  }
+  const missing = [
+    ...new Set(
+      rows.flatMap((row) =>
+        row.stamps.flatMap((grant) => (programs.has(grant.program_id) ? [] : [grant.program_id])),
+      ),
+    ),
+  ];
+  if (missing.length > 0) {
+    // A program younger than this pool's cached list (created by another process).
+    const found = await db
+      .select()
+      .from(stampPrograms)
+      .where(and(inArray(stampPrograms.orgId, [...orgIds]), inArray(stampPrograms.id, missing)));
+    for (const program of found) {
+      programs.set(program.id, toStampProgram(program));
+    }
+  }
+  return programs;
+}
+
+/**
+ * Marks the rows of `$1` (a JSON array of {n, id, org_id, response, event}) posted where still
+ * pending, and writes the event of each row it marked, in the array's order. Returns the ids it
+ * marked.
+ */
+const markPosted = `
+  with v as (
+    select * from jsonb_to_recordset($1::jsonb)
+      as v(n int, id uuid, org_id uuid, response jsonb, event jsonb)
+  ),
+  marked as (
+    update pos_transactions as p
+    set status = 'posted', posted_at = now(), response = v.response
+    from v
+    where p.id = v.id and p.org_id = v.org_id and p.status = 'pending'
+    returning p.id
+  ),
+  events as (
+    insert into outbox (org_id, topic, payload)
+    select v.org_id, 'points.earned'::outbox_topic, v.event
+    from marked join v on v.id = marked.id
+    where v.event is not null
+    order by v.n
+  )
+  select id from marked`;
+
+/**
+ * Marks the rows posted with their stored outcome and writes their `points.earned` events, in
+ * one statement (so atomically, without BEGIN/COMMIT). `status = 'pending'` makes concurrent
+ * markers (a retry, recovery) mark each row once, and only the one that marks it writes its
+ * event.
+ */
 async function markPurchasesPosted(
   deps: LedgerDeps,
-  rows: readonly PosTransactionRow[],
+  rows: readonly PurchaseIntent[],
   outcomes: Map<string, PurchaseOutcome>,
 ): Promise<Map<string, PurchaseOutcome>> {
-  const updates = rows.map((row) => {
+  const updates = rows.map((row, n) => {
     const outcome = outcomes.get(row.id);
     assert.ok(outcome !== undefined, "an outcome for every row");
-    return { id: row.id, response: purchaseResponse(outcome) };
+    const event: OutboxEvent | null =
+      row.points > 0n || row.stamps.length > 0
+        ? {
+            orgId: row.orgId,
+            topic: "points.earned",
+            payload: {
+              transaction_id: row.id,
+              member_id: row.memberId,
+              external_id: row.externalId,
+              points: row.points.toString(),
+              stamps: row.stamps.map((grant) => ({
+                program_id: grant.program_id,
+                stamps: grant.stamps,
+              })),
+              amount_minor: row.amountMinor.toString(),
+              currency: row.currency,
+              occurred_at: row.occurredAt.toISOString(),
+              location_id: row.locationId,
+            },
+          }
+        : null;
+    if (event !== null) {
+      assertOutboxEvent(event);
+    }
+    return {
+      n,
+      id: row.id,
+      org_id: row.orgId,
+      response: purchaseResponse(outcome),
+      event: event?.payload ?? null,
+    };
   });
-  const marked = await deps.db.transaction(async (tx) => {
-    // `status = 'pending'` makes concurrent markers (a retry, recovery) mark each row once, and
-    // only the one that marks it writes its events.
-    const updated = await tx.execute<{ id: string }>(sql`
-      update ${posTransactions} as p
-      set status = 'posted', posted_at = now(), response = v.response
-      from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as v(id uuid, response jsonb)
-      where p.id = v.id and p.status = 'pending'
-      returning p.id`);
-    const ids = new Set(updated.map((row) => row.id));
-    const events: OutboxEvent[] = rows
-      .filter((row) => ids.has(row.id) && (row.points > 0n || row.stamps.length > 0))
-      .map((row) => ({
-        orgId: row.orgId,
-        topic: "points.earned",
-        payload: {
-          transaction_id: row.id,
-          member_id: row.memberId,
-          external_id: row.externalId,
-          points: row.points.toString(),
-          stamps: row.stamps.map((grant) => ({
-            program_id: grant.program_id,
-            stamps: grant.stamps,
-          })),
-          amount_minor: row.amountMinor.toString(),
-          currency: row.currency,
-          occurred_at: row.occurredAt.toISOString(),
-          location_id: row.locationId,
-        },
-      }));
-    await writeOutbox(tx, events);
-    return ids;
-  });
+  const updated = await executeStatement<{ id: string }>(
+    deps.db,
+    markPosted,
+    JSON.stringify(updates),
+  );
+  const marked = new Set(updated.map((row) => row.id));
 
   const others = rows.filter((row) => !marked.has(row.id)).map((row) => row.id);
   if (others.length > 0) {

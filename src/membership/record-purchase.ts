@@ -1,9 +1,7 @@
-import assert from "node:assert/strict";
-import { walletBalance } from "../ledger/index.ts";
 import type { LedgerDeps } from "./deps.ts";
-import { loadOrgLedger } from "./ledger-support.ts";
 import type { RecordPurchaseResult } from "./ledger-types.ts";
-import { intakePurchases, type PurchaseInput } from "./purchase-intake.ts";
+import { purchaseBatcherOf } from "./purchase-batcher.ts";
+import type { PurchaseInput } from "./purchase-intake.ts";
 
 export type { PurchaseInput };
 
@@ -16,6 +14,11 @@ export interface RecordPurchaseInput extends PurchaseInput {
  * program it qualifies for, all posted in one ledger request, then any stamp card it filled
  * completed. Idempotent by external id: the same request again returns the stored outcome with
  * `replayed: true`; a different request under the same external id is a `conflict`.
+ *
+ * Purchases arriving together are recorded together (purchase-batcher.ts): the answer still
+ * comes only once this purchase's intent is committed, posted, and marked posted. `balance` is
+ * the member's points wallet read after that, so it includes this purchase (and any other
+ * recorded meanwhile).
  *
  * Errors: `not_found` (org, or member unknown or in another org), `member_inactive`,
  * `invalid_input` (currency other than the org's, amount out of range, ...), `conflict`.
@@ -31,16 +34,9 @@ export async function recordPurchase(
   input: RecordPurchaseInput,
 ): Promise<RecordPurchaseResult> {
   const { orgId, ...purchase } = input;
-  const [result] = await intakePurchases(deps, orgId, [purchase]);
-  assert.ok(result !== undefined, "one result for one purchase");
-  if (result.status === "error") {
+  const result = await purchaseBatcherOf(deps).submit(orgId, purchase);
+  if (result.status === "error" || result.status === "thrown") {
     throw result.error;
   }
-  const { pointsLedger } = await loadOrgLedger(deps.db, orgId);
-  const balance = await walletBalance(deps.ledger, {
-    ledger: pointsLedger,
-    memberId: result.memberId,
-  });
-  assert.ok(balance !== null, "a member who earned has a wallet");
-  return { ...result.outcome, replayed: result.status === "replayed", balance };
+  return { ...result.outcome, replayed: result.status === "replayed", balance: result.balance };
 }

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import type { LedgerDeps } from "./deps.ts";
 import { invalidInput } from "./ledger-support.ts";
 import type { PurchaseBatchOutcome } from "./ledger-types.ts";
@@ -31,14 +32,20 @@ export async function recordPurchases(
     });
   }
   const results = await intakePurchases(deps, input.orgId, input.items);
-  return results.map((result) =>
-    result.status === "error"
-      ? {
-          status: "error",
-          externalId: result.externalId,
-          code: result.error.code,
-          message: result.error.message,
-        }
-      : { status: result.status, externalId: result.externalId, outcome: result.outcome },
-  );
+  return results.map((result): PurchaseBatchOutcome => {
+    if (result.status === "thrown") {
+      // Not a business outcome (a malformed item object); intake failed the call before writing
+      // anything, so this is unreachable, and asserted as such.
+      return assert.fail("a thrown item fails the batch before anything is written");
+    }
+    if (result.status === "error") {
+      return {
+        status: "error",
+        externalId: result.externalId,
+        code: result.error.code,
+        message: result.error.message,
+      };
+    }
+    return { status: result.status, externalId: result.externalId, outcome: result.outcome };
+  });
 }

@@ -81,12 +81,12 @@ export async function driveHold(deps: LedgerDeps, row: RedemptionRow): Promise<R
   await interrupt(deps, "after_ledger", { table: "redemptions", id: row.id });
   // The ledger's clock decides expiry; Postgres keeps what the ledger will do.
   const expiresAt = new Date(dateOfLedgerTimestamp(timestamp).getTime() + row.holdSeconds * 1000);
-  await deps.db.transaction(async (tx) => {
+  const confirmed = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(redemptions)
       .set({ holdStatus: "posted", expiresAt })
       .where(and(eq(redemptions.id, row.id), eq(redemptions.holdStatus, "pending")))
-      .returning({ id: redemptions.id });
+      .returning();
     if (updated !== undefined) {
       await writeOutbox(tx, [
         {
@@ -102,8 +102,10 @@ export async function driveHold(deps: LedgerDeps, row: RedemptionRow): Promise<R
         },
       ]);
     }
+    return updated;
   });
-  return reload(deps, row.id);
+  // The row as this transaction left it; when another driver confirmed it first, as it stands.
+  return confirmed ?? reload(deps, row.id);
 }
 
 /**

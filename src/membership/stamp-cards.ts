@@ -9,26 +9,51 @@
  * would burn its id for good, so a refusal here is a broken invariant, not a business outcome.
  */
 import assert from "node:assert/strict";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray } from "drizzle-orm";
 import {
   completeStampCard,
   LedgerRefusedError,
+  ledgerLimits,
   openWallet,
   provisionLedger,
+  walletAccountId,
   walletBalance,
 } from "../ledger/index.ts";
+import { cachesOf } from "./caches.ts";
 import type { DbExecutor } from "./db.ts";
 import type { LedgerDeps } from "./deps.ts";
 import { mapBounded } from "./ledger-support.ts";
 import type { StampProgram } from "./ledger-types.ts";
-import { completionsPerPurchaseMax, ledgerRequestsInFlightMax } from "./limits.ts";
-import { stampCards, type stampPrograms } from "./schema.ts";
+import {
+  completionsPerPurchaseMax,
+  ledgerRequestsInFlightMax,
+  stampProgramsPerOrgMax,
+} from "./limits.ts";
+import { stampCards, stampPrograms } from "./schema.ts";
 
 export function toStampProgram(row: typeof stampPrograms.$inferSelect): StampProgram {
   assert.ok(row.stampsRequired > 0, "a card needs stamps");
   assert.ok(row.rewardPoints >= 0n, "a reward is not negative");
   assert.ok(row.ledger > 0, "a program has a ledger");
   return { ...row, stampsRequired: BigInt(row.stampsRequired) };
+}
+
+/**
+ * Every stamp program of the org, oldest first (at most `stampProgramsPerOrgMax`, which
+ * createStampProgram enforces). Cached per pool for `orgCacheTtlMs`; creating a program drops
+ * the entry in this process. The list is frozen: callers share it.
+ */
+export function stampProgramsOf(db: DbExecutor, orgId: string): Promise<readonly StampProgram[]> {
+  return cachesOf(db).stampPrograms.load(orgId, async () => {
+    const rows = await db
+      .select()
+      .from(stampPrograms)
+      .where(eq(stampPrograms.orgId, orgId))
+      .orderBy(asc(stampPrograms.createdAt), asc(stampPrograms.id))
+      .limit(stampProgramsPerOrgMax + 1);
+    assert.ok(rows.length <= stampProgramsPerOrgMax, "stamp programs within their bound");
+    return Object.freeze(rows.map((row) => Object.freeze(toStampProgram(row))));
+  });
 }
 
 /** A member's card in one program. */
@@ -54,7 +79,13 @@ export async function ensureStampWallets(
   db: DbExecutor,
   cards: readonly CardRef[],
 ): Promise<void> {
+  const { stampCards: opened } = cachesOf(db);
   const unique = new Map(cards.map((card) => [cardKey(card), card]));
+  for (const [key, card] of unique) {
+    if (opened.has(openedKey(card))) {
+      unique.delete(key);
+    }
+  }
   if (unique.size === 0) {
     return;
   }
@@ -64,32 +95,41 @@ export async function ensureStampWallets(
     .from(stampCards)
     .where(
       and(
+        inArray(stampCards.orgId, [...new Set(all.map((card) => card.orgId))]),
         inArray(stampCards.memberId, [...new Set(all.map((card) => card.memberId))]),
         inArray(stampCards.programId, [...new Set(all.map((card) => card.programId))]),
       ),
     );
-  const opened = new Set(open.map(cardKey));
-  const missing = all.filter((card) => !opened.has(cardKey(card)));
-  if (missing.length === 0) {
-    return;
+  const recorded = new Set(open.map(cardKey));
+  const missing = all.filter((card) => !recorded.has(cardKey(card)));
+  if (missing.length > 0) {
+    const ledgers = [...new Set(missing.map((card) => card.ledger))];
+    await mapBounded(ledgers, ledgerRequestsInFlightMax, (ledger) =>
+      provisionLedger(deps.ledger, ledger),
+    );
+    await mapBounded(missing, ledgerRequestsInFlightMax, (card) =>
+      openWallet(deps.ledger, { ledger: card.ledger, memberId: card.memberId }),
+    );
+    await db
+      .insert(stampCards)
+      .values(
+        missing.map((card) => ({
+          orgId: card.orgId,
+          programId: card.programId,
+          memberId: card.memberId,
+        })),
+      )
+      .onConflictDoNothing();
   }
-  const ledgers = [...new Set(missing.map((card) => card.ledger))];
-  await mapBounded(ledgers, ledgerRequestsInFlightMax, (ledger) =>
-    provisionLedger(deps.ledger, ledger),
-  );
-  await mapBounded(missing, ledgerRequestsInFlightMax, (card) =>
-    openWallet(deps.ledger, { ledger: card.ledger, memberId: card.memberId }),
-  );
-  await db
-    .insert(stampCards)
-    .values(
-      missing.map((card) => ({
-        orgId: card.orgId,
-        programId: card.programId,
-        memberId: card.memberId,
-      })),
-    )
-    .onConflictDoNothing();
+  // Cards are never deleted: once recorded (and their wallet open), always so.
+  for (const card of all) {
+    opened.set(openedKey(card), true);
+  }
+}
+
+/** "org:program:member": an opened card in the pool's cache. */
+function openedKey(card: { orgId: string; programId: string; memberId: string }): string {
+  return `${card.orgId}:${card.programId}:${card.memberId}`;
 }
 
 export interface FullCardCheck {
@@ -109,13 +149,41 @@ export async function completeFullCards(
   checks: readonly FullCardCheck[],
 ): Promise<Set<string>> {
   const completed = new Set<string>();
-  await mapBounded(checks, ledgerRequestsInFlightMax, async (check) => {
+  // Most cards are not full: one ledger lookup for all of them finds those that may be, and
+  // only those run the completion loop (which reads the count, then the wallet, in that order).
+  // Skipping a card not full here is what the loop's first round would do.
+  const full = await mayBeFull(deps, checks);
+  await mapBounded(full, ledgerRequestsInFlightMax, async (check) => {
     const created = await completeCard(deps, db, check);
     if (created > 0) {
       completed.add(cardKey({ memberId: check.memberId, programId: check.program.id }));
     }
   });
   return completed;
+}
+
+/** The checks whose stamp wallet holds at least a card's worth now (or could not be read). */
+async function mayBeFull(
+  deps: LedgerDeps,
+  checks: readonly FullCardCheck[],
+): Promise<FullCardCheck[]> {
+  const walletIds = checks.map((check) => walletAccountId(check.program.ledger, check.memberId));
+  const available = new Map<bigint, bigint>();
+  for (let start = 0; start < walletIds.length; start += ledgerLimits.batchEventsMax) {
+    const accounts = await deps.ledger.lookupAccounts(
+      walletIds.slice(start, start + ledgerLimits.batchEventsMax),
+    );
+    for (const account of accounts) {
+      available.set(
+        account.id,
+        account.credits_posted - account.debits_posted - account.debits_pending,
+      );
+    }
+  }
+  return checks.filter((check, index) => {
+    const stamps = available.get(walletIds[index] ?? 0n);
+    return stamps === undefined || stamps >= check.program.stampsRequired;
+  });
 }
 
 /** Returns how many completions this call posted. */
