@@ -29,6 +29,8 @@ import { hi64, IntList, lo64, U128Table, u128Max, WordList } from "./u128.ts";
 /** Largest valid object timestamp: TigerBeetle keeps timestamps within 1..2^63-1. */
 export const timestampMax = (1n << 63n) - 1n;
 const nsPerSecond = 1_000_000_000n;
+/** Code lists one account keeps at most: transfer codes are u16. */
+const codePositionListsMax = 1 << 16;
 /** Below this, three u128 operands cannot sum past 2^128 - 1. */
 const overflowGuard = 1n << 126n;
 
@@ -81,6 +83,12 @@ class AccountRecord {
   readonly transfers = new IntList();
   /** With flags.history: the four balances after each entry of `transfers` (2 words each). */
   readonly history: WordList | null;
+  /**
+   * Positions in `transfers` of the transfers with a given code, built the first time a query
+   * filters this account by that code and kept up to date from then on: "this member's
+   * redemptions" then costs O(matches) instead of a walk over the member's whole history.
+   */
+  codePositions: Map<number, IntList> | null = null;
 
   constructor(
     readonly id: bigint,
@@ -928,12 +936,13 @@ export class StateMachine {
   ): void {
     this.transferIndex.insert(id, slot);
     this.indexFields(this.transferFields, slot, fields);
-    this.appendTransfer(debit, slot);
-    this.appendTransfer(credit, slot);
+    this.appendTransfer(debit, slot, fields.code);
+    this.appendTransfer(credit, slot, fields.code);
   }
 
-  private appendTransfer(account: AccountRecord, slot: number): void {
+  private appendTransfer(account: AccountRecord, slot: number, code: number): void {
     account.transfers.push(slot);
+    account.codePositions?.get(code)?.push(account.transfers.length - 1);
     if (account.history !== null) {
       const offset = account.history.append();
       const words = account.history.words;
@@ -990,7 +999,14 @@ export class StateMachine {
         debit.debitsPosted -= amount;
         credit.creditsPosted -= amount;
       }
+      const code = store.code(slot);
       for (const account of [credit, debit]) {
+        const positions = account.codePositions?.get(code);
+        if (positions !== undefined && positions.length > 0) {
+          if (positions.at(positions.length - 1) === account.transfers.length - 1) {
+            positions.pop();
+          }
+        }
         assert.equal(account.transfers.pop(), slot, "rollback pops the newest transfer");
         account.history?.pop();
       }
@@ -1270,17 +1286,22 @@ export class StateMachine {
     }
     const store = this.transfers;
     const list = account.transfers;
-    const first = this.listLowerBound(list, filter.timestamp_min);
+    // With a code, walk only the positions of that code; otherwise every position.
+    const positions = filter.code === 0 ? null : this.codePositionsOf(account, filter.code);
+    const length = positions === null ? list.length : positions.length;
+    const slotAt = (i: number) => list.at(positions === null ? i : positions.at(i));
+    const first = this.lowerBound(length, slotAt, filter.timestamp_min);
     const end =
       filter.timestamp_max === 0n
-        ? list.length
-        : this.listLowerBound(list, filter.timestamp_max + 1n);
+        ? length
+        : this.lowerBound(length, slotAt, filter.timestamp_max + 1n);
     const debits = (filter.flags & AccountFilterFlags.debits) !== 0;
     const credits = (filter.flags & AccountFilterFlags.credits) !== 0;
     const reversed = (filter.flags & AccountFilterFlags.reversed) !== 0;
     let found = 0;
     for (let k = 0; k < end - first && found < filter.limit; k++) {
-      const index = reversed ? end - 1 - k : first + k;
+      const i = reversed ? end - 1 - k : first + k;
+      const index = positions === null ? i : positions.at(i);
       const slot = list.at(index);
       const isDebit = store.debitSlot(slot) === accountSlot;
       if (!((debits && isDebit) || (credits && !isDebit))) {
@@ -1295,21 +1316,35 @@ export class StateMachine {
       if (filter.user_data_32 !== 0 && store.userData32(slot) !== filter.user_data_32) {
         continue;
       }
-      if (filter.code !== 0 && store.code(slot) !== filter.code) {
-        continue;
-      }
+      assert.ok(filter.code === 0 || store.code(slot) === filter.code, "code positions match");
       visit(slot, account, index);
       found += 1;
     }
   }
 
-  /** First index in `list` whose transfer timestamp is >= `timestamp`. */
-  private listLowerBound(list: IntList, timestamp: bigint): number {
+  private codePositionsOf(account: AccountRecord, code: number): IntList {
+    account.codePositions ??= new Map();
+    let positions = account.codePositions.get(code);
+    if (positions === undefined) {
+      assert.ok(account.codePositions.size < codePositionListsMax, "code lists are bounded");
+      positions = new IntList();
+      for (let i = 0; i < account.transfers.length; i++) {
+        if (this.transfers.code(account.transfers.at(i)) === code) {
+          positions.push(i);
+        }
+      }
+      account.codePositions.set(code, positions);
+    }
+    return positions;
+  }
+
+  /** First i in [0, length) whose transfer timestamp is >= `timestamp`. */
+  private lowerBound(length: number, slotAt: (i: number) => number, timestamp: bigint): number {
     let low = 0;
-    let high = list.length;
+    let high = length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.transfers.timestamp(list.at(middle)) < timestamp) {
+      if (this.transfers.timestamp(slotAt(middle)) < timestamp) {
         low = middle + 1;
       } else {
         high = middle;
