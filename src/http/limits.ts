@@ -19,7 +19,7 @@ export const redemptionPointsMax = Number(membershipLimits.documentPointsMax);
 export const holdSecondsMaxValue = holdSecondsMax;
 
 /** Lines of one purchase. */
-export const purchaseItemsMax = 200;
+export const purchaseItemsMax = membershipLimits.purchaseItemsMax;
 /** Transactions of one batch. */
 export const batchTransactionsMax = 1_000;
 export const itemQuantityMax = membershipLimits.itemQuantityMax;

@@ -43,7 +43,7 @@ export const externalIdLengthMax = 128;
 /** Largest purchase or refund amount in minor units; also keeps the spend within u64. */
 export const amountMinorMax = 10n ** 12n;
 /** Lines of one purchase. */
-export const purchaseItemsMax = 100;
+export const purchaseItemsMax = 200;
 /** Units of one purchase line. */
 export const itemQuantityMax = 10_000;
 export const skuLengthMax = 64;

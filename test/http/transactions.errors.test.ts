@@ -102,6 +102,15 @@ describe("amount bounds", () => {
       expect(paths(response)).toEqual([path]);
     }
   });
+
+  it("accepts a purchase of 200 items, the bound", async () => {
+    const item = { sku: "A", quantity: 1, amount: 100 };
+    const response = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      body: purchase({ items: Array.from({ length: 200 }, () => item) }),
+    });
+    expect(response.status).toBe(201);
+  });
 });
 
 describe("member and currency", () => {
