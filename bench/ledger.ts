@@ -399,7 +399,7 @@ async function measureDataset(engine: Engine): Promise<DatasetRow[]> {
       });
     }
     rows.push(...(await measureAccountTransfers(opened.client, program)));
-    rows.push(await measureQueryTransfers(opened.client, program));
+    rows.push(...(await measureQueryTransfers(opened.client, program)));
   } finally {
     await opened.close();
   }
@@ -486,7 +486,7 @@ async function measureAccountTransfers(client: Client, program: Program): Promis
   ];
 }
 
-async function measureQueryTransfers(client: Client, program: Program): Promise<DatasetRow> {
+async function measureQueryTransfers(client: Client, program: Program): Promise<DatasetRow[]> {
   const perMember = Math.floor(scale.datasetTransfers / program.wallets.length);
   const random = createRandom(11);
   const filter = (member: bigint) => ({
@@ -500,6 +500,10 @@ async function measureQueryTransfers(client: Client, program: Program): Promise<
     limit: pageLimit,
     flags: 0,
   });
+  // The embedded engine indexes transfers for queryTransfers lazily: the first query after the
+  // load indexes all of them. Reported on its own line, then excluded from the percentiles.
+  const firstNs: number[] = [];
+  await timed(firstNs, () => client.queryTransfers(filter(program.memberIdBase)));
   for (let warmup = 0; warmup < readWarmups; warmup++) {
     await client.queryTransfers(filter(program.memberIdBase + BigInt(warmup)));
   }
@@ -511,11 +515,18 @@ async function measureQueryTransfers(client: Client, program: Program): Promise<
   }
   const p99 = percentileMs(durationsNs, 0.99);
   const maximum = targets.queryTransfersP99MsMax;
-  return {
-    measurement: `queryTransfers on user_data_128 (~${perMember} of ${count(scale.datasetTransfers)} match), limit ${pageLimit} (${durationsNs.length})`,
-    value: `p50 ${percentileMs(durationsNs, 0.5).toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`,
-    target: `p99 <= ${maximum} ms: ${verdict(p99 <= maximum)}`,
-  };
+  return [
+    {
+      measurement: `queryTransfers, first query after the load (indexes all ${count(scale.datasetTransfers)} transfers)`,
+      value: `${((firstNs[0] ?? 0) / 1e6).toFixed(1)} ms`,
+      target: "",
+    },
+    {
+      measurement: `queryTransfers on user_data_128 (~${perMember} of ${count(scale.datasetTransfers)} match), limit ${pageLimit} (${durationsNs.length})`,
+      value: `p50 ${percentileMs(durationsNs, 0.5).toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`,
+      target: `p99 <= ${maximum} ms: ${verdict(p99 <= maximum)}`,
+    },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

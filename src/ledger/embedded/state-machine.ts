@@ -204,7 +204,15 @@ export class StateMachine {
   private readonly accountFields = fieldIndexes();
   private readonly transfers = new TransferStore();
   private readonly transferIndex = new U128Table();
+  /**
+   * Secondary indexes of transfers for `queryTransfers`. They are not maintained on the write
+   * path: each query first indexes the transfers created since the previous query (slots
+   * [transferFieldsIndexed, count)). Writes skip five index updates each; the first query after
+   * a long run of writes pays for them once. Rolled-back transfers are never indexed: a chain is
+   * created and rolled back within one request, and no query runs in between.
+   */
   private readonly transferFields = fieldIndexes();
+  private transferFieldsIndexed = 0;
   /** Ids of transfers that failed with a transient status (`id_already_failed`). */
   private readonly failedIds = new U128Table();
   private readonly expiries = new ExpiryQueue();
@@ -707,13 +715,7 @@ export class StateMachine {
       debit.debitsPosted += amount;
       credit.creditsPosted += amount;
     }
-    this.recordTransfer(slot, event.id, debit, credit, {
-      userData128: event.user_data_128,
-      userData64: event.user_data_64,
-      userData32: event.user_data_32,
-      ledger: event.ledger,
-      code: event.code,
-    });
+    this.recordTransfer(slot, event.id, debit, credit, event.code);
     this.resultTimestamp = created;
     return S.created;
   }
@@ -899,13 +901,7 @@ export class StateMachine {
       this.reopenClosedBy(pendingSlot, debit, credit);
     }
     assert.ok(debit.debitsPending >= 0n && credit.creditsPending >= 0n, "pending underflow");
-    this.recordTransfer(slot, event.id, debit, credit, {
-      userData128,
-      userData64,
-      userData32,
-      ledger: pendingLedger,
-      code: pendingCode,
-    });
+    this.recordTransfer(slot, event.id, debit, credit, pendingCode);
     this.resultTimestamp = created;
     return S.created;
   }
@@ -926,18 +922,11 @@ export class StateMachine {
     id: bigint,
     debit: AccountRecord,
     credit: AccountRecord,
-    fields: {
-      userData128: bigint;
-      userData64: bigint;
-      userData32: number;
-      ledger: number;
-      code: number;
-    },
+    code: number,
   ): void {
     this.transferIndex.insert(id, slot);
-    this.indexFields(this.transferFields, slot, fields);
-    this.appendTransfer(debit, slot, fields.code);
-    this.appendTransfer(credit, slot, fields.code);
+    this.appendTransfer(debit, slot, code);
+    this.appendTransfer(credit, slot, code);
   }
 
   private appendTransfer(account: AccountRecord, slot: number, code: number): void {
@@ -1011,13 +1000,7 @@ export class StateMachine {
         account.history?.pop();
       }
       this.transferIndex.remove(store.id(slot));
-      this.unindexFields(this.transferFields, slot, {
-        userData128: store.userData128(slot),
-        userData64: store.userData64(slot),
-        userData32: store.userData32(slot),
-        ledger: store.ledger(slot),
-        code: store.code(slot),
-      });
+      assert.ok(slot >= this.transferFieldsIndexed, "a rolled-back transfer was never indexed");
       store.pop(slot);
     }
   }
@@ -1377,6 +1360,16 @@ export class StateMachine {
   queryTransfers(filter: QueryFilter): Transfer[] {
     const results: Transfer[] = [];
     const store = this.transfers;
+    for (let slot = this.transferFieldsIndexed; slot < store.count; slot++) {
+      this.indexFields(this.transferFields, slot, {
+        userData128: store.userData128(slot),
+        userData64: store.userData64(slot),
+        userData32: store.userData32(slot),
+        ledger: store.ledger(slot),
+        code: store.code(slot),
+      });
+    }
+    this.transferFieldsIndexed = store.count;
     this.scanQuery(
       filter,
       this.transferFields,
