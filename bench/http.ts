@@ -29,10 +29,15 @@ import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membe
 import type { LedgerDeps, MembershipSecrets } from "../src/membership/index.ts";
 import { createOrg, enrollMemberWithLedger, openDatabase } from "../src/membership/index.ts";
 
-const usage = "usage: npm run bench:http [-- --quick]";
+const usage = "usage: npm run bench:http [-- --quick] [--only <route substring>]";
 const args = process.argv.slice(2);
-for (const arg of args) {
-  if (arg !== "--quick") {
+let only: string | undefined;
+for (let index = 0; index < args.length; index++) {
+  const arg = args[index];
+  if (arg === "--only" && args[index + 1] !== undefined) {
+    only = args[index + 1];
+    index += 1;
+  } else if (arg !== "--quick") {
     process.stderr.write(`unknown argument ${arg}\n${usage}\n`);
     process.exit(2);
   }
@@ -308,7 +313,11 @@ try {
       `route after ${warmupSeconds} s warm-up, embedded ledger with fsync, ${members} members\n\n`,
   );
   const results: Array<{ run: Case; result: Measured }> = [];
-  for (const run of cases) {
+  // The ceiling always runs first: every ratio is relative to it.
+  const selected = cases.filter(
+    (run, index) => index === 0 || only === undefined || run.name.includes(only),
+  );
+  for (const run of selected) {
     await runAutocannon(port, run, pos, warmupSeconds);
     await drain();
     const result = await runAutocannon(port, run, pos, runSeconds);
