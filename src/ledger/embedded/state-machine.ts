@@ -185,6 +185,14 @@ function fieldIndexes() {
   };
 }
 type FieldIndexes = ReturnType<typeof fieldIndexes>;
+/** The fields queryAccounts and queryTransfers filter on, as one object carries them. */
+interface IndexedFields {
+  userData128: bigint;
+  userData64: bigint;
+  userData32: number;
+  ledger: number;
+  code: number;
+}
 interface Walk {
   after(slot: number): number;
   before(slot: number): number;
@@ -459,17 +467,7 @@ export class StateMachine {
     }
   }
 
-  private indexFields(
-    indexes: FieldIndexes,
-    slot: number,
-    fields: {
-      userData128: bigint;
-      userData64: bigint;
-      userData32: number;
-      ledger: number;
-      code: number;
-    },
-  ): void {
+  private indexFields(indexes: FieldIndexes, slot: number, fields: IndexedFields): void {
     indexes.userData128.add(slot, fields.userData128);
     indexes.userData64.add(slot, fields.userData64);
     indexes.userData32.add(slot, fields.userData32);
@@ -477,17 +475,7 @@ export class StateMachine {
     indexes.code.add(slot, fields.code);
   }
 
-  private unindexFields(
-    indexes: FieldIndexes,
-    slot: number,
-    fields: {
-      userData128: bigint;
-      userData64: bigint;
-      userData32: number;
-      ledger: number;
-      code: number;
-    },
-  ): void {
+  private unindexFields(indexes: FieldIndexes, slot: number, fields: IndexedFields): void {
     indexes.code.removeLast(slot, fields.code);
     indexes.ledger.removeLast(slot, fields.ledger);
     indexes.userData32.removeLast(slot, fields.userData32);
@@ -1394,13 +1382,7 @@ export class StateMachine {
     indexes: FieldIndexes,
     count: number,
     timestampOf: (slot: number) => bigint,
-    fieldsOf: (slot: number) => {
-      userData128: bigint;
-      userData64: bigint;
-      userData32: number;
-      ledger: number;
-      code: number;
-    },
+    fieldsOf: (slot: number) => IndexedFields,
     visit: (slot: number) => void,
   ): void {
     if (!timestampRangeValid(filter.timestamp_min, filter.timestamp_max) || filter.limit === 0) {
