@@ -24,6 +24,21 @@ describe("deterministic ids", () => {
     expect(ids.size).toBe(5);
   });
 
+  it("never changes what an id is: ids already posted must be derived again exactly", () => {
+    // Pinned values: a retry or a recovery re-derives the ids of documents stored long ago.
+    expect(deriveId("transfer", "org", "purchase", "x-1", "earn")).toBe(
+      227982526969767258155097572644982847612n,
+    );
+    expect(deriveId(1n, "ünï©ødé ✓", 42)).toBe(96740374753759705872856027253555387000n);
+    expect(walletAccountId(3, "m-1")).toBe(132297950967242545128998342808048996402n);
+    // Twice: the second answer comes from the cache and must be the same.
+    expect(walletAccountId(3, "m-1")).toBe(132297950967242545128998342808048996402n);
+  });
+
+  it("refuses parts too long to hash in one piece rather than cutting them short", () => {
+    expect(() => deriveId("x".repeat(2_000))).toThrow(/short/);
+  });
+
   it("cannot be fooled by moving characters between parts", () => {
     expect(deriveId("ab", "c")).not.toBe(deriveId("a", "bc"));
     expect(deriveId(1, "2")).not.toBe(deriveId("1", "2"));

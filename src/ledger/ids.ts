@@ -23,19 +23,28 @@ const controlTag = 0xc0n;
 
 export type IdPart = string | number | bigint;
 
-/** SHA-256 of length-prefixed parts, first 16 bytes, big-endian. */
+/** Bytes one derivation may hash; ids are derived from short names, never from documents. */
+const deriveInputBytesMax = 4096;
+const deriveScratch = Buffer.allocUnsafe(deriveInputBytesMax);
+
+/**
+ * SHA-256 of length-prefixed parts (each part as the UTF-8 of `${typeof part}:${part}`, after its
+ * byte length as a u32 big-endian), first 16 bytes, big-endian. The parts are laid out in one
+ * scratch buffer and hashed in one update: this runs once or twice per posted transfer.
+ */
 export function deriveId(...parts: IdPart[]): bigint {
   assert.ok(parts.length > 0, "an id is derived from at least one part");
-  const hash = createHash("sha256");
+  let offset = 0;
   for (const part of parts) {
-    const bytes = Buffer.from(`${typeof part}:${String(part)}`, "utf8");
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    hash.update(length);
-    hash.update(bytes);
+    const text = `${typeof part}:${String(part)}`;
+    // A UTF-8 byte per UTF-16 unit at most 3: checked before writing, so nothing is cut short.
+    assert.ok(offset + 4 + text.length * 3 <= deriveInputBytesMax, "id parts are short");
+    const length = deriveScratch.write(text, offset + 4, "utf8");
+    deriveScratch.writeUInt32BE(length, offset);
+    offset += 4 + length;
   }
-  const digest = hash.digest();
-  const id = digest.readBigUInt64BE(0) * (1n << 64n) + digest.readBigUInt64BE(8);
+  const digest = createHash("sha256").update(deriveScratch.subarray(0, offset)).digest();
+  const id = (digest.readBigUInt64BE(0) << 64n) | digest.readBigUInt64BE(8);
   assert.ok(id !== 0n && id !== u128Max, "derived id must be a valid TigerBeetle id");
   return id;
 }
@@ -83,10 +92,24 @@ export function decodeControlAccountId(
   return { ledger, code: code as ControlAccountCode };
 }
 
+/** Wallet ids derived lately, by "ledger:member": a purchase batch names the same few often. */
+const walletIdsCached = new Map<string, bigint>();
+const walletIdsCachedMax = 65_536;
+
 export function walletAccountId(ledger: number, memberId: string): bigint {
   assert.ok(Number.isInteger(ledger) && ledger > 0 && ledger <= u32Max, "ledger is a u32 > 0");
+  const key = `${ledger}:${memberId}`;
+  const cached = walletIdsCached.get(key);
+  if (cached !== undefined) {
+    return cached;
+  }
   const id = deriveId("wallet", ledger, memberId);
   assert.ok(decodeControlAccountId(id) === null, "wallet id collides with a control id");
+  if (walletIdsCached.size >= walletIdsCachedMax) {
+    // Dropping everything keeps this O(1) and bounded; the ids are recomputed on demand.
+    walletIdsCached.clear();
+  }
+  walletIdsCached.set(key, id);
   return id;
 }
 

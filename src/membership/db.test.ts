@@ -3,6 +3,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createTestDatabase } from "../../test/support/db.ts";
 import { openAdminClient, openDatabase, quoteIdentifier, withDatabaseName } from "./db.ts";
+import { enrollMember } from "./enroll-member.ts";
+import { ensureLocation } from "./ensure-location.ts";
+import { buildOrg, createTestSecrets } from "./testing.ts";
 
 const serverUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 /** Migrations in drizzle/, as the journal lists them: each one is applied exactly once. */
@@ -112,5 +115,37 @@ describe("createTestDatabase", () => {
     await Promise.all([first.close(), second.close()]);
     await first.close();
     expect(await databaseExists(name)).toBe(false);
+  });
+});
+
+describe("rows that documents refer to without a foreign key", () => {
+  it("are never deleted, truncated or re-keyed, so no reference can dangle", async () => {
+    const database = await createTestDatabase();
+    onTestFinished(() => database.close());
+    const deps = { db: database.db, secrets: createTestSecrets() };
+    const { org } = await buildOrg(deps);
+    const member = await enrollMember(deps, { orgId: org.id, externalRef: "card-1" });
+    const location = await ensureLocation(database.db, { orgId: org.id, externalRef: "store-1" });
+    const { sql } = database;
+
+    const refused = [
+      sql`delete from members where id = ${member.id}`,
+      sql`delete from locations where id = ${location.id}`,
+      sql`delete from orgs where id = ${org.id}`,
+      sql`truncate members cascade`,
+      sql`update members set id = gen_random_uuid() where id = ${member.id}`,
+      sql`update locations set org_id = gen_random_uuid() where id = ${location.id}`,
+      sql`update orgs set id = gen_random_uuid() where id = ${org.id}`,
+    ];
+    for (const statement of refused) {
+      await expect(statement).rejects.toMatchObject({ code: "23001" });
+    }
+    const [counts] = await sql<{ orgs: number; members: number; locations: number }[]>`
+      select (select count(*)::int from orgs where id = ${org.id}) as orgs,
+        (select count(*)::int from members where id = ${member.id}) as members,
+        (select count(*)::int from locations where id = ${location.id}) as locations`;
+    expect(counts).toEqual({ orgs: 1, members: 1, locations: 1 });
+    // Everything else about them may change: closing a member is an update.
+    await sql`update members set status = 'closed' where id = ${member.id}`;
   });
 });

@@ -309,6 +309,11 @@ async function programsOf(
  * Marks the rows of `$1` (a JSON array of {n, id, org_id, response, event}) posted where still
  * pending, and writes the event of each row it marked, in the array's order. Returns the ids it
  * marked.
+ *
+ * "Still pending" is written `<> 'posted'` (a purchase is never `failed`; asserted before) so
+ * that the planner finds the rows by primary key: `= 'pending'` matches the predicate of
+ * `pos_transactions_pending_idx`, and the planner then scans that index, whose dead entries
+ * (rows marked since the last vacuum) grow with every batch.
  */
 const markPosted = `
   with v as (
@@ -319,7 +324,7 @@ const markPosted = `
     update pos_transactions as p
     set status = 'posted', posted_at = now(), response = v.response
     from v
-    where p.id = v.id and p.org_id = v.org_id and p.status = 'pending'
+    where p.id = v.id and p.org_id = v.org_id and p.status <> 'posted'
     returning p.id
   ),
   events as (
