@@ -20,10 +20,9 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { serve } from "@hono/node-server";
-import { Redis } from "ioredis";
+import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import { pino } from "pino";
-import { createApp, createMetrics, httpLimits } from "../src/http/index.ts";
+import { createApp, createEdgeRedis, createMetrics, httpLimits } from "../src/http/index.ts";
 import { createLedgerClient } from "../src/ledger/index.ts";
 import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/db.ts";
 import type { LedgerDeps, MembershipSecrets } from "../src/membership/index.ts";
@@ -155,11 +154,8 @@ const database = await openDatabase({
   statementTimeoutMs: 10_000,
   applicationName: "loyalty-bench",
 });
-const redis = new Redis(redisUrl, {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-});
+// The server's own client settings (auto-pipelining above all): the figures are the server's.
+const redis = createEdgeRedis(redisUrl);
 await redis.connect();
 const ledger = await createLedgerClient(
   { clusterId: 0n, dataFile: join(dataDirectory, "ledger.tb") },
@@ -190,10 +186,10 @@ const app = createApp({
 // Requests still running after autocannon hangs up must finish before the clients close.
 let inFlight = 0;
 const server = serve({
-  fetch: async (request: Request) => {
+  fetch: async (request: Request, env: HttpBindings | Http2Bindings) => {
     inFlight += 1;
     try {
-      return await app.fetch(request);
+      return await app.fetch(request, env);
     } finally {
       inFlight -= 1;
     }

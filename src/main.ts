@@ -5,13 +5,13 @@
  */
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
-import { Redis } from "ioredis";
 import { pino } from "pino";
 import type { Config } from "./config.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import {
   countPostedTransfers,
   createApp,
+  createEdgeRedis,
   createMetrics,
   httpLimits,
   sweepIdempotencyKeys,
@@ -29,8 +29,6 @@ const recoveryIntervalMs = 30_000;
 const recoveryBatch = 500;
 const recoveryPassesMax = 20;
 const idempotencySweepIntervalMs = 10 * 60_000;
-const redisConnectTimeoutMs = 5_000;
-const redisReconnectDelayMsMax = 2_000;
 
 function readConfig(): Config {
   try {
@@ -98,18 +96,7 @@ try {
   process.exit(1);
 }
 
-// The HTTP path must fail fast when Redis is down (the rate limit then lets requests through),
-// never queue commands until it returns: enableOfflineQueue false, one attempt per command.
-const redis = new Redis(config.redis.url, {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  // Concurrent requests' rate-limit calls share one socket write.
-  enableAutoPipelining: true,
-  maxRetriesPerRequest: 1,
-  commandTimeout: httpLimits.redisCommandTimeoutMs,
-  connectTimeout: redisConnectTimeoutMs,
-  retryStrategy: (attempt) => Math.min(attempt * 200, redisReconnectDelayMsMax),
-});
+const redis = createEdgeRedis(config.redis.url);
 let redisDownSinceMs: number | undefined;
 redis.on("error", (error) => {
   if (redisDownSinceMs === undefined) {

@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", observe(deps));
-  app.onError((error, c) => respondWithError(c, error, c.get("logger") ?? deps.logger));
+  app.onError((error, c) => respondWithError(c, error, c.get("log")?.logger ?? deps.logger));
   app.notFound((c) => c.json(errorBody("route_not_found", "no such route"), 404));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {

@@ -3,6 +3,7 @@
  * carries through its middleware (`AppEnv`).
  */
 import assert from "node:assert/strict";
+import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import type { Context } from "hono";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -37,13 +38,57 @@ export interface AppDeps {
 }
 
 export interface AppEnv {
+  /** Set when served by @hono/node-server (absent under `app.request` in tests). */
+  Bindings: Partial<HttpBindings | Http2Bindings>;
   Variables: {
     requestId: string;
-    /** The request's logger: every line carries `requestId`. */
-    logger: Logger;
+    /** The request's log context; `requestLogger(c)` gives its logger. */
+    log: RequestLog;
     /** Set by `authenticate` on org-scoped routes. */
     principal: ApiKeyPrincipal;
   };
+}
+
+/**
+ * A request's logger, made only when a line is written: most requests log nothing but their
+ * access line, and a pino child per request (two, with the caller's org) costs more than the
+ * rest of a cached read. Fields added by `bind` appear on every line written afterwards.
+ */
+export class RequestLog {
+  readonly #root: Logger;
+  readonly #bindings: Record<string, string>;
+  #logger: Logger | undefined;
+
+  constructor(root: Logger, requestId: string) {
+    this.#root = root;
+    this.#bindings = { requestId };
+  }
+
+  bind(fields: Record<string, string>): void {
+    Object.assign(this.#bindings, fields);
+    this.#logger = undefined;
+  }
+
+  get logger(): Logger {
+    this.#logger ??= this.#root.child({ ...this.#bindings });
+    return this.#logger;
+  }
+
+  /** The root logger and the bindings, for a line written without making a child. */
+  get root(): Logger {
+    return this.#root;
+  }
+
+  get bindings(): Readonly<Record<string, string>> {
+    return this.#bindings;
+  }
+}
+
+/** The request's logger: every line carries `requestId` (and the org and key once known). */
+export function requestLogger(c: Context<AppEnv>): Logger {
+  const log = c.get("log");
+  assert.ok(log !== undefined, "observe runs first");
+  return log.logger;
 }
 
 /** Who is calling; only valid behind `authenticate`. */

@@ -20,6 +20,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Db, FieldCipher } from "../membership/index.ts";
 import { createFieldCipher } from "../membership/index.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
+import { requestLogger } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import {
   idempotencyKeyLengthMax,
@@ -232,7 +233,7 @@ export function idempotency(
         break;
     }
     await next();
-    const logger = c.get("logger");
+    const logger = requestLogger(c);
     const status = c.res.status;
     try {
       if (status >= 200 && status < 300) {

@@ -5,3 +5,4 @@ export { sweepIdempotencyKeys } from "./idempotency.ts";
 export * as httpLimits from "./limits.ts";
 export type { Metrics } from "./metrics.ts";
 export { countPostedTransfers, createMetrics } from "./metrics.ts";
+export { createEdgeRedis } from "./redis.ts";

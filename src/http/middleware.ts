@@ -4,13 +4,13 @@ import assert from "node:assert/strict";
  * log line, API key and platform authentication, role checks, and the body size limit.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { matchedRoutes } from "hono/route";
 import type { ApiKeyPrincipal, ApiKeyRole } from "../membership/index.ts";
 import { authenticateApiKey } from "../membership/index.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
-import { principalOf } from "./env.ts";
+import { principalOf, RequestLog } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { bearerTokenLengthMax, requestIdLengthMax } from "./limits.ts";
 
@@ -33,9 +33,33 @@ export function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
 }
 
 /**
+ * Sets a response header. Served by @hono/node-server, it goes straight onto Node's response
+ * (`setHeader`, merged when the response is written), before the handler runs: adding it to a
+ * finished Fetch `Response` instead turns the server's plain-object headers into a WHATWG
+ * `Headers`, whose validation costs as much as a cached read. Under `app.request` (tests) there
+ * is no Node response: then `after` sets it on the Fetch response once the handler has answered.
+ */
+export function setResponseHeader(
+  c: Context<AppEnv>,
+  name: string,
+  value: string,
+): { after(): void } {
+  const outgoing = c.env?.outgoing;
+  if (outgoing !== undefined && !outgoing.headersSent) {
+    outgoing.setHeader(name, value);
+    return { after() {} };
+  }
+  return {
+    after() {
+      c.res.headers.set(name, value);
+    },
+  };
+}
+
+/**
  * First in the chain: takes the caller's `X-Request-Id` when it is a sane token (so a request
- * can be followed across services) or makes one, gives the request a logger that stamps it on
- * every line, and after the answer records the metrics and one access log line.
+ * can be followed across services) or makes one, gives the request a log context that stamps it
+ * on every line, and after the answer records the metrics and one access log line.
  */
 export function observe(deps: Pick<AppDeps, "logger" | "metrics">): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -44,17 +68,26 @@ export function observe(deps: Pick<AppDeps, "logger" | "metrics">): MiddlewareHa
     const requestId =
       incoming !== undefined && requestIdPattern.test(incoming) ? incoming : randomUUID();
     c.set("requestId", requestId);
-    c.set("logger", deps.logger.child({ requestId }));
+    const log = new RequestLog(deps.logger, requestId);
+    c.set("log", log);
+    const header = setResponseHeader(c, requestIdHeader, requestId);
     await next();
-    c.res.headers.set(requestIdHeader, requestId);
+    header.after();
     const seconds = (performance.now() - startedAt) / 1000;
     const labels = { method: c.req.method, route: routeLabel(c), status: String(c.res.status) };
     deps.metrics.httpRequests.inc(labels);
     deps.metrics.httpRequestSeconds.observe(labels, seconds);
-    c.get("logger").info(
-      { ...labels, path: c.req.path, durationMs: Math.round(seconds * 1e6) / 1000 },
-      "request",
-    );
+    if (deps.logger.isLevelEnabled("info")) {
+      log.root.info(
+        {
+          ...log.bindings,
+          ...labels,
+          path: c.req.path,
+          durationMs: Math.round(seconds * 1e6) / 1000,
+        },
+        "request",
+      );
+    }
   };
 }
 
@@ -141,7 +174,7 @@ export function authenticate(
       });
     }
     c.set("principal", principal);
-    c.set("logger", c.get("logger").child({ orgId: principal.orgId, keyId: principal.keyId }));
+    c.get("log").bind({ orgId: principal.orgId, keyId: principal.keyId });
     await next();
   };
 }

@@ -14,9 +14,10 @@ import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { Redis } from "ioredis";
 import type { AppEnv } from "./env.ts";
-import { principalOf } from "./env.ts";
+import { principalOf, requestLogger } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import type { Metrics } from "./metrics.ts";
+import { setResponseHeader } from "./middleware.ts";
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -93,14 +94,14 @@ export function rateLimit(limiter: RateLimiter, metrics: Metrics): MiddlewareHan
       const now = Date.now();
       if (now - lastFailureLogMs >= failureLogIntervalMs) {
         lastFailureLogMs = now;
-        c.get("logger").warn(
+        requestLogger(c).warn(
           { err: error },
           "rate limit unavailable (Redis); letting requests through",
         );
       }
       return next();
     }
-    const headers = {
+    const headers: Record<string, string> = {
       "RateLimit-Limit": String(decision.limit),
       "RateLimit-Remaining": String(decision.remaining),
       "RateLimit-Reset": String(decision.resetSeconds),
@@ -114,9 +115,10 @@ export function rateLimit(limiter: RateLimiter, metrics: Metrics): MiddlewareHan
         { ...headers, "Retry-After": String(decision.resetSeconds) },
       );
     }
+    const set = Object.entries(headers).map(([name, value]) => setResponseHeader(c, name, value));
     await next();
-    for (const [name, value] of Object.entries(headers)) {
-      c.res.headers.set(name, value);
+    for (const header of set) {
+      header.after();
     }
     return undefined;
   };

@@ -3,6 +3,8 @@
  * past the limit, one budget per key; and when Redis cannot answer the limiter fails open:
  * requests go through without the headers, and a counter records it.
  */
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Harness, TestOrg } from "./support.ts";
 import { buildTestOrg, call, createHarness, testRedis } from "./support.ts";
@@ -81,6 +83,46 @@ describe("rate limit", () => {
       expect((await failures()) - before).toBe(5);
     } finally {
       deadRedis.disconnect();
+    }
+  });
+});
+
+describe("served by Node (the production path)", () => {
+  it("carries the request id and the RateLimit headers on answers, errors and 429s", async () => {
+    const limited = await createHarness({ rateLimit: { requests: 2, windowSeconds: 60 } });
+    const server = serve({ fetch: limited.app.fetch, hostname: "127.0.0.1", port: 0 });
+    try {
+      await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+      const { port } = server.address() as AddressInfo;
+      const fresh = await buildTestOrg(limited);
+      const get = (path: string, headers: Record<string, string> = {}) =>
+        fetch(`http://127.0.0.1:${port}${path}`, {
+          headers: { Authorization: `Bearer ${fresh.keys.finance}`, ...headers },
+        });
+
+      const ok = await get("/v1/ledger/trial-balance", { "X-Request-Id": "till-1.req-1" });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get("x-request-id")).toBe("till-1.req-1");
+      expect(ok.headers.get("ratelimit-limit")).toBe("2");
+      expect(ok.headers.get("ratelimit-remaining")).toBe("1");
+      expect(ok.headers.get("content-type")).toMatch(/^application\/json/);
+
+      const missing = await get("/v1/members/00000000-0000-4000-8000-000000000000");
+      expect(missing.status).toBe(403);
+      expect(missing.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+      expect(missing.headers.get("ratelimit-remaining")).toBe("0");
+
+      const refused = await get("/v1/ledger/trial-balance");
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).not.toBeNull();
+      expect(refused.headers.get("ratelimit-remaining")).toBe("0");
+      expect(refused.headers.get("x-request-id")).not.toBeNull();
+      // Each header once: Node's and the Fetch response's are merged, not appended.
+      expect(refused.headers.get("ratelimit-limit")).toBe("2");
+      expect((await refused.json()).error.code).toBe("rate_limited");
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await limited.close();
     }
   });
 });

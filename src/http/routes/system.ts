@@ -6,6 +6,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { JsonObject } from "../docs-page.ts";
 import { renderDocsPage } from "../docs-page.ts";
 import type { AppDeps, AppEnv } from "../env.ts";
+import { requestLogger } from "../env.ts";
 import { checkReadiness } from "../readiness.ts";
 import { jsonContent, validationHook } from "./common.ts";
 
@@ -50,7 +51,7 @@ export function systemRoutes(deps: AppDeps, document: () => JsonObject) {
       },
     }),
     async (c) => {
-      const readiness = await checkReadiness({ ...deps, logger: c.get("logger") });
+      const readiness = await checkReadiness({ ...deps, logger: requestLogger(c) });
       return readiness.ready
         ? c.json({ status: "ready" as const, checks: readiness.checks }, 200)
         : c.json({ status: "not_ready" as const, checks: readiness.checks }, 503);
