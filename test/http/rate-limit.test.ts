@@ -119,7 +119,9 @@ describe("served by Node (the production path)", () => {
       expect(refused.headers.get("x-request-id")).not.toBeNull();
       // Each header once: Node's and the Fetch response's are merged, not appended.
       expect(refused.headers.get("ratelimit-limit")).toBe("2");
-      expect((await refused.json()).error.code).toBe("rate_limited");
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+        "rate_limited",
+      );
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await limited.close();
