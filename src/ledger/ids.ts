@@ -11,7 +11,7 @@
  * member's UUID as a u128 (`uuidToU128` / `u128ToUuid`).
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { type AccountCode, type ControlAccountCode, controlAccountCodes } from "./codes.ts";
 
 const u128Max = (1n << 128n) - 1n;
@@ -43,7 +43,7 @@ export function deriveId(...parts: IdPart[]): bigint {
     deriveScratch.writeUInt32BE(length, offset);
     offset += 4 + length;
   }
-  const digest = createHash("sha256").update(deriveScratch.subarray(0, offset)).digest();
+  const digest = hash("sha256", deriveScratch.subarray(0, offset), "buffer");
   const id = (digest.readBigUInt64BE(0) << 64n) | digest.readBigUInt64BE(8);
   assert.ok(id !== 0n && id !== u128Max, "derived id must be a valid TigerBeetle id");
   return id;

@@ -14,7 +14,7 @@
  * refused.
  */
 import assert from "node:assert/strict";
-import { createHash, randomUUID } from "node:crypto";
+import { hash as digestOf, randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import { pointsForPurchase, pointsPerTransferMax } from "../ledger/index.ts";
 import { cachesOf, type MemberHint, memberKey } from "./caches.ts";
@@ -284,6 +284,11 @@ function resultOf(
   }
 }
 
+/** One-shot SHA-256 (hex): no Hash object per purchase. */
+function sha256Hex(text: string): string {
+  return digestOf("sha256", text, "hex");
+}
+
 function checkPurchase(input: PurchaseInput, context: OrgLedgerContext, now: Date): Checked {
   const { externalId } = input;
   if (externalId.length === 0 || externalId.length > externalIdLengthMax) {
@@ -334,20 +339,18 @@ function checkPurchase(input: PurchaseInput, context: OrgLedgerContext, now: Dat
     throw invalidInput("location ref length out of range", { field: "locationRef" });
   }
   const items = checkItems(input.items ?? []);
-  const hash = createHash("sha256")
-    .update(
-      purchaseRequestText({
-        externalId,
-        memberId,
-        memberExternalRef,
-        amountMinor: input.amountMinor,
-        currency: input.currency,
-        occurredAt: occurredAt?.toISOString() ?? null,
-        locationRef,
-        items,
-      }),
-    )
-    .digest("hex");
+  const hash = sha256Hex(
+    purchaseRequestText({
+      externalId,
+      memberId,
+      memberExternalRef,
+      amountMinor: input.amountMinor,
+      currency: input.currency,
+      occurredAt: occurredAt?.toISOString() ?? null,
+      locationRef,
+      items,
+    }),
+  );
   return {
     orgId: context.org.id,
     externalId,

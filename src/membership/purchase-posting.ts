@@ -16,7 +16,6 @@ import type { LedgerDeps } from "./deps.ts";
 import { ensureEnrolled } from "./ledger-enrollment.ts";
 import { idText, interrupt, pointsLedgersOf } from "./ledger-support.ts";
 import type { PurchaseOutcome, StampProgram } from "./ledger-types.ts";
-import { assertOutboxEvent, type OutboxEvent } from "./outbox.ts";
 import { locations, posTransactions, stampPrograms } from "./schema.ts";
 import {
   cardKey,
@@ -306,9 +305,15 @@ async function programsOf(
 }
 
 /**
- * Marks the rows of `$1` (a JSON array of {n, id, org_id, response, event}) posted where still
- * pending, and writes the event of each row it marked, in the array's order. Returns the ids it
- * marked.
+ * Marks the rows of `$1` (a JSON array of {n, id, org_id, stamps_earned}) posted where still
+ * pending, stores each one's outcome, and writes the `points.earned` event of each row it marked
+ * (one that earned points or stamps), in the array's order. Returns the ids it marked.
+ *
+ * The outcome and the event are built here from the row itself, so only what the row does not
+ * hold travels: `stamps_earned` (with which cards the purchase completed) for a purchase that
+ * earned stamps, null otherwise. The stored outcome is what `purchaseResponse` makes of it, and
+ * the event's fields are the row's (amounts as strings, `occurred_at` as ISO 8601 UTC with
+ * milliseconds); a test pins both.
  *
  * "Still pending" is written `<> 'posted'` (a purchase is never `failed`; asserted before) so
  * that the planner finds the rows by primary key: `= 'pending'` matches the predicate of
@@ -318,27 +323,44 @@ async function programsOf(
 const markPosted = `
   with v as (
     select * from jsonb_to_recordset($1::jsonb)
-      as v(n int, id uuid, org_id uuid, response jsonb, event jsonb)
+      as v(n int, id uuid, org_id uuid, stamps_earned jsonb)
   ),
   marked as (
     update pos_transactions as p
-    set status = 'posted', posted_at = now(), response = v.response
+    set status = 'posted', posted_at = now(),
+      response = jsonb_build_object('transaction_id', p.id, 'points_earned', p.points::text,
+        'stamps_earned', coalesce(v.stamps_earned, '[]'::jsonb))
     from v
     where p.id = v.id and p.org_id = v.org_id and p.status <> 'posted'
-    returning p.id
+    returning p.id, p.org_id, p.member_id, p.external_id, p.points, p.stamps, p.amount_minor,
+      p.currency, p.occurred_at, p.location_id
   ),
   events as (
     insert into outbox (org_id, topic, payload)
-    select v.org_id, 'points.earned'::outbox_topic, v.event
-    from marked join v on v.id = marked.id
-    where v.event is not null
+    select m.org_id, 'points.earned'::outbox_topic, jsonb_build_object(
+      'transaction_id', m.id,
+      'member_id', m.member_id,
+      'external_id', m.external_id,
+      'points', m.points::text,
+      'stamps', (
+        select coalesce(jsonb_agg(jsonb_build_object(
+            'program_id', g.item -> 'program_id', 'stamps', g.item -> 'stamps')
+          order by g.position), '[]'::jsonb)
+        from jsonb_array_elements(m.stamps) with ordinality as g(item, position)
+      ),
+      'amount_minor', m.amount_minor::text,
+      'currency', m.currency,
+      'occurred_at', to_char(m.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'location_id', m.location_id)
+    from marked m join v on v.id = m.id
+    where m.points > 0 or jsonb_array_length(m.stamps) > 0
     order by v.n
   )
   select id from marked`;
 
 /**
  * Marks the rows posted with their stored outcome and writes their `points.earned` events, in
- * one statement (so atomically, without BEGIN/COMMIT). `status = 'pending'` makes concurrent
+ * one statement (so atomically, without BEGIN/COMMIT). `status <> 'posted'` makes concurrent
  * markers (a retry, recovery) mark each row once, and only the one that marks it writes its
  * event.
  */
@@ -350,36 +372,13 @@ async function markPurchasesPosted(
   const updates = rows.map((row, n) => {
     const outcome = outcomes.get(row.id);
     assert.ok(outcome !== undefined, "an outcome for every row");
-    const event: OutboxEvent | null =
-      row.points > 0n || row.stamps.length > 0
-        ? {
-            orgId: row.orgId,
-            topic: "points.earned",
-            payload: {
-              transaction_id: row.id,
-              member_id: row.memberId,
-              external_id: row.externalId,
-              points: row.points.toString(),
-              stamps: row.stamps.map((grant) => ({
-                program_id: grant.program_id,
-                stamps: grant.stamps,
-              })),
-              amount_minor: row.amountMinor.toString(),
-              currency: row.currency,
-              occurred_at: row.occurredAt.toISOString(),
-              location_id: row.locationId,
-            },
-          }
-        : null;
-    if (event !== null) {
-      assertOutboxEvent(event);
-    }
+    assert.equal(outcome.transactionId, row.id, "the outcome is the row's");
+    assert.equal(outcome.pointsEarned, row.points, "the outcome earns the row's points");
     return {
       n,
       id: row.id,
       org_id: row.orgId,
-      response: purchaseResponse(outcome),
-      event: event?.payload ?? null,
+      stamps_earned: row.stamps.length === 0 ? null : purchaseResponse(outcome).stamps_earned,
     };
   });
   const updated = await executeStatement<{ id: string }>(

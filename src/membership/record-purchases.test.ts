@@ -173,3 +173,94 @@ describe("recordPurchases", () => {
     expect(rows?.n).toBe(0);
   });
 });
+
+describe("what a posted purchase leaves in Postgres", () => {
+  it("stores the outcome and writes the points.earned event with the row's exact values", async () => {
+    const { deps } = environment;
+    const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    const visits = await createStampProgram(deps, {
+      orgId: org.id,
+      name: "Visits",
+      stampsRequired: 2n,
+      rewardPoints: 5n,
+    });
+    const coffee = await createStampProgram(deps, {
+      orgId: org.id,
+      name: "Coffee",
+      stampsRequired: 10n,
+      rewardPoints: 50n,
+      matchCategory: "coffee",
+    });
+    const member = await buildLedgerMember(deps, org.id);
+    const occurredAt = new Date("2026-11-20T09:08:07.006Z");
+    const [first, second, plain] = await recordPurchases(deps, {
+      orgId: org.id,
+      items: [
+        {
+          externalId: "till-1",
+          memberId: member.id,
+          amountMinor: 1_250n,
+          currency: "EUR",
+          occurredAt,
+          locationRef: "store-9",
+          items: [{ sku: "latte", category: "coffee", quantity: 3 }],
+        },
+        // Fills the Visits card (2 stamps); earns no points (below one unit).
+        { externalId: "till-2", memberId: member.id, amountMinor: 99n, currency: "EUR" },
+        // In a batch, the completion is reported on the card's last purchase: this one.
+        { externalId: "till-3", memberId: member.id, amountMinor: 50n, currency: "EUR" },
+      ],
+    });
+    expect([first?.status, second?.status, plain?.status]).toEqual([
+      "created",
+      "created",
+      "created",
+    ]);
+
+    const rows = await database.sql<
+      { id: string; external_id: string; response: unknown; location_id: string | null }[]
+    >`select id, external_id, response, location_id from pos_transactions
+      where org_id = ${org.id} order by external_id`;
+    const [row1, row2, row3] = rows;
+    expect(row1?.response).toEqual({
+      transaction_id: row1?.id,
+      points_earned: "12",
+      stamps_earned: [
+        { program_id: visits.id, stamps: "1", completed: false },
+        { program_id: coffee.id, stamps: "3", completed: false },
+      ],
+    });
+    expect(row2?.response).toEqual({
+      transaction_id: row2?.id,
+      points_earned: "0",
+      stamps_earned: [{ program_id: visits.id, stamps: "1", completed: false }],
+    });
+    expect(row3?.response).toEqual({
+      transaction_id: row3?.id,
+      points_earned: "0",
+      stamps_earned: [{ program_id: visits.id, stamps: "1", completed: true }],
+    });
+
+    const events = await database.sql<{ payload: unknown }[]>`
+      select payload from outbox where org_id = ${org.id} and topic = 'points.earned' order by id`;
+    expect(events.map((event) => event.payload)).toEqual([
+      {
+        transaction_id: row1?.id,
+        member_id: member.id,
+        external_id: "till-1",
+        points: "12",
+        stamps: [
+          { program_id: visits.id, stamps: "1" },
+          { program_id: coffee.id, stamps: "3" },
+        ],
+        amount_minor: "1250",
+        currency: "EUR",
+        occurred_at: "2026-11-20T09:08:07.006Z",
+        location_id: row1?.location_id,
+      },
+      expect.objectContaining({ external_id: "till-2", points: "0", location_id: null }),
+      expect.objectContaining({ external_id: "till-3", amount_minor: "50" }),
+    ]);
+    expect(row1?.location_id).not.toBeNull();
+  });
+});
