@@ -227,14 +227,30 @@ export function platformAuth(platformToken: string | undefined): MiddlewareHandl
   };
 }
 
-/** Hono's body limit, answering with the error envelope. */
+/**
+ * The body limit, answering with the error envelope. A body with a `Content-Length` (what every
+ * POS client sends) is judged by that header alone, as Hono's `bodyLimit` would, but without
+ * touching `c.req.raw.body`: that would build a full WHATWG `Request` with a web stream over the
+ * socket, where the Node adapter otherwise reads the body straight into a buffer. A chunked body
+ * goes through Hono's `bodyLimit`, which counts its bytes as they arrive.
+ */
 export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `the body exceeds ${maxBytes} bytes`, {
-        max_bytes: maxBytes,
-      });
-    },
-  });
+  const tooLarge = (): never => {
+    throw new ApiError(413, "payload_too_large", `the body exceeds ${maxBytes} bytes`, {
+      max_bytes: maxBytes,
+    });
+  };
+  const counting = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      // Node's parser has already refused a malformed or repeated Content-Length.
+      if (Number(length) > maxBytes) {
+        tooLarge();
+      }
+      await next();
+      return;
+    }
+    await counting(c, next);
+  };
 }
