@@ -77,13 +77,11 @@ export const historyPageMax = 200;
 /** Purchases one coalesced batch carries at most: the batch route's own bound. */
 export const coalescedPurchasesMax = purchaseBatchItemsMax;
 /**
- * Coalesced batches in flight at once. One: purchases that arrive while a batch is in flight
- * wait for the next, so batches grow with the load and each purchase's share of a batch's fixed
- * costs (two Postgres commits, one ledger fsync) shrinks. Measured with `npm run bench:http` at
- * 50 connections on 2 cores: 1 in flight gave 2,400-2,800 purchases/s, 2 gave 2,200-2,300, and
- * more gave less (smaller batches, more commits contending for the same disk).
+ * Coalesced batches in flight at once: one inserting its intents (the batcher never runs two of
+ * those, so purchases that arrive meanwhile form one next batch rather than several small ones)
+ * and one posting and marking. Measured with `npm run bench:http` at 50 connections on 2 cores.
  */
-export const coalescedBatchesInFlightMax = 1;
+export const coalescedBatchesInFlightMax = 2;
 /** Purchases waiting for a batch; beyond this `recordPurchase` refuses at once (overload). */
 export const purchaseQueueMax = 20 * coalescedPurchasesMax;
 /** How stale an org's settings and stamp programs may be in another process's cache. */

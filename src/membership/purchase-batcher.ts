@@ -26,8 +26,9 @@ import {
 } from "./limits.ts";
 import {
   type IntakeResult,
-  intakePurchaseRequests,
   type PurchaseInput,
+  type StagedPurchases,
+  stagePurchaseRequests,
 } from "./purchase-intake.ts";
 
 export interface PurchaseBatcherOptions {
@@ -105,6 +106,7 @@ export function createPurchaseBatcher(
   let queue: Waiting[] = [];
   let head = 0;
   let inFlight = 0;
+  let staging = false;
   let batches = 0;
   let purchases = 0;
 
@@ -125,31 +127,45 @@ export function createPurchaseBatcher(
     return batch;
   }
 
+  /**
+   * Starts the next batch when no batch is staging (checking and inserting its intents) and
+   * fewer than `batchesInFlightMax` are in flight. One staging at a time keeps batches whole:
+   * purchases arriving meanwhile wait for the next batch instead of splitting into small ones,
+   * while the staged batch posts and marks, overlapping the next one's insert.
+   */
   function startBatches(): void {
-    while (inFlight < batchesInFlightMax && queued() > 0) {
-      const batch = take();
-      assert.ok(batch.length >= 1 && batch.length <= batchItemsMax, "batch within its bound");
-      inFlight += 1;
-      batches += 1;
-      purchases += batch.length;
-      const done = record(batch).finally(() => {
+    if (staging || inFlight >= batchesInFlightMax || queued() === 0) {
+      return;
+    }
+    const batch = take();
+    assert.ok(batch.length >= 1 && batch.length <= batchItemsMax, "batch within its bound");
+    inFlight += 1;
+    staging = true;
+    batches += 1;
+    purchases += batch.length;
+    const staged = stage(batch).finally(() => {
+      staging = false;
+      startBatches();
+    });
+    const done = staged
+      .then((intake) => intake.complete())
+      .finally(() => {
         inFlight -= 1;
         assert.ok(inFlight >= 0, "batches in flight never negative");
         startBatches();
       });
-      const rejectAll = (error: unknown): void => {
-        // A settled promise ignores a second settlement: callers already answered keep theirs.
-        for (const waiting of batch) {
-          waiting.reject(error);
-        }
-      };
-      // A broken invariant while answering reaches every caller still waiting, never nobody.
-      void done.then((results) => answer(batch, results), rejectAll).catch(rejectAll);
-    }
+    const rejectAll = (error: unknown): void => {
+      // A settled promise ignores a second settlement: callers already answered keep theirs.
+      for (const waiting of batch) {
+        waiting.reject(error);
+      }
+    };
+    // A broken invariant while answering reaches every caller still waiting, never nobody.
+    void done.then((results) => answer(batch, results), rejectAll).catch(rejectAll);
   }
 
-  function record(batch: readonly Waiting[]): Promise<IntakeResult[]> {
-    return intakePurchaseRequests(
+  function stage(batch: readonly Waiting[]): Promise<StagedPurchases> {
+    return stagePurchaseRequests(
       deps,
       batch.map((waiting) => ({ orgId: waiting.orgId, input: waiting.purchase })),
       { thrownFailsBatch: false },

@@ -149,15 +149,38 @@ export async function intakePurchases(
 export async function intakePurchaseRequests(
   deps: LedgerDeps,
   requests: readonly PurchaseRequest[],
-  options: {
-    /**
-     * True: a request whose check throws (not a DomainError) fails the whole call before
-     * anything is written, as one caller's batch should. False: only that request's result is
-     * `thrown`, as requests of different callers coalesced into one batch should.
-     */
-    thrownFailsBatch: boolean;
-  },
+  options: IntakeOptions,
 ): Promise<IntakeResult[]> {
+  const staged = await stagePurchaseRequests(deps, requests, options);
+  return staged.complete();
+}
+
+/**
+ * A batch whose intents are committed (the first step of the protocol), not yet posted:
+ * `complete` posts them, marks them and gives one result per request, in order. Call it once.
+ */
+export interface StagedPurchases {
+  complete(): Promise<IntakeResult[]>;
+}
+
+export interface IntakeOptions {
+  /**
+   * True: a request whose check throws (not a DomainError) fails the whole call before
+   * anything is written, as one caller's batch should. False: only that request's result is
+   * `thrown`, as requests of different callers coalesced into one batch should.
+   */
+  thrownFailsBatch: boolean;
+}
+
+/**
+ * The first half of `intakePurchaseRequests`: checks every request and commits the new intents.
+ * The batcher starts the next batch's first half while this one's second half runs.
+ */
+export async function stagePurchaseRequests(
+  deps: LedgerDeps,
+  requests: readonly PurchaseRequest[],
+  options: IntakeOptions,
+): Promise<StagedPurchases> {
   assert.ok(requests.length <= purchaseBatchItemsMax, "batch within its bound");
   const { db } = deps;
   const contexts = new Map<string, OrgLedgerContext | DomainError>();
@@ -229,23 +252,30 @@ export async function intakePurchaseRequests(
     }
   }
 
-  const inserted = slots.flatMap((slot) => (slot.state === "inserted" ? [slot.intent] : []));
-  for (const intent of inserted) {
-    await interrupt(deps, "after_intent", { table: "pos_transactions", id: intent.id });
-  }
-  // Existing rows still pending belong to an earlier attempt that stopped half way (or is still
-  // running): posting them again is safe, and the caller gets the real outcome, not a guess.
-  const pendingExisting = slots.flatMap((slot) =>
-    slot.state === "existing" && slot.row.status === "pending" ? [slot.row] : [],
-  );
-  const outcomes = await postPurchases(deps, [...inserted, ...pendingExisting]);
+  let completed = false;
+  return {
+    async complete() {
+      assert.ok(!completed, "a staged batch completes once");
+      completed = true;
+      const inserted = slots.flatMap((slot) => (slot.state === "inserted" ? [slot.intent] : []));
+      for (const intent of inserted) {
+        await interrupt(deps, "after_intent", { table: "pos_transactions", id: intent.id });
+      }
+      // Existing rows still pending belong to an earlier attempt that stopped half way (or is
+      // still running): posting them again is safe, and the caller gets the real outcome.
+      const pendingExisting = slots.flatMap((slot) =>
+        slot.state === "existing" && slot.row.status === "pending" ? [slot.row] : [],
+      );
+      const outcomes = await postPurchases(deps, [...inserted, ...pendingExisting]);
 
-  const results: IntakeResult[] = [];
-  for (const [index, slot] of slots.entries()) {
-    const externalId = requests[index]?.input.externalId ?? "";
-    results.push(resultOf(slot, externalId, results, outcomes));
-  }
-  return results;
+      const results: IntakeResult[] = [];
+      for (const [index, slot] of slots.entries()) {
+        const externalId = requests[index]?.input.externalId ?? "";
+        results.push(resultOf(slot, externalId, results, outcomes));
+      }
+      return results;
+    },
+  };
 }
 
 function resultOf(

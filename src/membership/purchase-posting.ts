@@ -390,6 +390,7 @@ async function markPurchasesPosted(
 
   const others = rows.filter((row) => !marked.has(row.id)).map((row) => row.id);
   if (others.length > 0) {
+    const orgIds = [...new Set(rows.map((row) => row.orgId))];
     const stored = await deps.db
       .select({
         id: posTransactions.id,
@@ -397,7 +398,7 @@ async function markPurchasesPosted(
         response: posTransactions.response,
       })
       .from(posTransactions)
-      .where(inArray(posTransactions.id, others));
+      .where(and(inArray(posTransactions.orgId, orgIds), inArray(posTransactions.id, others)));
     assert.equal(stored.length, others.length, "rows marked elsewhere still exist");
     for (const row of stored) {
       assert.equal(row.status, "posted", "a row not marked here was marked posted elsewhere");

@@ -253,7 +253,13 @@ export async function postRefund(
         shortfall: outcome.shortfall,
         response: refundResponse(outcome),
       })
-      .where(and(eq(posTransactions.id, row.id), eq(posTransactions.status, "pending")))
+      .where(
+        and(
+          eq(posTransactions.orgId, row.orgId),
+          eq(posTransactions.id, row.id),
+          eq(posTransactions.status, "pending"),
+        ),
+      )
       .returning({ id: posTransactions.id });
     if (updated === undefined) {
       return false;
@@ -282,6 +288,6 @@ export async function postRefund(
   const [stored] = await deps.db
     .select({ response: posTransactions.response })
     .from(posTransactions)
-    .where(eq(posTransactions.id, row.id));
+    .where(and(eq(posTransactions.orgId, row.orgId), eq(posTransactions.id, row.id)));
   return parseRefundResponse(stored?.response);
 }

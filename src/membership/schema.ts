@@ -370,8 +370,11 @@ export interface StoredItem {
 export const posTransactions = pgTable(
   "pos_transactions",
   {
-    /** Chosen by us before the insert: transfers carry it in `user_data_128`. */
-    id: uuid("id").primaryKey(),
+    /**
+     * Chosen by us before the insert: transfers carry it in `user_data_128`. The primary key is
+     * (org_id, id): every lookup names the org, and one index fewer on the hottest table.
+     */
+    id: uuid("id").notNull(),
     /**
      * No foreign key to orgs, members or locations: this is the hottest insert of the system, and
      * each such key costs an index probe and a `FOR KEY SHARE` lock on the parent row per
@@ -412,7 +415,7 @@ export const posTransactions = pgTable(
       table.kind,
       table.externalId,
     ),
-    unique("pos_transactions_org_id_id_key").on(table.orgId, table.id),
+    primaryKey({ name: "pos_transactions_pkey", columns: [table.orgId, table.id] }),
     // Refunds only: purchases (nearly every row) add no entry.
     index("pos_transactions_org_id_purchase_id_idx")
       .on(table.orgId, table.purchaseId)
