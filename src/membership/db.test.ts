@@ -99,6 +99,35 @@ describe("openDatabase", () => {
   });
 });
 
+describe("statement plans", () => {
+  it("follow a table's growth: a statement prepared on a small table uses its index later", async () => {
+    const database = await createTestDatabase();
+    onTestFinished(() => database.close());
+    const connection = await database.sql.reserve();
+    try {
+      await connection`create table growing (id int primary key, payload text)`;
+      await connection`insert into growing values (1, 'a'), (2, 'b')`;
+      // Statistics say "two rows": as for a table an autoanalyze saw while it was small.
+      await connection`analyze growing`;
+      await connection`prepare lookup(int) as select payload from growing where id = $1`;
+      // More than the five calls after which Postgres may settle on a generic plan.
+      for (let call = 0; call < 8; call += 1) {
+        await connection`execute lookup(1)`;
+      }
+      await connection`insert into growing select n, 'x' from generate_series(3, 200000) as n`;
+      const plan = await connection.unsafe<{ "QUERY PLAN": string }[]>(
+        "explain execute lookup(150000)",
+      );
+      const text = plan.map((line) => line["QUERY PLAN"]).join("\n");
+      // A generic plan made on two rows would still scan all 200,000.
+      expect(text).toMatch(/Index Scan using growing_pkey/);
+      expect(text).not.toMatch(/Seq Scan/);
+    } finally {
+      connection.release();
+    }
+  });
+});
+
 describe("createTestDatabase", () => {
   it("gives each caller its own migrated database and drops it on close", async () => {
     const first = await createTestDatabase();
