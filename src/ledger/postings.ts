@@ -63,34 +63,39 @@ function assertChain(chain: readonly Transfer[]): void {
   });
 }
 
-/** Builds a transfer with every field TigerBeetle needs, zeroes where not given. */
+/**
+ * Builds a transfer with every field TigerBeetle needs, zeroes where not given. Written out field
+ * by field (not `{ ...defaults, ...fields }`): this runs for every transfer posted, and an object
+ * spread costs microseconds where a literal costs nanoseconds.
+ */
 export function transfer(fields: Partial<Transfer> & Pick<Transfer, "id">): Transfer {
   return {
-    debit_account_id: 0n,
-    credit_account_id: 0n,
-    amount: 0n,
-    pending_id: 0n,
-    user_data_128: 0n,
-    user_data_64: 0n,
-    user_data_32: 0,
-    timeout: 0,
-    ledger: 0,
-    code: 0,
-    flags: 0,
-    timestamp: 0n,
-    ...fields,
+    id: fields.id,
+    debit_account_id: fields.debit_account_id ?? 0n,
+    credit_account_id: fields.credit_account_id ?? 0n,
+    amount: fields.amount ?? 0n,
+    pending_id: fields.pending_id ?? 0n,
+    user_data_128: fields.user_data_128 ?? 0n,
+    user_data_64: fields.user_data_64 ?? 0n,
+    user_data_32: fields.user_data_32 ?? 0,
+    timeout: fields.timeout ?? 0,
+    ledger: fields.ledger ?? 0,
+    code: fields.code ?? 0,
+    flags: fields.flags ?? 0,
+    timestamp: fields.timestamp ?? 0n,
   };
 }
 
-/** Sets `linked` on every leg but the last. */
+/** Sets `linked` on every leg but the last (on copies: the legs given are not changed). */
 export function link(legs: Transfer[]): Transfer[] {
-  return legs.map((leg, index) => ({
-    ...leg,
-    flags:
+  return legs.map((leg, index) => {
+    const copy = transfer(leg);
+    copy.flags =
       index < legs.length - 1
         ? leg.flags | TransferFlags.linked
-        : leg.flags & ~TransferFlags.linked,
-  }));
+        : leg.flags & ~TransferFlags.linked;
+    return copy;
+  });
 }
 
 /**

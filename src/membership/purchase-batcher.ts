@@ -195,7 +195,13 @@ export function createPurchaseBatcher(
       }
       const balance = balances.get(memberKey(waiting.orgId, result.memberId));
       assert.ok(balance !== undefined, "a member who earned has a wallet");
-      waiting.resolve({ ...result, balance });
+      waiting.resolve({
+        status: result.status,
+        externalId: result.externalId,
+        memberId: result.memberId,
+        outcome: result.outcome,
+        balance,
+      });
     });
   }
 
