@@ -71,11 +71,15 @@ export async function walletBalance(
   let lifetimeRedeemed = 0n;
   let timestampMin = 0n;
   for (let page = 0; page < trialBalancePagesMax; page++) {
+    // Written out rather than spread from `emptyFilter`: this runs on every balance read.
     const transfers = await client.getAccountTransfers({
-      ...emptyFilter,
       account_id: walletId,
+      user_data_128: 0n,
+      user_data_64: 0n,
+      user_data_32: 0,
       code: TransferCode.redemption,
       timestamp_min: timestampMin,
+      timestamp_max: 0n,
       limit: queryLimitMax,
       flags: AccountFilterFlags.debits,
     });

@@ -46,5 +46,13 @@ export async function getMemberBalances(
       stampsRequired: program.stampsRequired,
     };
   });
-  return { points: { ...points }, stamps };
+  return {
+    points: {
+      available: points.available,
+      pending: points.pending,
+      lifetimeEarned: points.lifetimeEarned,
+      lifetimeRedeemed: points.lifetimeRedeemed,
+    },
+    stamps,
+  };
 }
