@@ -92,8 +92,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       // Prepared statements are parsed once but planned on every call, with the table sizes
       // of the moment. A generic plan is made once and kept: one made while a table was small
       // scans all of it on every later call, however large it grows, until an autoanalyze
-      // comes round. Measured on the posted mark: purchases fell from 4,900/s to 2,800/s within
-      // 15 s of a fresh database. Planning these statements costs a fraction of a millisecond.
+      // comes round. Seen on the posted mark: purchase throughput halved within seconds of a
+      // fresh database. Planning these statements costs a fraction of a millisecond.
       plan_cache_mode: "force_custom_plan",
     },
   });
