@@ -267,3 +267,64 @@ describe("createPurchaseBatcher", () => {
     }
   });
 });
+
+describe("staged batches", () => {
+  it("inserts the next batch's intents while one posts, and keeps a third waiting whole", async () => {
+    const { deps } = environment;
+    const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    const members = await buildMembers(deps, org.id, 5);
+    // Hold every batch at the start of its posting half (its intents are committed by then).
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = new Set<string>();
+    let onHeld: () => void = () => undefined;
+    const batcher = createPurchaseBatcher(
+      {
+        ...deps,
+        interrupt: async (step, intent) => {
+          if (step === "after_intent") {
+            held.add(intent.id);
+            onHeld();
+            await gate;
+          }
+        },
+      },
+      { batchItemsMax: 10, batchesInFlightMax: 2, queueMax: 100 },
+    );
+    const heldAtLeast = (count: number) =>
+      new Promise<void>((resolve) => {
+        onHeld = () => {
+          if (held.size >= count) {
+            resolve();
+          }
+        };
+        onHeld();
+      });
+    const submit = (member: Member | undefined) =>
+      batcher.submit(org.id, {
+        externalId: externalId(),
+        memberId: member?.id ?? "",
+        amountMinor: 100n,
+        currency: "EUR",
+      });
+
+    // The first goes out at once; the two that arrive while it is inserting wait for the next
+    // batch, which forms and commits its intents while the first one is posting.
+    const first = submit(members[0]);
+    const second = [submit(members[1]), submit(members[2])];
+    // Both held at their posting half (the seam is called once per intent, in turn).
+    await heldAtLeast(2);
+    expect(await countPurchases(org.id)).toBe(3);
+    // Two in flight: these wait, and go out together as one batch afterwards.
+    const third = [submit(members[3]), submit(members[4])];
+    expect(batcher.stats()).toMatchObject({ inFlight: 2, queued: 2, batches: 2 });
+
+    release();
+    const results = await Promise.all([first, ...second, ...third]);
+    expect(results.every((result) => result.status === "created")).toBe(true);
+    expect(batcher.stats()).toMatchObject({ inFlight: 0, queued: 0, batches: 3, purchases: 5 });
+    expect(await countEarnedEvents(org.id)).toBe(5);
+  });
+});
