@@ -21,6 +21,8 @@ export interface HttpOptions {
   version: string;
   /** How long an authenticated key is cached; 0 asks Postgres on every request. */
   apiKeyCacheTtlMs: number;
+  /** Answer 503 when a handler has not answered within this long; default `requestDeadlineMs`. */
+  requestDeadlineMs?: number;
 }
 
 export interface AppDeps {

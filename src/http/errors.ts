@@ -11,6 +11,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
 import type { ZodError } from "zod";
+import { unavailableRetryAfterSeconds } from "./limits.ts";
 import type { DomainErrorCode, DomainErrorDetails } from "../membership/index.ts";
 import { isDomainError } from "../membership/index.ts";
 
@@ -134,7 +135,9 @@ const unavailableErrorCodes = new Set([
   "08003",
   "08004",
   "08006",
-  // The ledger client was closed (shutdown in progress) or evicted by the cluster.
+  // The ledger client was closed (shutdown in progress) or evicted by the cluster, or a ledger
+  // request passed its deadline (ledger/deadline.ts: the outcome is unknown).
+  "ERR_LEDGER_UNAVAILABLE",
   "ERR_CLIENT_CLOSED",
   "ERR_CLIENT_EVICTED",
   // Too many purchases already waiting for a batch (membership's PurchaseQueueFullError).
@@ -142,6 +145,11 @@ const unavailableErrorCodes = new Set([
 ]);
 /** Errors reach us wrapped (drizzle wraps driver errors); look a few causes deep, no further. */
 const causeDepthMax = 5;
+
+/** Every 503 says when to come back. */
+export const unavailableHeaders: Readonly<Record<string, string>> = {
+  "Retry-After": String(unavailableRetryAfterSeconds),
+};
 
 /** True when `error` (or one of its first causes) says a dependency cannot serve right now. */
 export function isDependencyUnavailable(error: unknown): boolean {
@@ -188,6 +196,7 @@ export function errorResponse(error: unknown, logger: Logger): ErrorResponse {
     return {
       status: 503,
       body: errorBody("service_unavailable", "a dependency is unavailable; retry later"),
+      headers: unavailableHeaders,
     };
   }
   // A bug. The message may carry internals (SQL, assertion text): log it, never send it.

@@ -3,7 +3,7 @@
  * module asserts its own copies, and the relations between the two are checked at load below.
  */
 import assert from "node:assert/strict";
-import { holdSecondsMax } from "../ledger/index.ts";
+import { holdSecondsMax, ledgerLimits } from "../ledger/index.ts";
 import { membershipLimits } from "../membership/index.ts";
 
 /** Request bodies of every route but the batch. */
@@ -58,6 +58,15 @@ export const idempotencySweepRowsMax = 10_000;
 
 /** A readiness probe waits this long for each dependency. */
 export const readinessTimeoutMs = 2_000;
+/**
+ * The last guard of the failure contract: a request whose handler has not answered within this
+ * long is answered 503 with `Retry-After` (deadline.ts), while its work may go on in the
+ * background. Below the 3 s promised to clients, above the ledger's own request deadline and
+ * Postgres' connect deadline, so those answer first with their own reason when they can.
+ */
+export const requestDeadlineMs = 2_500;
+/** `Retry-After` of every 503: the pool reconnects and the ledger client retries within it. */
+export const unavailableRetryAfterSeconds = 1;
 /** Redis gives up on a rate-limit command after this long (and the request is let through). */
 export const redisCommandTimeoutMs = 500;
 /** Request ids taken from `X-Request-Id` are at most this long. */
@@ -75,6 +84,16 @@ assert.ok(Number.isSafeInteger(redemptionPointsMax), "redemption points are safe
 assert.ok(batchTransactionsMax <= membershipLimits.purchaseBatchItemsMax, "batch within domain");
 assert.ok(historyPageDefault <= historyPageMax, "default page within the bound");
 assert.ok(idempotencyLeaseMs < idempotencyRetentionMs, "a lease is shorter than retention");
+assert.ok(
+  ledgerLimits.requestTimeoutMsDefault < requestDeadlineMs,
+  "a ledger request times out before the request deadline",
+);
+assert.ok(readinessTimeoutMs < requestDeadlineMs, "/ready answers before the request deadline");
+assert.ok(
+  membershipLimits.poolConnectTimeoutSeconds * 1000 < requestDeadlineMs,
+  "a Postgres connection attempt gives up before the request deadline",
+);
+assert.ok(requestDeadlineMs < idempotencyLeaseMs, "work past the deadline keeps its key leased");
 
 /**
  * How long an authenticated API key is trusted without asking Postgres again. A key revoked by

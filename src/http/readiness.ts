@@ -2,6 +2,10 @@
  * Readiness: can this process serve requests now? Each dependency is asked something cheap
  * under a deadline; one that does not answer in time is down. Liveness (`/health`) asks
  * nothing: a process whose database is down is alive and must not be restarted for it.
+ *
+ * Postgres and the ledger are required: without either no org route can answer. Redis is only
+ * reported: it carries the rate limit alone, which fails open, so an instance without Redis still
+ * serves every request correctly and must stay in the load balancer.
  */
 import { sql } from "drizzle-orm";
 import type { AppDeps } from "./env.ts";
@@ -9,6 +13,9 @@ import { readinessTimeoutMs } from "./limits.ts";
 
 export type DependencyName = "postgres" | "redis" | "ledger";
 export type DependencyStatus = "up" | "down";
+
+/** What `ready` depends on; Redis is reported beside them but not required. */
+export const requiredDependencies: readonly DependencyName[] = ["postgres", "ledger"];
 
 export interface Readiness {
   ready: boolean;
@@ -49,5 +56,5 @@ export async function checkReadiness(
     probeWithin(() => deps.ledger.lookupAccounts([1n]), readinessTimeoutMs, report("ledger")),
   ]);
   const checks = { postgres, redis, ledger };
-  return { ready: Object.values(checks).every((status) => status === "up"), checks };
+  return { ready: requiredDependencies.every((name) => checks[name] === "up"), checks };
 }

@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { Client } from "tigerbeetle-node";
 import { createClient } from "tigerbeetle-node";
+import { withDeadline } from "./deadline.ts";
 import { createEmbeddedClient } from "./embedded/index.ts";
 import { connectTimeoutMsDefault, connectTimeoutMsMax, replicaAddressesMax } from "./limits.ts";
 
@@ -25,6 +26,8 @@ export interface LedgerConfig {
 export interface LedgerClientOptions {
   /** Bound on TigerBeetle's first answer; default `connectTimeoutMsDefault`. */
   connectTimeoutMs?: number;
+  /** Bound on every later request's answer; default `requestTimeoutMsDefault` (deadline.ts). */
+  requestTimeoutMs?: number;
 }
 
 /** A ledger client that can also be shut down cleanly. */
@@ -61,13 +64,18 @@ export async function createLedgerClient(
   assert.ok(config.clusterId >= 0n, "cluster id is a u128");
   assert.ok(config.clusterId < 2n ** 128n, "cluster id is a u128");
 
+  const deadline =
+    options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs };
+
   if (config.address === undefined) {
     assert.ok(config.dataFile.length > 0, "the embedded engine needs a data file");
-    return openEmbedded(config.dataFile, logger);
+    return withDeadline(openEmbedded(config.dataFile, logger), deadline);
   }
   assert.ok(config.address.length > 0, "an empty address list means the embedded engine");
   assert.ok(config.address.length <= replicaAddressesMax, "too many replica addresses");
-  return connectTigerBeetle(config.clusterId, config.address, connectTimeoutMs, logger);
+  const client = await connectTigerBeetle(config.clusterId, config.address, connectTimeoutMs, logger);
+  // Every request after the first answer is bounded too: see deadline.ts.
+  return withDeadline(client, deadline);
 }
 
 function openEmbedded(dataFile: string, logger: Logger): LedgerClient {

@@ -5,6 +5,8 @@
 export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
 export { createLedgerClient } from "./client.ts";
 export * from "./codes.ts";
+export type { DeadlineOptions } from "./deadline.ts";
+export { isLedgerUnavailable, LedgerUnavailableError, withDeadline } from "./deadline.ts";
 export type { EmbeddedClient } from "./embedded/index.ts";
 export { createEmbeddedClient } from "./embedded/index.ts";
 export {

@@ -30,6 +30,20 @@ export const replicaAddressesMax = 6;
 export const connectTimeoutMsDefault = 5_000;
 export const connectTimeoutMsMax = 60_000;
 
+/**
+ * How long one ledger request may wait for its answer (see deadline.ts). TigerBeetle itself
+ * never gives up: without quorum a request waits until quorum returns. A few seconds, so that a
+ * replica failing over (well under a second) is never mistaken for an outage, and short enough
+ * that the HTTP edge still answers 503 within its own request deadline.
+ */
+export const requestTimeoutMsDefault = 2_000;
+export const requestTimeoutMsMax = 60_000;
+/**
+ * Ledger requests that may wait at once. While the ledger does not answer, timed-out requests
+ * stay queued in the client; past this bound new ones fail at once rather than pile up.
+ */
+export const requestsInFlightMax = 4_096;
+
 /** How long closing the ledger client may take during shutdown before the process gives up. */
 export const closeTimeoutMs = 10_000;
 
@@ -47,6 +61,10 @@ assert.ok(queryLimitMax <= batchEventsMax, "a query page must fit in one reply m
 assert.ok(replicaAddressesMax >= 1, "a cluster has at least one replica");
 assert.ok(connectTimeoutMsDefault > 0, "connect timeout must be positive");
 assert.ok(connectTimeoutMsDefault <= connectTimeoutMsMax, "default connect timeout within bound");
+assert.ok(requestTimeoutMsDefault > 0, "request timeout must be positive");
+assert.ok(requestTimeoutMsDefault <= requestTimeoutMsMax, "default request timeout within bound");
+assert.ok(requestTimeoutMsMax < 2 ** 31, "request timeout must fit a Node.js timer");
+assert.ok(requestsInFlightMax >= 1, "at least one request may be in flight");
 assert.ok(closeTimeoutMs > 0, "close timeout must be positive");
 // Timers in Node.js overflow above 2^31 - 1 ms and then fire immediately.
 assert.ok(connectTimeoutMsMax < 2 ** 31, "connect timeout must fit a Node.js timer");

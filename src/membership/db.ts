@@ -16,7 +16,10 @@ import {
   connectionLifetimeSeconds,
   connectTimeoutSeconds,
   migrationStatementTimeoutMs,
+  poolConnectTimeoutSeconds,
   poolIdleTimeoutSeconds,
+  poolReconnectBackoffSecondsMax,
+  poolReconnectBackoffSecondsMin,
 } from "./limits.ts";
 import * as schema from "./schema.ts";
 
@@ -79,7 +82,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     database: databaseNameOf(options.url),
     max: options.poolMax,
     idle_timeout: options.idleTimeoutSeconds ?? poolIdleTimeoutSeconds,
-    connect_timeout: connectTimeoutSeconds,
+    // A request must not wait on Postgres longer than it may wait at all: see limits.ts.
+    connect_timeout: poolConnectTimeoutSeconds,
+    backoff: reconnectBackoffSeconds,
     max_lifetime: connectionLifetimeSeconds,
     prepare: true,
     onnotice: options.onNotice ?? ignoreNotice,
@@ -108,6 +113,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       return closing;
     },
   };
+}
+
+/** Pause before the pool's next connection attempt after `failures` failed ones, in seconds. */
+export function reconnectBackoffSeconds(failures: number): number {
+  const exponent = Math.min(Math.max(failures - 1, 0), 16);
+  const pause = Math.min(poolReconnectBackoffSecondsMin * 2 ** exponent, poolReconnectBackoffSecondsMax);
+  // Jitter, so that the connections of one pool (and of other processes) do not retry in step.
+  return pause * (0.5 + Math.random() / 2);
 }
 
 /** Quotes a Postgres identifier: `a"b` becomes `"a""b"`. Dots are kept literally. */

@@ -9,6 +9,20 @@ import { historyPageMax as ledgerHistoryPageMax, pointsPerTransferMax } from "..
 export const poolIdleTimeoutSeconds = 30;
 /** Giving up on opening a connection after this long beats hanging start-up or a request. */
 export const connectTimeoutSeconds = 10;
+/**
+ * A pooled connection that is not ready (TCP, TLS, authentication) within this long fails, and
+ * the query waiting for it fails with CONNECT_TIMEOUT: 503 at the HTTP edge. It covers a server
+ * that accepts connections and never answers. Below the HTTP request deadline.
+ */
+export const poolConnectTimeoutSeconds = 2;
+/**
+ * The pool's pause before reconnecting after a failed connection grows with each failure, up to
+ * this. postgres.js would let it grow to 20 s, and every query waits out that pause before even
+ * trying: a request could wait half a minute for a database that was back long before.
+ */
+export const poolReconnectBackoffSecondsMax = 0.5;
+/** The first pause after a failure; doubled after each further one, up to the bound above. */
+export const poolReconnectBackoffSecondsMin = 0.05;
 /** Connections are recycled after this long so server-side memory and plans do not pile up. */
 export const connectionLifetimeSeconds = 30 * 60;
 /** `close()` waits this long for queries in flight before cutting connections. */

@@ -44,10 +44,13 @@ export function systemRoutes(deps: AppDeps, document: () => JsonObject) {
       path: "/ready",
       tags,
       summary: "Readiness",
-      description: "Postgres, Redis and the ledger, each reported; 503 when any is down.",
+      description:
+        "Postgres, Redis and the ledger, each reported; 503 when Postgres or the ledger is " +
+        "down. Redis down is reported but leaves the instance ready: it carries only the rate " +
+        "limit, which fails open.",
       responses: {
-        200: jsonContent(ReadinessSchema, "Every dependency answers."),
-        503: jsonContent(ReadinessSchema, "At least one dependency is down."),
+        200: jsonContent(ReadinessSchema, "Postgres and the ledger answer (Redis may be down)."),
+        503: jsonContent(ReadinessSchema, "Postgres or the ledger is down."),
       },
     }),
     async (c) => {
