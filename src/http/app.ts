@@ -9,10 +9,10 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
+import { requestDeadline } from "./deadline.ts";
 import type { JsonObject } from "./docs-page.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
-import { requestDeadline } from "./deadline.ts";
 import { apiKeyCacheEntriesMax, requestDeadlineMs } from "./limits.ts";
 import { createPrincipalCache, observe } from "./middleware.ts";
 import { createRateLimiter } from "./rate-limit.ts";
@@ -58,7 +58,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", observe(deps));
-  app.use("*", requestDeadline({ deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs }));
+  app.use(
+    "*",
+    requestDeadline({ deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs }),
+  );
   app.onError((error, c) => respondWithError(c, error, c.get("log")?.logger ?? deps.logger));
   app.notFound((c) => c.json(errorBody("route_not_found", "no such route"), 404));
 

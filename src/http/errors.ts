@@ -11,9 +11,9 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "pino";
 import type { ZodError } from "zod";
-import { unavailableRetryAfterSeconds } from "./limits.ts";
 import type { DomainErrorCode, DomainErrorDetails } from "../membership/index.ts";
 import { isDomainError } from "../membership/index.ts";
+import { unavailableRetryAfterSeconds } from "./limits.ts";
 
 /** Domain outcome → status. Foreign and unknown ids are both `not_found`: 404, never 403. */
 export const domainErrorStatus: Record<DomainErrorCode, ContentfulStatusCode> = {

@@ -73,7 +73,12 @@ export async function createLedgerClient(
   }
   assert.ok(config.address.length > 0, "an empty address list means the embedded engine");
   assert.ok(config.address.length <= replicaAddressesMax, "too many replica addresses");
-  const client = await connectTigerBeetle(config.clusterId, config.address, connectTimeoutMs, logger);
+  const client = await connectTigerBeetle(
+    config.clusterId,
+    config.address,
+    connectTimeoutMs,
+    logger,
+  );
   // Every request after the first answer is bounded too: see deadline.ts.
   return withDeadline(client, deadline);
 }

@@ -76,7 +76,16 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
   await ensureDatabaseExists(options.url, applicationName);
   await migrateDatabase(options.url, applicationName);
+  return openPool(options);
+}
 
+/**
+ * The pool alone, on a database that is already there and migrated. Every bound a request
+ * relies on is set here (see limits.ts): connect timeout, reconnect pause, statement timeout.
+ */
+export function openPool(options: OpenDatabaseOptions): Database {
+  assert.ok(Number.isInteger(options.poolMax) && options.poolMax >= 1, "poolMax must be >= 1");
+  const applicationName = options.applicationName ?? "loyalty-ledger";
   const sql = postgres(options.url, {
     // Explicit because postgres.js does not percent-decode the URL's path (libpq does).
     database: databaseNameOf(options.url),
@@ -118,7 +127,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 /** Pause before the pool's next connection attempt after `failures` failed ones, in seconds. */
 export function reconnectBackoffSeconds(failures: number): number {
   const exponent = Math.min(Math.max(failures - 1, 0), 16);
-  const pause = Math.min(poolReconnectBackoffSecondsMin * 2 ** exponent, poolReconnectBackoffSecondsMax);
+  const pause = Math.min(
+    poolReconnectBackoffSecondsMin * 2 ** exponent,
+    poolReconnectBackoffSecondsMax,
+  );
   // Jitter, so that the connections of one pool (and of other processes) do not retry in step.
   return pause * (0.5 + Math.random() / 2);
 }

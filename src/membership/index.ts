@@ -27,7 +27,7 @@ export { createStampProgram } from "./create-stamp-program.ts";
 export type { FieldCipher } from "./crypto.ts";
 export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./crypto.ts";
 export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./db.ts";
-export { isPostgresError, openDatabase } from "./db.ts";
+export { isPostgresError, openDatabase, openPool } from "./db.ts";
 export type {
   DbDeps,
   IntentRef,

@@ -1,8 +1,10 @@
 /**
  * When a dependency is down. Postgres unreachable (its pool closed, or nothing listening on its
  * port): every org route answers 503 in the error envelope and nothing reaches the ledger.
- * `/ready` reports Postgres, Redis and the ledger each on its own, and is 503 when any is down;
- * `/health` stays 200, because restarting the process would not bring a database back.
+ * `/ready` reports Postgres, Redis and the ledger each on its own, and is 503 when Postgres or the
+ * ledger is down; Redis down is reported but leaves the instance ready (the rate limit it carries
+ * fails open). `/health` stays 200, because restarting the process would not bring a database
+ * back. Deadlines and faults that hang rather than fail are in dependencies-bounded.test.ts.
  */
 import { drizzle } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
@@ -90,6 +92,7 @@ describe("Postgres down", () => {
             code: "service_unavailable",
             message: "a dependency is unavailable; retry later",
           });
+          expect(response.headers.get("retry-after"), `${method} ${path}`).toBe("1");
         }
         expect(await ledgerTransferCount(harness)).toBe(transfers);
         expect(await countRows(harness, "pos_transactions", org.id)).toBe(rows);
@@ -118,13 +121,23 @@ describe("GET /ready", () => {
     });
   });
 
-  it("reports Redis down on its own", async () => {
+  it("reports Redis down on its own, and stays ready: the rate limit fails open", async () => {
     const deadRedis = testRedis("redis://127.0.0.1:1");
     deadRedis.on("error", () => undefined);
     try {
-      const ready = await call(harness.variant({ redis: deadRedis }), "GET", "/ready");
-      expect(ready.status).toBe(503);
-      expect(ready.body.checks).toEqual({ postgres: "up", redis: "down", ledger: "up" });
+      const app = harness.variant({ redis: deadRedis });
+      const ready = await call(app, "GET", "/ready");
+      expect(ready.status).toBe(200);
+      expect(ready.body).toEqual({
+        status: "ready",
+        checks: { postgres: "up", redis: "down", ledger: "up" },
+      });
+      // Ready means it serves: a purchase goes through without Redis.
+      const recorded = await call(app, "POST", "/v1/transactions", {
+        key: org.keys.pos,
+        body: purchase(),
+      });
+      expect(recorded.status).toBe(201);
     } finally {
       deadRedis.disconnect();
     }
