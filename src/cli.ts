@@ -16,12 +16,15 @@ import { z } from "zod";
 import { ConfigError, loadConfig } from "./config.ts";
 import type { CreateOrgResult } from "./membership/index.ts";
 import {
+  checkSecretsBelong,
   createOrg,
+  InstallationMismatchError,
   currencyPattern,
   isDomainError,
   isTimeZone,
   membershipLimits,
   openDatabase,
+  redactedDatabaseUrl,
   slugPattern,
 } from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
@@ -118,6 +121,11 @@ async function orgCreate(args: string[]): Promise<void> {
     applicationName: "loyalty-ledger-cli",
   });
   try {
+    // Keys that are not this database's would write API keys the server cannot recognise.
+    await checkSecretsBelong(
+      { db: database.db, secrets },
+      { database: redactedDatabaseUrl(config.postgres.url) },
+    );
     const created = await createOrg(
       { db: database.db, secrets },
       {
@@ -152,7 +160,11 @@ try {
   if (error instanceof UsageError) {
     fail(`${error.message}\n\n${usage}`, 2);
   }
-  if (error instanceof ConfigError || error instanceof SecretsError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof SecretsError ||
+    error instanceof InstallationMismatchError
+  ) {
     fail(error.message, 1);
   }
   if (isDomainError(error)) {

@@ -17,9 +17,14 @@ import {
   sweepIdempotencyKeys,
 } from "./http/index.ts";
 import type { LedgerClient } from "./ledger/index.ts";
-import { createLedgerClient } from "./ledger/index.ts";
+import { createLedgerClient, ledgerLabel } from "./ledger/index.ts";
 import type { Database, LedgerDeps, MembershipSecrets } from "./membership/index.ts";
-import { openDatabase, recoverPendingIntents } from "./membership/index.ts";
+import {
+  checkInstallation,
+  InstallationMismatchError,
+  openDatabase,
+  recoverPendingIntents,
+} from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
 
 /** Recovery re-drives intents at least this old: younger ones are likely still in flight. */
@@ -123,6 +128,26 @@ try {
 } catch (error) {
   logger.fatal({ err: error }, "could not open the ledger");
   await redis.quit().catch(() => redis.disconnect());
+  await database.close();
+  process.exit(1);
+}
+
+// The database, the ledger and the secrets must be one installation's before anything is served
+// or re-driven (membership/installation.ts).
+try {
+  const identity = await checkInstallation(
+    { db: database.db, ledger, secrets },
+    { database: redactedUrl(config.postgres.url), ledger: ledgerLabel(config.ledger) },
+  );
+  logger.info({ ...identity }, "installation identity checked");
+} catch (error) {
+  if (error instanceof InstallationMismatchError) {
+    logger.fatal({ part: error.part }, error.message);
+  } else {
+    logger.fatal({ err: error }, "could not check the installation identity");
+  }
+  await redis.quit().catch(() => redis.disconnect());
+  await ledger.close();
   await database.close();
   process.exit(1);
 }

@@ -23,6 +23,13 @@ export interface LedgerConfig {
   dataFile: string;
 }
 
+/** How operators name this ledger: the settings that chose it. */
+export function ledgerLabel(config: LedgerConfig): string {
+  return config.address === undefined
+    ? `LEDGER_DATA_FILE=${config.dataFile}`
+    : `TB_ADDRESS=${config.address.join(",")} TB_CLUSTER_ID=${config.clusterId}`;
+}
+
 export interface LedgerClientOptions {
   /** Bound on TigerBeetle's first answer; default `connectTimeoutMsDefault`. */
   connectTimeoutMs?: number;

@@ -3,7 +3,7 @@
  * behind it.
  */
 export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
-export { createLedgerClient } from "./client.ts";
+export { createLedgerClient, ledgerLabel } from "./client.ts";
 export * from "./codes.ts";
 export type { DeadlineOptions } from "./deadline.ts";
 export { isLedgerUnavailable, LedgerUnavailableError, withDeadline } from "./deadline.ts";
@@ -17,6 +17,14 @@ export {
   uuidToU128,
   walletAccountId,
 } from "./ids.ts";
+export type { WriteMarkerOutcome } from "./installation.ts";
+export {
+  accountsFound,
+  installationLedger,
+  installationMarkerId,
+  readInstallationMarker,
+  writeInstallationMarker,
+} from "./installation.ts";
 export * as ledgerLimits from "./limits.ts";
 export * from "./loyalty.ts";
 export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./postings.ts";

@@ -153,6 +153,15 @@ export function databaseNameOf(url: string): string {
   return name;
 }
 
+/** The URL without its password, for logs and messages. */
+export function redactedDatabaseUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== "") {
+    parsed.password = "***";
+  }
+  return parsed.toString();
+}
+
 /** The same server and credentials, pointed at another database. */
 export function withDatabaseName(url: string, name: string): string {
   const parsed = new URL(url);

@@ -27,7 +27,7 @@ export { createStampProgram } from "./create-stamp-program.ts";
 export type { FieldCipher } from "./crypto.ts";
 export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./crypto.ts";
 export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./db.ts";
-export { isPostgresError, openDatabase, openPool } from "./db.ts";
+export { isPostgresError, openDatabase, openPool, redactedDatabaseUrl } from "./db.ts";
 export type {
   DbDeps,
   IntentRef,
@@ -58,6 +58,18 @@ export { getMemberHistory } from "./get-member-history.ts";
 export { getOrg } from "./get-org.ts";
 export type { GetTrialBalanceInput } from "./get-trial-balance.ts";
 export { getTrialBalance } from "./get-trial-balance.ts";
+export type {
+  InstallationCheck,
+  InstallationDeps,
+  InstallationLabels,
+  InstallationPart,
+} from "./installation.ts";
+export {
+  checkInstallation,
+  checkSecretsBelong,
+  InstallationMismatchError,
+  secretFingerprint,
+} from "./installation.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";
 export { listApiKeys } from "./list-api-keys.ts";

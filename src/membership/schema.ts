@@ -545,3 +545,30 @@ export const outbox = pgTable(
     index("outbox_org_id_idx").on(table.orgId, table.id),
   ],
 );
+
+/**
+ * Which installation this database belongs to: one row, written at the first start on an empty
+ * database and ledger (installation.ts). The ledger carries the same id in its installation
+ * marker, and the fingerprints say which keys this database's data was written with: an
+ * HMAC-SHA256 of a constant under each key, never the keys themselves. A start that finds a
+ * different ledger or different keys refuses to serve.
+ */
+export const installation = pgTable(
+  "installation",
+  {
+    /** Always true: the primary key allows one row. */
+    singleton: boolean("singleton").primaryKey().default(true),
+    id: uuid("id").notNull(),
+    piiEncryptionKeyFingerprint: bytea("pii_encryption_key_fingerprint").notNull(),
+    piiHashKeyFingerprint: bytea("pii_hash_key_fingerprint").notNull(),
+    apiKeyHashKeyFingerprint: bytea("api_key_hash_key_fingerprint").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    check("installation_singleton_check", sql`${table.singleton}`),
+    check(
+      "installation_fingerprints_check",
+      sql`octet_length(${table.piiEncryptionKeyFingerprint}) = 32 and octet_length(${table.piiHashKeyFingerprint}) = 32 and octet_length(${table.apiKeyHashKeyFingerprint}) = 32`,
+    ),
+  ],
+);
