@@ -18,8 +18,8 @@ import type { CreateOrgResult } from "./membership/index.ts";
 import {
   checkSecretsBelong,
   createOrg,
-  InstallationMismatchError,
   currencyPattern,
+  InstallationMismatchError,
   isDomainError,
   isTimeZone,
   membershipLimits,
