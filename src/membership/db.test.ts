@@ -61,6 +61,7 @@ describe("openDatabase", () => {
         "adjustments",
         "api_keys",
         "idempotency_keys",
+        "installation",
         "locations",
         "member_tiers",
         "members",

@@ -11,6 +11,7 @@
 import { performance } from "node:perf_hooks";
 import { createClient } from "tigerbeetle-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requestDeadlineMs } from "../../src/http/limits.ts";
 import { withDeadline } from "../../src/ledger/index.ts";
 import type { Database } from "../../src/membership/index.ts";
 import { openPool } from "../../src/membership/index.ts";
@@ -28,8 +29,11 @@ import {
 
 /** Far above every deadline (2.5 s at most): only a request that hangs gets near it. */
 const hangMs = 10_000;
-/** Authenticated keys stay cached for the whole file: the faults start after authentication. */
-const keyCacheTtlMs = 10 * 60_000;
+/**
+ * The apps under fault: the production request deadline (the harness's default is generous), and
+ * authenticated keys cached for the whole file, since the faults start after authentication.
+ */
+const faulty = { requestDeadlineMs, apiKeyCacheTtlMs: 10 * 60_000 };
 
 let harness: Harness;
 let org: TestOrg;
@@ -131,7 +135,7 @@ describe("Postgres unreachable after start", () => {
     const target = new URL(harness.database.url);
     proxy = await createFaultProxy({ host: target.hostname, port: Number(target.port || 5432) });
     database = poolThrough(proxy);
-    app = harness.variant({ db: database.db, apiKeyCacheTtlMs: keyCacheTtlMs });
+    app = harness.variant({ db: database.db, ...faulty });
     // Authenticate while Postgres answers, and warm the pool's connections.
     expect((await timedCall(app, "GET", `/v1/members/${member.id}/balances`)).status).toBe(200);
   });
@@ -195,10 +199,7 @@ describe("ledger unreachable", () => {
     const blackHole = await createBlackHole();
     const client = createClient({ cluster_id: 0n, replica_addresses: [String(blackHole.port)] });
     try {
-      const app = harness.variant({
-        ledger: withDeadline(client),
-        apiKeyCacheTtlMs: keyCacheTtlMs,
-      });
+      const app = harness.variant({ ledger: withDeadline(client), ...faulty });
       await expectEveryRouteUnavailable(app);
     } finally {
       client.destroy();
@@ -212,10 +213,7 @@ describe("ledger unreachable", () => {
       replica_addresses: [String(await refusedPort())],
     });
     try {
-      const app = harness.variant({
-        ledger: withDeadline(client),
-        apiKeyCacheTtlMs: keyCacheTtlMs,
-      });
+      const app = harness.variant({ ledger: withDeadline(client), ...faulty });
       await expectEveryRouteUnavailable(app);
     } finally {
       client.destroy();
@@ -231,10 +229,7 @@ describe("ledger unreachable", () => {
     const blackHole = await createBlackHole();
     const client = createClient({ cluster_id: 0n, replica_addresses: [String(blackHole.port)] });
     try {
-      const down = harness.variant({
-        ledger: withDeadline(client),
-        apiKeyCacheTtlMs: keyCacheTtlMs,
-      });
+      const down = harness.variant({ ledger: withDeadline(client), ...faulty });
       const first = await timedCall(down, "POST", "/v1/transactions", body);
       expect(first.status).toBe(503);
       expect(first.headers.get("retry-after")).not.toBeNull();

@@ -50,7 +50,17 @@ export interface HarnessOptions {
   ledger?: Client;
   /** How long authenticated keys are cached (default: the production value). */
   apiKeyCacheTtlMs?: number;
+  /**
+   * The edge's request deadline. Default: `testRequestDeadlineMs`, far above the production
+   * value, so that a test of behaviour (100 redemptions racing for one balance, on a machine
+   * shared with other suites) is not cut short by it; the failure-contract tests pass the
+   * production value.
+   */
+  requestDeadlineMs?: number;
 }
+
+/** See `HarnessOptions.requestDeadlineMs`. */
+export const testRequestDeadlineMs = 60_000;
 
 export interface Harness {
   app: ReturnType<typeof createApp>;
@@ -111,6 +121,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       redisKeyPrefix,
       version: "test",
       apiKeyCacheTtlMs: variant.apiKeyCacheTtlMs ?? options.apiKeyCacheTtlMs ?? apiKeyCacheTtlMs,
+      requestDeadlineMs:
+        variant.requestDeadlineMs ?? options.requestDeadlineMs ?? testRequestDeadlineMs,
     };
     const deps: AppDeps = {
       db: variant.db ?? database.db,

@@ -40,6 +40,8 @@ export interface TestDatabase {
 }
 
 let templateName: Promise<string> | undefined;
+/** Builds of the template one test database may need when other runs keep dropping it. */
+const templateAttemptsMax = 3;
 
 /**
  * @example
@@ -47,16 +49,28 @@ let templateName: Promise<string> | undefined;
  * afterAll(() => database.close());
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  templateName ??= ensureTemplate();
-  const template = await templateName;
   const name = `${testDatabasePrefix}${process.pid}_${randomBytes(4).toString("hex")}`;
   const url = withDatabaseName(serverUrl, name);
 
   const admin = openAdminClient(serverUrl, "loyalty-test-admin");
   try {
-    await admin.unsafe(
-      `create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`,
-    );
+    for (let attempt = 1; ; attempt += 1) {
+      templateName ??= ensureTemplate();
+      const template = await templateName;
+      try {
+        await admin.unsafe(
+          `create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`,
+        );
+        break;
+      } catch (error) {
+        // 3D000: the template is gone. A run on other migrations (another checkout on the same
+        // server) drops templates it does not know; build ours again.
+        if (!isPostgresError(error, "3D000") || attempt >= templateAttemptsMax) {
+          throw error;
+        }
+        templateName = undefined;
+      }
+    }
   } finally {
     await admin.end();
   }
