@@ -41,7 +41,9 @@ export interface TestDatabase {
 
 let templateName: Promise<string> | undefined;
 /** Builds of the template one test database may need when other runs keep dropping it. */
-const templateAttemptsMax = 3;
+const templateAttemptsMax = 5;
+/** Templates of other migrations kept (the newest), for other checkouts sharing the server. */
+const otherTemplatesKept = 8;
 
 /**
  * @example
@@ -128,17 +130,27 @@ async function ensureTemplate(): Promise<string> {
 
 /**
  * Drops databases left by test processes that died before cleaning up, and templates of older
- * migrations. Without FORCE, and ignoring failures: anything still in use is left alone.
+ * migrations beyond the newest few. Without FORCE, and ignoring failures: anything still in use
+ * is left alone. Other checkouts on other migrations may share the server and build their own
+ * templates meanwhile: the newest are kept so that runs side by side do not drop each other's.
  */
 async function dropLeftovers(admin: Sql): Promise<void> {
   const current = `${templatePrefix}${migrationsHash()}`;
   const rows = await admin<{ datname: string }[]>`
     select datname from pg_database
-    where datname like ${`${testDatabasePrefix}%`} or datname like ${`${templatePrefix}%`}`;
+    where datname like ${`${testDatabasePrefix}%`} or datname like ${`${templatePrefix}%`}
+    order by oid desc`;
+  let templatesSeen = 0;
   for (const { datname } of rows) {
-    const stale = datname.startsWith(testDatabasePrefix)
-      ? !isProcessAlive(Number(datname.slice(testDatabasePrefix.length).split("_")[0]))
-      : datname !== current && !datname.endsWith("_build");
+    let stale: boolean;
+    if (datname.startsWith(testDatabasePrefix)) {
+      stale = !isProcessAlive(Number(datname.slice(testDatabasePrefix.length).split("_")[0]));
+    } else if (datname === current || datname.endsWith("_build")) {
+      stale = false;
+    } else {
+      templatesSeen += 1;
+      stale = templatesSeen > otherTemplatesKept;
+    }
     if (stale) {
       await admin.unsafe(`drop database if exists ${quoteIdentifier(datname)}`).catch(() => {});
     }
