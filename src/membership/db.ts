@@ -39,6 +39,11 @@ export interface OpenDatabaseOptions {
   onNotice?: (notice: postgres.Notice) => void;
   /** Called with every statement sent (profiling and tests that count round trips). */
   onQuery?: (statement: string) => void;
+  /**
+   * Create the database if missing and apply pending migrations first (the default). `false`
+   * opens the pool as the database is: see `openServiceDatabase` (migrations.ts).
+   */
+  migrate?: boolean;
 }
 
 export interface Database {
@@ -48,7 +53,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 /** Serialises migrations between processes starting at once; any fixed int8 works. */
 const migrationLockKey = "21514665346233465";
 const maintenanceDatabase = "postgres";
@@ -71,8 +76,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   );
   const applicationName = options.applicationName ?? "loyalty-ledger";
 
-  await ensureDatabaseExists(options.url, applicationName);
-  await migrateDatabase(options.url, applicationName);
+  if (options.migrate ?? true) {
+    await ensureDatabaseExists(options.url, applicationName);
+    await migrateDatabase(options.url, applicationName);
+  }
 
   const sql = postgres(options.url, {
     // Explicit because postgres.js does not percent-decode the URL's path (libpq does).
