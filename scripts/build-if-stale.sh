@@ -2,7 +2,8 @@
 # Runs `npm run build` unless dist/ is newer than everything it is compiled from, so
 # `npm start` and `npm run migrate` run current code without paying for a compile each time.
 # `npm run build` leaves dist/.build-stamp, dated from when that compile started; any source,
-# tsconfig or lock file changed since (a deleted file changes its directory's date) is newer.
+# tsconfig, the lock file or the build script changed since (a deleted file changes its
+# directory's date) is newer.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ if [ ! -d src ]; then
 fi
 stamp=dist/.build-stamp
 if [ -f "$stamp" ] &&
-  [ -z "$(find src tsconfig.json tsconfig.build.json package-lock.json -newer "$stamp" -print | head -n 1)" ]; then
+  [ -z "$(find src tsconfig.json tsconfig.build.json package-lock.json scripts/build.sh -newer "$stamp" -print | head -n 1)" ]; then
   exit 0
 fi
 echo "dist/ is missing or older than the sources: building" >&2
