@@ -78,6 +78,7 @@ export async function pendingMigrations(sql: Sql): Promise<Migration[]> {
     return known;
   }
   const lastApplied = Number(last);
+  assert.ok(Number.isSafeInteger(lastApplied), `unexpected migration timestamp ${last}`);
   return known.filter((migration) => migration.when > lastApplied);
 }
 
