@@ -87,6 +87,7 @@ describe("loadConfig: the service's variables", () => {
       url: "postgres://postgres@127.0.0.1:5432/loyalty",
       poolMax: 10,
       statementTimeoutMs: 5_000,
+      migrateOnStart: true,
     });
     expect(config.redis).toEqual({ url: "redis://127.0.0.1:6379", keyPrefix: "loyalty:" });
     expect(config.secrets).toEqual({
@@ -95,6 +96,16 @@ describe("loadConfig: the service's variables", () => {
       apiKeyHashKey: undefined,
     });
     expect(config.dataDirectory).toBe("./data");
+  });
+
+  it("migrates at start except in production, unless MIGRATE_ON_START says otherwise", () => {
+    const migrates = (env: NodeJS.ProcessEnv) => loadConfig(env).postgres.migrateOnStart;
+    expect(migrates({})).toBe(true);
+    expect(migrates({ NODE_ENV: "test" })).toBe(true);
+    expect(migrates({ NODE_ENV: "production" })).toBe(false);
+    expect(migrates({ NODE_ENV: "production", MIGRATE_ON_START: "true" })).toBe(true);
+    expect(migrates({ NODE_ENV: "development", MIGRATE_ON_START: "false" })).toBe(false);
+    expect(configError({ MIGRATE_ON_START: "yes" }).variables).toEqual(["MIGRATE_ON_START"]);
   });
 
   it("reads secrets written as hex or base64, 32 bytes each", () => {

@@ -48,6 +48,8 @@ export interface PostgresConfig {
   url: string;
   poolMax: number;
   statementTimeoutMs: number;
+  /** Apply pending migrations at start; otherwise an out-of-date schema stops the service. */
+  migrateOnStart: boolean;
 }
 
 export interface RedisConfig {
@@ -239,6 +241,11 @@ const envSchema = z.object({
     emptyAsUnset,
     integerSchema(statementTimeoutMsMin, statementTimeoutMsMax).default(5_000),
   ),
+  // Unset: migrate at start except in production, where `npm run migrate` is a deployment step.
+  MIGRATE_ON_START: z.preprocess(
+    emptyAsUnset,
+    z.enum(["true", "false"], { error: 'must be "true" or "false"' }).optional(),
+  ),
   REDIS_URL: z.preprocess(
     emptyAsUnset,
     urlSchema(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
@@ -278,6 +285,9 @@ const envSchema = z.object({
 
 type Env = z.output<typeof envSchema>;
 
+/** Every variable the service reads, for checks of deployment files (docker-compose*.yml). */
+export const configVariables: readonly string[] = Object.keys(envSchema.shape);
+
 function toConfig(env: Env): Config {
   const ledger: LedgerConfig = {
     clusterId: env.TB_CLUSTER_ID,
@@ -302,6 +312,10 @@ function toConfig(env: Env): Config {
       url: env.DATABASE_URL,
       poolMax: env.DATABASE_POOL_MAX,
       statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+      migrateOnStart:
+        env.MIGRATE_ON_START === undefined
+          ? env.NODE_ENV !== "production"
+          : env.MIGRATE_ON_START === "true",
     },
     redis: { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX },
     secrets: {

@@ -22,8 +22,9 @@ import type { Database, LedgerDeps, MembershipSecrets } from "./membership/index
 import {
   checkInstallation,
   InstallationMismatchError,
-  openDatabase,
+  openServiceDatabase,
   recoverPendingIntents,
+  SchemaOutOfDateError,
 } from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
 
@@ -91,12 +92,23 @@ try {
 
 let database: Database;
 try {
-  database = await openDatabase({
-    url: config.postgres.url,
-    poolMax: config.postgres.poolMax,
-    statementTimeoutMs: config.postgres.statementTimeoutMs,
-  });
+  const opened = await openServiceDatabase(
+    {
+      url: config.postgres.url,
+      poolMax: config.postgres.poolMax,
+      statementTimeoutMs: config.postgres.statementTimeoutMs,
+    },
+    { migrate: config.postgres.migrateOnStart },
+  );
+  database = opened.database;
+  if (opened.migrated.length > 0) {
+    logger.info({ migrations: opened.migrated }, "applied pending migrations");
+  }
 } catch (error) {
+  if (error instanceof SchemaOutOfDateError) {
+    logger.fatal({ pending: error.pending }, error.message);
+    process.exit(1);
+  }
   logger.fatal({ err: error, url: redactedUrl(config.postgres.url) }, "could not open Postgres");
   process.exit(1);
 }

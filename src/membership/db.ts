@@ -3,6 +3,8 @@
  * on a dedicated single connection, then hand out a pooled drizzle instance.
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sql as drizzleSql } from "drizzle-orm";
 import type { PgDatabase } from "drizzle-orm/pg-core";
@@ -42,6 +44,11 @@ export interface OpenDatabaseOptions {
   onNotice?: (notice: postgres.Notice) => void;
   /** Called with every statement sent (profiling and tests that count round trips). */
   onQuery?: (statement: string) => void;
+  /**
+   * Create the database if missing and apply pending migrations first (the default). `false`
+   * opens the pool as the database is: see `openServiceDatabase` (migrations.ts).
+   */
+  migrate?: boolean;
 }
 
 export interface Database {
@@ -51,7 +58,21 @@ export interface Database {
   close(): Promise<void>;
 }
 
-const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+/**
+ * `drizzle/` of the package this file belongs to: the nearest one up from here, so the same code
+ * finds it from src/, from dist/ and from the one-file bundle of dist/main.js.
+ */
+export const migrationsFolder = findMigrationsFolder(dirname(fileURLToPath(import.meta.url)));
+
+function findMigrationsFolder(start: string): string {
+  for (let directory = start; ; directory = dirname(directory)) {
+    const candidate = join(directory, "drizzle");
+    if (existsSync(join(candidate, "meta", "_journal.json"))) {
+      return candidate;
+    }
+    assert.ok(dirname(directory) !== directory, `no drizzle/ migrations folder above ${start}`);
+  }
+}
 /** Serialises migrations between processes starting at once; any fixed int8 works. */
 const migrationLockKey = "21514665346233465";
 const maintenanceDatabase = "postgres";
@@ -74,8 +95,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   );
   const applicationName = options.applicationName ?? "loyalty-ledger";
 
-  await ensureDatabaseExists(options.url, applicationName);
-  await migrateDatabase(options.url, applicationName);
+  if (options.migrate ?? true) {
+    await ensureDatabaseExists(options.url, applicationName);
+    await migrateDatabase(options.url, applicationName);
+  }
   return openPool(options);
 }
 

@@ -76,6 +76,14 @@ export { listApiKeys } from "./list-api-keys.ts";
 export type { ListMemberTiersInput } from "./list-member-tiers.ts";
 export { listMemberTiers } from "./list-member-tiers.ts";
 export { listTiers } from "./list-tiers.ts";
+export type { Migration, ServiceDatabase } from "./migrations.ts";
+export {
+  knownMigrations,
+  migrateCommand,
+  openServiceDatabase,
+  pendingMigrations,
+  SchemaOutOfDateError,
+} from "./migrations.ts";
 export type { OutboxTopic } from "./outbox.ts";
 export type { PurchaseInput, RecordPurchaseInput } from "./record-purchase.ts";
 export { recordPurchase } from "./record-purchase.ts";
