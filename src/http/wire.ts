@@ -19,6 +19,7 @@ import type {
   UnitTrialBalance,
   WalletBalance,
 } from "../membership/index.ts";
+import type { ValidationIssue } from "./errors.ts";
 import {
   amountMinorMax,
   amountMinorMin,
@@ -49,6 +50,53 @@ export function wireLedgerTime(timestampNs: bigint): string {
 /** camelCase → snake_case, for names that come from code (account names). */
 export function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+// Text that cannot be stored.
+
+/**
+ * What every string of a request must not contain: U+0000, which Postgres `text` refuses (the
+ * request would fail half-way), and an unpaired UTF-16 surrogate (`"\ud800"` is valid JSON),
+ * which has no UTF-8 form and would be stored silently replaced by U+FFFD, so the member's name or
+ * the purchase's id read back would not be what was sent.
+ */
+export const unsafeTextMessage = "must not contain U+0000 (NUL) or an unpaired UTF-16 surrogate";
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+export function isUnsafeText(text: string): boolean {
+  return text.includes("\u0000") || loneSurrogate.test(text);
+}
+
+/**
+ * Every string in `value` (a parsed request part: body, query, path parameters), values and
+ * property names alike, that `isUnsafeText`, as validation issues with dotted paths
+ * (`transactions.3.items.0.sku`). Walks with an explicit stack, so a deeply nested body cannot
+ * exhaust the call stack; stops after `issuesMax` issues. The body limit bounds the work.
+ */
+export function unsafeTextIssues(value: unknown, issuesMax: number): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const stack: Array<{ value: unknown; path: string }> = [{ value, path: "" }];
+  while (stack.length > 0 && issues.length < issuesMax) {
+    const node = stack.pop() as { value: unknown; path: string };
+    if (typeof node.value === "string") {
+      if (isUnsafeText(node.value)) {
+        issues.push({ path: node.path, message: unsafeTextMessage });
+      }
+    } else if (typeof node.value === "object" && node.value !== null) {
+      const prefix = node.path === "" ? "" : `${node.path}.`;
+      const entries = Object.entries(node.value);
+      // Pushed in reverse, so issues come out in document order.
+      for (let index = entries.length - 1; index >= 0; index -= 1) {
+        const [key, child] = entries[index] as [string, unknown];
+        if (isUnsafeText(key)) {
+          issues.push({ path: node.path, message: `a property name ${unsafeTextMessage}` });
+        } else {
+          stack.push({ value: child, path: `${prefix}${key}` });
+        }
+      }
+    }
+  }
+  return issues.slice(0, issuesMax);
 }
 
 // Shared pieces.
