@@ -17,8 +17,15 @@ import { isUnsafeText, unsafeTextMessage } from "./wire.ts";
 
 export const requestIdHeader = "X-Request-Id";
 const requestIdPattern = new RegExp(`^[A-Za-z0-9._:-]{1,${requestIdLengthMax}}$`);
-const bearerPattern = /^Bearer ([\x21-\x7e]+)$/;
+/** The scheme is case-insensitive (`bearer`, `BEARER`), followed by one or more spaces. */
+const bearerPattern = /^bearer +([\x21-\x7e]+)$/i;
+/** Room for the scheme and the spaces around the token, beyond the token's own bound. */
+const authorizationSlack = 32;
+/** RFC 6750: the challenge; with `error="invalid_token"` when a token was sent but is unknown. */
 const wwwAuthenticate = { "WWW-Authenticate": 'Bearer realm="loyalty"' };
+const wwwAuthenticateInvalid = {
+  "WWW-Authenticate": 'Bearer realm="loyalty", error="invalid_token"',
+};
 
 /** The route template that answered (`/v1/members/:id`), or `unmatched`; a bounded label set. */
 export function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
@@ -93,7 +100,7 @@ export function observe(deps: Pick<AppDeps, "logger" | "metrics">): MiddlewareHa
 }
 
 function bearerToken(header: string | undefined): string | null {
-  if (header === undefined || header.length > bearerTokenLengthMax + "Bearer ".length) {
+  if (header === undefined || header.length > bearerTokenLengthMax + authorizationSlack) {
     return null;
   }
   return bearerPattern.exec(header)?.[1] ?? null;
@@ -170,9 +177,13 @@ export function authenticate(
       }
     }
     if (principal === null) {
-      throw new ApiError(401, "unauthorized", "unknown or revoked API key", undefined, {
-        ...wwwAuthenticate,
-      });
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "unknown or revoked API key",
+        undefined,
+        wwwAuthenticateInvalid,
+      );
     }
     c.set("principal", principal);
     c.get("log").bind({ orgId: principal.orgId, keyId: principal.keyId });
@@ -221,7 +232,7 @@ export function platformAuth(platformToken: string | undefined): MiddlewareHandl
         "unauthorized",
         "send the platform token as Authorization: Bearer <token>",
         undefined,
-        wwwAuthenticate,
+        token === null ? wwwAuthenticate : wwwAuthenticateInvalid,
       );
     }
     await next();
