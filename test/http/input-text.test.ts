@@ -381,6 +381,20 @@ describe("NUL and unpaired surrogates", () => {
     expect(memberAfter.body).toEqual(memberBefore.body);
   });
 
+  it("leave paired surrogates (emoji) and other characters alone, stored as sent", async () => {
+    const name = "Zoë 😀 名前";
+    const enrolled = await call(harness.app, "POST", "/v1/members", {
+      key: org.keys.pos,
+      body: { external_ref: "text-test-emoji-😀", first_name: name },
+    });
+    expect(enrolled.status).toBe(201);
+    const read = await call(harness.app, "GET", `/v1/members/${String(enrolled.body.member?.id)}`, {
+      key: org.keys.pos,
+    });
+    expect(read.body.first_name).toBe(name);
+    expect(read.body.external_ref).toBe("text-test-emoji-😀");
+  });
+
   it("are refused in a property name too", async () => {
     const response = await call(harness.app, "POST", "/v1/members", {
       key: org.keys.pos,
