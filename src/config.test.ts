@@ -161,4 +161,88 @@ describe("loadConfig: the service's variables", () => {
       "DATABASE_URL",
     ]);
   });
+
+  it("names DATABASE_URL and REDIS_URL when they are not URLs at all", () => {
+    // `new URL("notaurl")` throws; that must become a line of the list, not a TypeError.
+    for (const bad of ["notaurl", "postgres//x", "://", "postgres://h:99999/db", " "]) {
+      const error = configError({ DATABASE_URL: bad });
+      expect(error.variables, bad).toEqual(["DATABASE_URL"]);
+      expect(error.message).toContain("DATABASE_URL: must be a URL like postgres://");
+    }
+    for (const bad of ["notaurl", "127.0.0.1:6379", "redis://[::1"]) {
+      const error = configError({ REDIS_URL: bad });
+      expect(error.variables, bad).toEqual(["REDIS_URL"]);
+      expect(error.message).toContain("REDIS_URL: must be a URL like redis://");
+    }
+  });
+
+  it("refuses URL parts the clients would throw on later", () => {
+    expect(configError({ DATABASE_URL: "postgres://u:p%zz@127.0.0.1/loyalty" }).message).toContain(
+      "DATABASE_URL: the password is not valid percent-encoding",
+    );
+    expect(configError({ DATABASE_URL: "postgres://u%@127.0.0.1/loyalty" }).message).toContain(
+      "DATABASE_URL: the user name is not valid percent-encoding",
+    );
+    expect(configError({ DATABASE_URL: "postgres://127.0.0.1/loy%zzalty" }).message).toContain(
+      "DATABASE_URL: the database name is not valid percent-encoding",
+    );
+    expect(configError({ REDIS_URL: "redis://:%zz@127.0.0.1:6379" }).message).toContain(
+      "REDIS_URL: the password is not valid percent-encoding",
+    );
+    expect(configError({ REDIS_URL: "redis://127.0.0.1:6379/cache" }).message).toContain(
+      "REDIS_URL: the path may only be a database number",
+    );
+    const config = loadConfig({
+      DATABASE_URL: "postgresql://app:p%25ss@10.0.0.5:6432/loyalty%20prod?sslmode=require",
+      REDIS_URL: "rediss://:secret@10.0.0.6:6380/2",
+    });
+    expect(config.postgres.url).toBe(
+      "postgresql://app:p%25ss@10.0.0.5:6432/loyalty%20prod?sslmode=require",
+    );
+    expect(config.redis.url).toBe("rediss://:secret@10.0.0.6:6380/2");
+  });
+
+  it("names every kind of bad variable in one list, never throwing anything else", () => {
+    const env = {
+      NODE_ENV: "prod",
+      LOG_LEVEL: "loud",
+      TB_ADDRESS: "tigerbeetle",
+      TB_CLUSTER_ID: "-1",
+      HOST: "example.com",
+      PORT: "0",
+      DATABASE_URL: "notaurl",
+      DATABASE_POOL_MAX: "many",
+      DATABASE_STATEMENT_TIMEOUT_MS: "1e3",
+      REDIS_URL: "notaurl",
+      REDIS_KEY_PREFIX: "a b",
+      PLATFORM_TOKEN: "x",
+      RATE_LIMIT_REQUESTS: "0",
+      RATE_LIMIT_WINDOW_SECONDS: "-5",
+      SHUTDOWN_GRACE_MS: "forever",
+      PII_ENCRYPTION_KEY: "x",
+      PII_HASH_KEY: "x",
+      API_KEY_HASH_KEY: "x",
+    };
+    const error = configError(env);
+    expect([...error.variables].sort()).toEqual(Object.keys(env).sort());
+    for (const variable of Object.keys(env)) {
+      expect(error.message).toMatch(new RegExp(`^  ${variable}: .+$`, "m"));
+    }
+  });
+
+  it("names the variable even when reading it throws", () => {
+    // The safety net behind every check: whatever goes wrong with one variable is reported
+    // against its name, never as a bare exception.
+    const env = new Proxy({} as NodeJS.ProcessEnv, {
+      get(_target, name) {
+        if (name === "PORT") {
+          throw new TypeError("unreadable");
+        }
+        return undefined;
+      },
+    });
+    const error = configError(env);
+    expect(error.variables).toEqual(["PORT"]);
+    expect(error.message).toContain("PORT: could not be read (unreadable)");
+  });
 });

@@ -198,24 +198,76 @@ const secretSchema = z
     return bytes;
   });
 
-const urlSchema = (protocols: readonly string[], example: string) =>
+/** `new URL` throws on what is not a URL; here that is an answer, not an exception. */
+function parsedUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A URL with one of `protocols`, checked by `extra` once it is known to be one. The URL is parsed
+ * once, in this one check: zod runs every refinement even after one fails, so a second
+ * `new URL` in a later refinement would throw on a non-URL (`DATABASE_URL=notaurl`) and the
+ * variable's name would be lost in a `TypeError`.
+ */
+const urlSchema = (
+  protocols: readonly string[],
+  example: string,
+  extra?: (url: URL) => string | undefined,
+) =>
   z
     .string()
     .trim()
-    .refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
+    .check((payload) => {
+      const url = parsedUrl(payload.value);
+      const problem =
+        url === undefined || !protocols.includes(url.protocol)
+          ? `must be a URL like ${example}`
+          : extra?.(url);
+      if (problem !== undefined) {
+        payload.issues.push({ code: "custom", message: problem, input: payload.value });
       }
-    }, `must be a URL like ${example}`);
+    });
+
+/** The clients percent-decode these parts and throw `URIError` on a stray `%`. */
+function credentialsProblem(url: URL): string | undefined {
+  for (const [part, value] of [
+    ["user name", url.username],
+    ["password", url.password],
+  ] as const) {
+    try {
+      decodeURIComponent(value);
+    } catch {
+      return `the ${part} is not valid percent-encoding (write % as %25)`;
+    }
+  }
+  return undefined;
+}
 
 const databaseUrlSchema = urlSchema(
   ["postgres:", "postgresql:"],
   "postgres://user@host:5432/database",
-).refine(
-  (value) => new URL(value).pathname.replace(/^\//, "").length > 0,
-  "must name a database, e.g. postgres://postgres@127.0.0.1:5432/loyalty",
+  (url) => {
+    const database = url.pathname.replace(/^\//, "");
+    if (database.length === 0) {
+      return "must name a database, e.g. postgres://postgres@127.0.0.1:5432/loyalty";
+    }
+    try {
+      decodeURIComponent(database);
+    } catch {
+      return "the database name is not valid percent-encoding (write % as %25)";
+    }
+    return credentialsProblem(url);
+  },
+);
+
+const redisUrlSchema = urlSchema(["redis:", "rediss:"], "redis://127.0.0.1:6379", (url) =>
+  /^\/?([0-9]{1,5})?$/.test(url.pathname)
+    ? credentialsProblem(url)
+    : "the path may only be a database number, e.g. redis://127.0.0.1:6379/0",
 );
 
 const envSchema = z.object({
@@ -246,10 +298,7 @@ const envSchema = z.object({
     emptyAsUnset,
     z.enum(["true", "false"], { error: 'must be "true" or "false"' }).optional(),
   ),
-  REDIS_URL: z.preprocess(
-    emptyAsUnset,
-    urlSchema(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
-  ),
+  REDIS_URL: z.preprocess(emptyAsUnset, redisUrlSchema.default("redis://127.0.0.1:6379")),
   REDIS_KEY_PREFIX: z.preprocess(
     emptyAsUnset,
     z
@@ -335,7 +384,14 @@ function toConfig(env: Env): Config {
  * const ledger = await createLedgerClient(config.ledger, logger);
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = envSchema.safeParse(env);
+  let result: ReturnType<typeof envSchema.safeParse>;
+  try {
+    result = envSchema.safeParse(env);
+  } catch (error) {
+    // A check that throws instead of reporting is a bug here, but the operator must still be
+    // told which variable to fix, not shown a stack.
+    throw new ConfigError(variablesThatThrow(env, error));
+  }
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => ({
@@ -345,4 +401,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   return toConfig(result.data);
+}
+
+/** Parses each variable alone to find the one whose check threw. */
+function variablesThatThrow(
+  env: NodeJS.ProcessEnv,
+  error: unknown,
+): Array<{ variable: string; message: string }> {
+  const problems: Array<{ variable: string; message: string }> = [];
+  for (const [variable, schema] of Object.entries(envSchema.shape)) {
+    try {
+      schema.safeParse(env[variable]);
+    } catch (thrown) {
+      const reason = thrown instanceof Error ? thrown.message : String(thrown);
+      problems.push({ variable, message: `could not be read (${reason})` });
+    }
+  }
+  if (problems.length === 0) {
+    const reason = error instanceof Error ? error.message : String(error);
+    problems.push({ variable: "(environment)", message: `could not be read (${reason})` });
+  }
+  return problems;
 }

@@ -3,9 +3,9 @@
  * reads the environment or opens a connection. One sub-app per resource, mounted with
  * `app.route()`; each handler validates the wire with zod and calls one use case.
  *
- * Order of a request: observe (request id, logger, metrics) → [org routes] authenticate →
- * rate limit → [route] role → body limit → Idempotency-Key → validation → handler. Errors of
- * any step end in `onError`, which owns the mapping to the error envelope.
+ * Order of a request: observe (request id, logger, metrics) → URL text check → [org routes]
+ * authenticate → rate limit → [route] role → body limit → Idempotency-Key → validation →
+ * handler. Errors of any step end in `onError`, which owns the mapping to the error envelope.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
@@ -14,7 +14,7 @@ import type { JsonObject } from "./docs-page.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
 import { apiKeyCacheEntriesMax, requestDeadlineMs } from "./limits.ts";
-import { createPrincipalCache, observe } from "./middleware.ts";
+import { createPrincipalCache, observe, refuseUnsafeUrl } from "./middleware.ts";
 import { createRateLimiter } from "./rate-limit.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
@@ -57,7 +57,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const routeDeps: RouteDeps = { app: deps, domain, limiter, principals };
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", observe(deps));
+  app.use("*", observe(deps), refuseUnsafeUrl());
   app.use(
     "*",
     requestDeadline({ deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs }),

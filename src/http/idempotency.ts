@@ -1,6 +1,7 @@
 /**
  * `Idempotency-Key` on POST: the first request with a key runs and its 2xx answer is stored;
- * a retry with the same key and the same request gets that answer again, marked
+ * a retry with the same key and the same request (method, path and parsed body: the order of
+ * keys and the spacing do not matter) gets that answer again, marked
  * `Idempotency-Replayed: true`; the same key with another request is 409, and so is a retry
  * that arrives while the first is still running.
  *
@@ -171,7 +172,67 @@ export async function sweepIdempotencyKeys(db: Db): Promise<number> {
   return deleted.length;
 }
 
-/** SHA-256 over method, path and the exact body bytes. */
+/** Deeper JSON than any request schema allows is hashed by its bytes (and then refused). */
+const canonicalDepthMax = 32;
+const jsonMediaType = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * `value` (parsed JSON) written with object keys sorted at every level and no whitespace, so that
+ * two bodies the handler cannot tell apart (keys reordered, spacing, escapes, `1.0` for `1`) are
+ * one text; `undefined` past `canonicalDepthMax`.
+ */
+export function canonicalJson(value: unknown, depth = 0): string | undefined {
+  if (depth > canonicalDepthMax) {
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    const items: string[] = [];
+    for (const item of value) {
+      const text = canonicalJson(item, depth + 1);
+      if (text === undefined) {
+        return undefined;
+      }
+      items.push(text);
+    }
+    return `[${items.join(",")}]`;
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries: string[] = [];
+    for (const key of Object.keys(value).sort()) {
+      const text = canonicalJson((value as Record<string, unknown>)[key], depth + 1);
+      if (text === undefined) {
+        return undefined;
+      }
+      entries.push(`${JSON.stringify(key)}:${text}`);
+    }
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * What a request's hash covers of its body: the parsed body in canonical form when it is JSON,
+ * which is what validation and the handler see; otherwise (not JSON, malformed, absurdly deep:
+ * requests validation refuses) its exact text. The two are told apart by their prefix.
+ */
+export function idempotencyBodyText(contentType: string | undefined, body: string): string {
+  const mediaType = contentType?.split(";")[0]?.trim() ?? "";
+  if (jsonMediaType.test(mediaType)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return `bytes:${body}`;
+    }
+    const canonical = canonicalJson(parsed);
+    if (canonical !== undefined) {
+      return `json:${canonical}`;
+    }
+  }
+  return `bytes:${body}`;
+}
+
+/** SHA-256 over method, path and the body as `idempotencyBodyText` gives it. */
 export function idempotencyRequestHash(method: string, path: string, body: string): string {
   return createHash("sha256")
     .update(method)
@@ -208,7 +269,7 @@ export function idempotency(
       });
     }
     const scope: IdempotencyScope = { orgId: orgOf(c), key };
-    const body = await c.req.text();
+    const body = idempotencyBodyText(c.req.header("content-type"), await c.req.text());
     const hash = idempotencyRequestHash(c.req.method, c.req.path, body);
     const claim = await claimIdempotencyKey(deps.db, cipher, scope, hash);
     switch (claim.kind) {

@@ -13,11 +13,19 @@ import type { AppDeps, AppEnv } from "./env.ts";
 import { principalOf, RequestLog } from "./env.ts";
 import { ApiError } from "./errors.ts";
 import { bearerTokenLengthMax, requestIdLengthMax } from "./limits.ts";
+import { isUnsafeText, unsafeTextMessage } from "./wire.ts";
 
 export const requestIdHeader = "X-Request-Id";
 const requestIdPattern = new RegExp(`^[A-Za-z0-9._:-]{1,${requestIdLengthMax}}$`);
-const bearerPattern = /^Bearer ([\x21-\x7e]+)$/;
+/** The scheme is case-insensitive (`bearer`, `BEARER`), followed by one or more spaces. */
+const bearerPattern = /^bearer +([\x21-\x7e]+)$/i;
+/** Room for the scheme and the spaces around the token, beyond the token's own bound. */
+const authorizationSlack = 32;
+/** RFC 6750: the challenge; with `error="invalid_token"` when a token was sent but is unknown. */
 const wwwAuthenticate = { "WWW-Authenticate": 'Bearer realm="loyalty"' };
+const wwwAuthenticateInvalid = {
+  "WWW-Authenticate": 'Bearer realm="loyalty", error="invalid_token"',
+};
 
 /** The route template that answered (`/v1/members/:id`), or `unmatched`; a bounded label set. */
 export function routeLabel(c: Parameters<MiddlewareHandler>[0]): string {
@@ -92,7 +100,7 @@ export function observe(deps: Pick<AppDeps, "logger" | "metrics">): MiddlewareHa
 }
 
 function bearerToken(header: string | undefined): string | null {
-  if (header === undefined || header.length > bearerTokenLengthMax + "Bearer ".length) {
+  if (header === undefined || header.length > bearerTokenLengthMax + authorizationSlack) {
     return null;
   }
   return bearerPattern.exec(header)?.[1] ?? null;
@@ -169,9 +177,13 @@ export function authenticate(
       }
     }
     if (principal === null) {
-      throw new ApiError(401, "unauthorized", "unknown or revoked API key", undefined, {
-        ...wwwAuthenticate,
-      });
+      throw new ApiError(
+        401,
+        "unauthorized",
+        "unknown or revoked API key",
+        undefined,
+        wwwAuthenticateInvalid,
+      );
     }
     c.set("principal", principal);
     c.get("log").bind({ orgId: principal.orgId, keyId: principal.keyId });
@@ -220,7 +232,7 @@ export function platformAuth(platformToken: string | undefined): MiddlewareHandl
         "unauthorized",
         "send the platform token as Authorization: Bearer <token>",
         undefined,
-        wwwAuthenticate,
+        token === null ? wwwAuthenticate : wwwAuthenticateInvalid,
       );
     }
     await next();
@@ -252,5 +264,72 @@ export function limitBody(maxBytes: number): MiddlewareHandler<AppEnv> {
       return;
     }
     await counting(c, next);
+  };
+}
+
+/** A path segment or query component, percent-decoded; `undefined` when not valid UTF-8. */
+function decodeComponent(component: string, plusIsSpace: boolean): string | undefined {
+  const text = plusIsSpace ? component.replaceAll("+", " ") : component;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parameter a path segment fills in a route template (`/v1/members/:id` → `id`). */
+function pathParameterName(template: string, segmentIndex: number, segmentCount: number): string {
+  const segments = template.split("/");
+  const segment = segments.length === segmentCount ? segments[segmentIndex] : undefined;
+  return segment?.startsWith(":") === true ? (segment.slice(1).split("{")[0] ?? "") : "";
+}
+
+function unsafeUrlIssue(c: Context<AppEnv>): { target: string; path: string } | undefined {
+  const url = new URL(c.req.url);
+  const segments = url.pathname.split("/");
+  for (let index = 0; index < segments.length; index += 1) {
+    const decoded = decodeComponent(segments[index] ?? "", false);
+    if (decoded === undefined || isUnsafeText(decoded)) {
+      return {
+        target: "path",
+        path: pathParameterName(routeLabel(c), index, segments.length),
+      };
+    }
+  }
+  for (const pair of url.search.slice(1).split("&")) {
+    const separator = pair.indexOf("=");
+    const name = decodeComponent(separator === -1 ? pair : pair.slice(0, separator), true);
+    const value = separator === -1 ? "" : decodeComponent(pair.slice(separator + 1), true);
+    if (name === undefined || value === undefined || isUnsafeText(name) || isUnsafeText(value)) {
+      return { target: "query", path: name !== undefined && !isUnsafeText(name) ? name : "" };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a URL whose path or query carries text no route can store: a percent-encoded NUL
+ * (`%00`), or bytes that are not UTF-8 (how an unpaired surrogate arrives, e.g. `%ED%A0%80`;
+ * the router would otherwise pass it on still encoded). 400 naming the parameter. Body strings
+ * are checked by the validation hook. Only URLs with a `%` are examined, so the hot paths pay
+ * one `includes`.
+ */
+export function refuseUnsafeUrl(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.url.includes("%")) {
+      const issue = unsafeUrlIssue(c);
+      if (issue !== undefined) {
+        throw new ApiError(400, "validation_failed", `invalid request ${issue.target}`, {
+          target: issue.target,
+          issues: [
+            {
+              path: issue.path,
+              message: `${unsafeTextMessage}, and must be percent-encoded UTF-8`,
+            },
+          ],
+        });
+      }
+    }
+    await next();
   };
 }

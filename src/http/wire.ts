@@ -19,6 +19,7 @@ import type {
   UnitTrialBalance,
   WalletBalance,
 } from "../membership/index.ts";
+import type { ValidationIssue } from "./errors.ts";
 import {
   amountMinorMax,
   amountMinorMin,
@@ -49,6 +50,70 @@ export function wireLedgerTime(timestampNs: bigint): string {
 /** camelCase → snake_case, for names that come from code (account names). */
 export function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+// Text that cannot be stored.
+
+/**
+ * What every string of a request must not contain: U+0000, which Postgres `text` refuses (the
+ * request would fail half-way), and an unpaired UTF-16 surrogate (`"\ud800"` is valid JSON),
+ * which has no UTF-8 form and would be stored silently replaced by U+FFFD, so the member's name or
+ * the purchase's id read back would not be what was sent.
+ */
+export const unsafeTextMessage = "must not contain U+0000 (NUL) or an unpaired UTF-16 surrogate";
+const anySurrogate = /[\ud800-\udfff]/;
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** No request schema nests deeper; zod has refused deeper input before it is searched. */
+const unsafeTextDepthMax = 32;
+
+export function isUnsafeText(text: string): boolean {
+  // The plain character class first: most text has no surrogate at all (no emoji).
+  return text.includes("\u0000") || (anySurrogate.test(text) && loneSurrogate.test(text));
+}
+
+/**
+ * Every string in `value` (a parsed request part: body, query, path parameters), values and
+ * property names alike, that `isUnsafeText`, as validation issues with dotted paths
+ * (`transactions.3.items.0.sku`); at most `issuesMax`. Paths are only built for an issue, so a
+ * clean batch of a thousand purchases costs a test per string and no allocation per field.
+ */
+export function unsafeTextIssues(value: unknown, issuesMax: number): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const path: string[] = [];
+  const visit = (node: unknown): void => {
+    if (issues.length >= issuesMax) {
+      return;
+    }
+    if (typeof node === "string") {
+      if (isUnsafeText(node)) {
+        issues.push({ path: path.join("."), message: unsafeTextMessage });
+      }
+      return;
+    }
+    if (typeof node !== "object" || node === null || path.length >= unsafeTextDepthMax) {
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (let index = 0; index < node.length; index += 1) {
+        path.push(String(index));
+        visit(node[index]);
+        path.pop();
+      }
+      return;
+    }
+    for (const key of Object.keys(node)) {
+      if (isUnsafeText(key)) {
+        issues.push({ path: path.join("."), message: `a property name ${unsafeTextMessage}` });
+        continue;
+      }
+      path.push(key);
+      visit((node as Record<string, unknown>)[key]);
+      path.pop();
+    }
+  };
+  visit(value);
+  assert.ok(issues.length <= issuesMax, "unsafe text issues within their bound");
+  return issues;
 }
 
 // Shared pieces.

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { idempotencyBodyText } from "../../src/http/idempotency.ts";
 import type { Harness, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -216,5 +217,64 @@ describe("Idempotency-Key", () => {
       expect(response.body.error?.code).toBe("validation_failed");
     }
     expect(await countRows(harness, "members", org.id)).toBe(members);
+  });
+
+  it("hashes the parsed body: reordered keys and other spacing are the same request", async () => {
+    const member = await enrollOverHttp(harness, org);
+    const key = randomUUID();
+    const first = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      rawBody: JSON.stringify({
+        external_id: "idem-canonical-1",
+        member_id: member.id,
+        amount: 2500,
+        currency: "EUR",
+        items: [{ sku: "beans", quantity: 2, amount: 2500 }],
+      }),
+      headers: { "Idempotency-Key": key },
+    });
+    expect(first.status).toBe(201);
+    const transactions = await countRows(harness, "pos_transactions", org.id);
+    const transfers = await ledgerTransferCount(harness);
+
+    // The same purchase: keys in another order at both levels, indented, a number as 2.0e0.
+    const reordered = `{
+      "items": [ { "amount": 2500, "quantity": 2.0e0, "sku": "beans" } ],
+      "currency": "EUR",   "amount": 2500,
+      "member_id": ${JSON.stringify(member.id)}, "external_id": "idem-\u0063anonical-1"
+    }`;
+    const replay = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      rawBody: reordered,
+      headers: { "Idempotency-Key": key },
+    });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get("idempotency-replayed")).toBe("true");
+    expect(replay.body).toEqual(first.body);
+    expect(await countRows(harness, "pos_transactions", org.id)).toBe(transactions);
+    expect(await ledgerTransferCount(harness)).toBe(transfers);
+
+    // A body that differs in one nested value is another request.
+    const changed = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      rawBody: reordered.replace('"amount": 2500, "quantity"', '"amount": 2400, "quantity"'),
+      headers: { "Idempotency-Key": key },
+    });
+    expect(changed.status).toBe(409);
+    expect(changed.body.error?.code).toBe("idempotency_key_reused");
+    expect(changed.headers.get("idempotency-replayed")).toBeNull();
+    expect(await countRows(harness, "pos_transactions", org.id)).toBe(transactions);
+    expect(await ledgerTransferCount(harness)).toBe(transfers);
+  });
+
+  it("tells a JSON body from the same text sent as another media type", async () => {
+    const json = idempotencyBodyText("application/json; charset=utf-8", '{"b":1, "a":2}');
+    expect(json).toBe('json:{"a":2,"b":1}');
+    expect(idempotencyBodyText("application/json", '{"a":2,"b":1}')).toBe(json);
+    expect(idempotencyBodyText("text/plain", '{"a":2,"b":1}')).not.toBe(json);
+    expect(idempotencyBodyText("application/json", "{not json")).toBe("bytes:{not json");
+    // Deeper than any request schema: hashed by its bytes rather than walked.
+    const deep = `${"[".repeat(10_000)}${"]".repeat(10_000)}`;
+    expect(idempotencyBodyText("application/json", deep)).toBe(`bytes:${deep}`);
   });
 });

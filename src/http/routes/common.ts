@@ -8,14 +8,14 @@ import type { ZodType } from "zod";
 import type { ApiKeyRole, LedgerDeps } from "../../membership/index.ts";
 import type { AppDeps, AppEnv } from "../env.ts";
 import { principalOf } from "../env.ts";
-import { ApiError, validationDetails } from "../errors.ts";
+import { ApiError, validationDetails, validationIssuesMax } from "../errors.ts";
 import { idempotency } from "../idempotency.ts";
 import { bodyBytesMax } from "../limits.ts";
 import type { PrincipalCache } from "../middleware.ts";
 import { authenticate, limitBody, requireRole } from "../middleware.ts";
 import type { RateLimiter } from "../rate-limit.ts";
 import { rateLimit } from "../rate-limit.ts";
-import { ErrorSchema } from "../wire.ts";
+import { ErrorSchema, unsafeTextIssues } from "../wire.ts";
 
 const targetNames: Record<string, string> = {
   json: "body",
@@ -24,18 +24,26 @@ const targetNames: Record<string, string> = {
   header: "header",
 };
 
-/** Turns a zod failure into the 400 envelope; nothing after validation runs. */
+/**
+ * Turns a zod failure into the 400 envelope; nothing after validation runs. Every validated part
+ * (body, query, path parameters) is also searched for text that cannot be stored (NUL, unpaired
+ * surrogates; see `unsafeTextIssues`), here, once, so that no field of any route, present or
+ * future, can forget it. On failure `result.data` is the raw input, on success the parsed value.
+ */
 export const validationHook: Hook<unknown, AppEnv, string, undefined> = (result) => {
-  if (!result.success) {
-    const target = targetNames[result.target] ?? result.target;
-    throw new ApiError(
-      400,
-      "validation_failed",
-      `invalid request ${target}`,
-      validationDetails(target, result.error),
-    );
+  const input: unknown = "data" in result ? result.data : undefined;
+  const textIssues = unsafeTextIssues(input, validationIssuesMax);
+  if (result.success && textIssues.length === 0) {
+    return undefined;
   }
-  return undefined;
+  const target = targetNames[result.target] ?? result.target;
+  const details = result.success
+    ? { target, issues: textIssues }
+    : validationDetails(target, result.error);
+  if (!result.success && textIssues.length > 0) {
+    details.issues = [...textIssues, ...details.issues].slice(0, validationIssuesMax);
+  }
+  throw new ApiError(400, "validation_failed", `invalid request ${target}`, details);
 };
 
 /** What every resource sub-app is built from. */

@@ -1,0 +1,452 @@
+/**
+ * Text that cannot be stored: U+0000 (Postgres `text` refuses it) and unpaired UTF-16 surrogates
+ * (no UTF-8 form; they would be stored as U+FFFD). Sent through every string of every route —
+ * body fields, path parameters, query parameters — each is refused with 400 `validation_failed`
+ * naming the field, and nothing is written to Postgres or the ledger.
+ *
+ * The fields are not listed by hand: they are read from the OpenAPI document, so a new route or
+ * field is covered (or this test fails, asking for a valid request to start from).
+ */
+import { connect } from "node:net";
+import { serve } from "@hono/node-server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CallResult, Harness, Json, TestOrg } from "./support.ts";
+import {
+  buildTestOrg,
+  call,
+  createHarness,
+  enrollOverHttp,
+  ledgerTransferCount,
+  list,
+} from "./support.ts";
+
+const platformToken = "platform-token-for-input-text-tests-0123456789";
+/** How deep the schema walk follows nested objects; the API's bodies are three levels deep. */
+const schemaDepthMax = 16;
+
+/** Strings a JSON body can carry but no column can store faithfully. */
+const badBodyText = [
+  { name: "NUL", value: "a\u0000b" },
+  { name: "lone high surrogate", value: "a\ud800b" },
+  { name: "lone low surrogate", value: "\udc00b" },
+];
+/** Their forms in a URL: a percent-encoded NUL, and a surrogate encoded as if it were UTF-8. */
+const badUrlText = [
+  { name: "NUL", value: "a%00b" },
+  { name: "encoded surrogate", value: "a%ED%A0%80b" },
+];
+
+let harness: Harness;
+let org: TestOrg;
+let member: { id: string; externalRef: string };
+let redemptionIds: string[];
+const purchaseExternalId = "text-test-purchase";
+
+type Key = "platform" | "admin" | "pos" | "finance" | "none";
+interface BaseRequest {
+  key: Key;
+  /** Values of the path parameters, by name. */
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: Record<string, unknown>;
+}
+
+/** A valid request per operation, which each case spoils in exactly one string. */
+function baseRequests(): Record<string, BaseRequest> {
+  const purchase = {
+    external_id: "text-test-new-purchase",
+    member_id: member.id,
+    amount: 1000,
+    currency: "EUR",
+    occurred_at: "2026-01-31T12:00:00.000Z",
+    location: "store-1",
+    items: [{ sku: "coffee", category: "drinks", quantity: 1, amount: 1000 }],
+  };
+  return {
+    "get /health": { key: "none" },
+    "get /ready": { key: "none" },
+    "get /metrics": { key: "none" },
+    "get /openapi.json": { key: "none" },
+    "get /docs": { key: "none" },
+    "post /v1/orgs": {
+      key: "platform",
+      body: { name: "Text Test", slug: "text-test", currency: "EUR", timezone: "Europe/Paris" },
+    },
+    "post /v1/members": {
+      key: "pos",
+      body: {
+        external_ref: "text-test-card",
+        email: "text@example.com",
+        phone: "+33 1 23 45 67 89",
+        first_name: "Ada",
+        last_name: "Lovelace",
+      },
+    },
+    "get /v1/members": { key: "pos", query: { external_ref: member.externalRef } },
+    "get /v1/members/{id}": { key: "pos", params: { id: member.id } },
+    "patch /v1/members/{id}": {
+      key: "admin",
+      params: { id: member.id },
+      body: {
+        email: "new@example.com",
+        phone: "+1 555 0100",
+        first_name: "Grace",
+        last_name: "Hopper",
+        status: "active",
+      },
+    },
+    "get /v1/members/{id}/balances": { key: "finance", params: { id: member.id } },
+    "get /v1/members/{id}/history": {
+      key: "finance",
+      params: { id: member.id },
+      query: { limit: "10" },
+    },
+    "post /v1/members/{id}/redemptions": {
+      key: "pos",
+      params: { id: member.id },
+      body: { points: 1, external_id: "text-test-redemption", hold_seconds: 600 },
+    },
+    "post /v1/transactions": { key: "pos", body: purchase },
+    "post /v1/transactions/batch": { key: "pos", body: { transactions: [purchase] } },
+    "post /v1/transactions/{external_id}/refunds": {
+      key: "pos",
+      params: { external_id: purchaseExternalId },
+      body: { external_id: "text-test-refund", amount: 100 },
+    },
+    "post /v1/redemptions/{id}/fulfill": { key: "pos", params: { id: redemptionIds[0] ?? "" } },
+    "post /v1/redemptions/{id}/cancel": { key: "pos", params: { id: redemptionIds[1] ?? "" } },
+    "get /v1/ledger/trial-balance": { key: "finance" },
+  };
+}
+
+interface SchemaNode {
+  $ref?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  anyOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+  allOf?: SchemaNode[];
+}
+
+interface Operation {
+  method: string;
+  path: string;
+  parameters: Array<{ name: string; in: string }>;
+  bodySchema: SchemaNode | undefined;
+}
+
+function operations(document: Json): Operation[] {
+  const found: Operation[] = [];
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(item)) {
+      const parameters = Array.isArray(operation.parameters)
+        ? (operation.parameters as unknown as Array<{ name: string; in: string }>)
+        : [];
+      const bodySchema = operation.requestBody?.content?.["application/json"]?.schema as
+        | SchemaNode
+        | undefined;
+      found.push({ method, path, parameters, bodySchema });
+    }
+  }
+  return found;
+}
+
+/** Paths (arrays at index 0) of every string the schema allows, through refs and unions. */
+function stringFields(
+  schemas: Record<string, SchemaNode>,
+  node: SchemaNode,
+  path: Array<string | number> = [],
+): Array<Array<string | number>> {
+  expect(path.length, "schema nested deeper than the walk follows").toBeLessThan(schemaDepthMax);
+  if (node.$ref !== undefined) {
+    const target = schemas[node.$ref.replace("#/components/schemas/", "")];
+    expect(target, `unresolved ${node.$ref}`).toBeDefined();
+    return stringFields(schemas, target as SchemaNode, path);
+  }
+  const fields: Array<Array<string | number>> = [];
+  const types = Array.isArray(node.type) ? node.type : [node.type];
+  if (types.includes("string") || node.enum?.some((value) => typeof value === "string")) {
+    fields.push(path);
+  }
+  for (const [name, child] of Object.entries(node.properties ?? {})) {
+    fields.push(...stringFields(schemas, child, [...path, name]));
+  }
+  if (node.items !== undefined) {
+    fields.push(...stringFields(schemas, node.items, [...path, 0]));
+  }
+  for (const branch of [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])]) {
+    fields.push(...stringFields(schemas, branch, path));
+  }
+  const unique = new Map(fields.map((field) => [field.join("."), field]));
+  return [...unique.values()];
+}
+
+/** A deep copy of `body` with `value` at `path`, creating what is missing on the way. */
+function withValue(body: unknown, path: Array<string | number>, value: string): unknown {
+  const copy = structuredClone(body ?? {}) as Record<string | number, unknown>;
+  let node: Record<string | number, unknown> = copy;
+  path.forEach((step, index) => {
+    if (index === path.length - 1) {
+      node[step] = value;
+      return;
+    }
+    const next = path[index + 1];
+    node[step] ??= typeof next === "number" ? [] : {};
+    node = node[step] as Record<string | number, unknown>;
+  });
+  return copy;
+}
+
+function keyOf(key: Key): string | undefined {
+  return key === "none" ? undefined : key === "platform" ? platformToken : org.keys[key];
+}
+
+function url(
+  template: string,
+  params: Record<string, string>,
+  query: Record<string, string>,
+): string {
+  const path = template.replace(/\{([^}]+)\}/g, (_, name: string) => params[name] ?? "");
+  const search = Object.entries(query)
+    .map(([name, value]) => `${encodeURIComponent(name)}=${value}`)
+    .join("&");
+  return search === "" ? path : `${path}?${search}`;
+}
+
+function encodeAll(values: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(values).map(([name, value]) => [name, encodeURIComponent(value)]),
+  );
+}
+
+interface Case {
+  operation: string;
+  field: string;
+  target: "body" | "path" | "query";
+  send(): Promise<CallResult>;
+}
+
+function cases(document: Json): Case[] {
+  const base = baseRequests();
+  const schemas = (document.components?.schemas ?? {}) as unknown as Record<string, SchemaNode>;
+  const all: Case[] = [];
+  for (const operation of operations(document)) {
+    const name = `${operation.method} ${operation.path}`;
+    const request = base[name];
+    expect(request, `no valid request to start from for ${name}: add one`).toBeDefined();
+    if (request === undefined) {
+      continue;
+    }
+    const params = encodeAll(request.params ?? {});
+    const query = encodeAll(request.query ?? {});
+    const send = (
+      path: string,
+      body: unknown,
+      idempotencyKey: string,
+    ): (() => Promise<CallResult>) => {
+      const key = keyOf(request.key);
+      return () =>
+        call(harness.app, operation.method.toUpperCase(), path, {
+          ...(key === undefined ? {} : { key }),
+          ...(body === undefined ? {} : { body }),
+          // A refused request must not leave its Idempotency-Key behind either.
+          ...(operation.method === "post"
+            ? { headers: { "Idempotency-Key": idempotencyKey } }
+            : {}),
+        });
+    };
+    for (const bad of badUrlText) {
+      const parameters = [
+        ...operation.parameters.filter((parameter) => parameter.in === "path"),
+        ...operation.parameters.filter((parameter) => parameter.in === "query"),
+        // A parameter no route reads is refused all the same.
+        { name: "note", in: "query" },
+      ];
+      for (const parameter of parameters) {
+        const target = parameter.in === "path" ? "path" : "query";
+        const path =
+          target === "path"
+            ? url(operation.path, { ...params, [parameter.name]: bad.value }, query)
+            : url(operation.path, params, { ...query, [parameter.name]: bad.value });
+        all.push({
+          operation: name,
+          field: `${target} ${parameter.name} (${bad.name})`,
+          target,
+          send: send(path, request.body, `text-${all.length}`),
+        });
+      }
+    }
+    const fields =
+      operation.bodySchema === undefined ? [] : stringFields(schemas, operation.bodySchema);
+    for (const bad of badBodyText) {
+      for (const field of fields) {
+        all.push({
+          operation: name,
+          field: `body ${field.join(".")} (${bad.name})`,
+          target: "body",
+          send: send(
+            url(operation.path, params, query),
+            withValue(request.body, field, bad.value),
+            `text-${all.length}`,
+          ),
+        });
+      }
+    }
+  }
+  return all;
+}
+
+/** Rows of every table, by name: what "nothing was written" is checked against. */
+async function tableCounts(): Promise<Record<string, number>> {
+  const sql = harness.database.sql;
+  const tables = await sql<{ name: string }[]>`
+    select table_name as name from information_schema.tables
+    where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`;
+  const counts: Record<string, number> = {};
+  for (const { name } of tables) {
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ${sql(name)}`;
+    counts[name] = row?.n ?? -1;
+  }
+  return counts;
+}
+
+beforeAll(async () => {
+  harness = await createHarness({ platformToken });
+  org = await buildTestOrg(harness);
+  member = await enrollOverHttp(harness, org);
+  const purchase = await call(harness.app, "POST", "/v1/transactions", {
+    key: org.keys.pos,
+    body: { external_id: purchaseExternalId, member_id: member.id, amount: 5000, currency: "EUR" },
+  });
+  expect(purchase.status).toBe(201);
+  redemptionIds = [];
+  for (const externalId of ["text-hold-1", "text-hold-2"]) {
+    const hold = await call(harness.app, "POST", `/v1/members/${member.id}/redemptions`, {
+      key: org.keys.pos,
+      body: { points: 1, external_id: externalId },
+    });
+    expect(hold.status).toBe(201);
+    redemptionIds.push(String(hold.body.redemption?.id));
+  }
+});
+afterAll(async () => {
+  await harness?.close();
+});
+
+describe("NUL and unpaired surrogates", () => {
+  it("are refused in every string of every route, naming the field, and write nothing", async () => {
+    const document = (await call(harness.app, "GET", "/openapi.json")).body;
+    const all = cases(document);
+    // Every route with input is reached: body fields of the writes, every path parameter.
+    expect(all.some((c) => c.field.startsWith("body transactions.0.items.0.sku"))).toBe(true);
+    expect(all.some((c) => c.field.startsWith("path external_id"))).toBe(true);
+    expect(all.length).toBeGreaterThan(150);
+
+    const tablesBefore = await tableCounts();
+    const transfersBefore = await ledgerTransferCount(harness);
+    const memberBefore = await call(harness.app, "GET", `/v1/members/${member.id}`, {
+      key: org.keys.admin,
+    });
+
+    const failures: string[] = [];
+    for (const testCase of all) {
+      const response = await testCase.send();
+      const error = response.body.error;
+      const issues = error?.details?.issues;
+      const named = (Array.isArray(issues) ? list(issues) : []).some(
+        (issue) =>
+          String(issue.message).includes("U+0000") &&
+          testCase.field.startsWith(`${testCase.target} ${String(issue.path)} (`),
+      );
+      if (
+        response.status !== 400 ||
+        String(error?.code) !== "validation_failed" ||
+        String(error?.details?.target) !== testCase.target ||
+        !named
+      ) {
+        failures.push(
+          `${testCase.operation} ${testCase.field}: ${response.status} ${JSON.stringify(response.body)}`,
+        );
+      }
+    }
+    expect(failures).toEqual([]);
+
+    expect(await tableCounts()).toEqual(tablesBefore);
+    expect(await ledgerTransferCount(harness)).toBe(transfersBefore);
+    const memberAfter = await call(harness.app, "GET", `/v1/members/${member.id}`, {
+      key: org.keys.admin,
+    });
+    expect(memberAfter.body).toEqual(memberBefore.body);
+  });
+
+  it("leave paired surrogates (emoji) and other characters alone, stored as sent", async () => {
+    const name = "Zoë 😀 名前";
+    const enrolled = await call(harness.app, "POST", "/v1/members", {
+      key: org.keys.pos,
+      body: { external_ref: "text-test-emoji-😀", first_name: name },
+    });
+    expect(enrolled.status).toBe(201);
+    const read = await call(harness.app, "GET", `/v1/members/${String(enrolled.body.member?.id)}`, {
+      key: org.keys.pos,
+    });
+    expect(read.body.first_name).toBe(name);
+    expect(read.body.external_ref).toBe("text-test-emoji-😀");
+  });
+
+  it("are refused in a property name too", async () => {
+    const response = await call(harness.app, "POST", "/v1/members", {
+      key: org.keys.pos,
+      body: { external_ref: "text-test-key", "first\u0000name": "Ada" },
+    });
+    expect(response.status).toBe(400);
+    expect(list(response.body.error?.details?.issues).map((issue) => issue.message)).toContain(
+      "a property name must not contain U+0000 (NUL) or an unpaired UTF-16 surrogate",
+    );
+  });
+
+  it("starts every case from a request the server accepts", async () => {
+    // Proof that the 400s above come from the one spoiled string, not from the rest.
+    for (const [name, request] of Object.entries(baseRequests())) {
+      const [method = "", template = ""] = name.split(" ");
+      const key = keyOf(request.key);
+      const response = await call(
+        harness.app,
+        method.toUpperCase(),
+        url(template, encodeAll(request.params ?? {}), encodeAll(request.query ?? {})),
+        {
+          ...(key === undefined ? {} : { key }),
+          ...(request.body === undefined ? {} : { body: request.body }),
+        },
+      );
+      expect(response.status, `${name}: ${JSON.stringify(response.body)}`).toBeLessThan(300);
+    }
+  });
+
+  it("cannot arrive in a header: Node's parser refuses NUL before the app runs", async () => {
+    const server = serve({ fetch: harness.app.fetch, port: 0, hostname: "127.0.0.1" });
+    await new Promise((resolve) => server.once("listening", resolve));
+    const { port } = server.address() as { port: number };
+    const tablesBefore = await tableCounts();
+    const body = JSON.stringify({ external_ref: "text-test-header" });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1");
+      let received = "";
+      socket.on("data", (chunk) => {
+        received += chunk.toString("latin1");
+      });
+      socket.on("end", () => resolve(received));
+      socket.on("error", reject);
+      socket.write(
+        "POST /v1/members HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+          `Authorization: Bearer ${org.keys.pos}\r\nContent-Type: application/json\r\n` +
+          `Idempotency-Key: a\u0000b\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      );
+    });
+    await new Promise((resolve) => server.close(resolve));
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await tableCounts()).toEqual(tablesBefore);
+  });
+});
