@@ -48,6 +48,7 @@ function page(version: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Loyalty Ledger API</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="docs/assets/${version}/swagger-ui.css">
 </head>
 <body>
