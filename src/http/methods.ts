@@ -45,11 +45,38 @@ export function allowHeader(methods: ReadonlySet<string>): string {
   return [...allowed].sort().join(", ");
 }
 
-/** Registers the 405 answers on `app`; call before mounting the sub-apps. */
+/** True when some URL matches both route paths (same depth, each segment equal or a `:param`). */
+export function pathsOverlap(a: string, b: string): boolean {
+  const left = a.split("/");
+  const right = b.split("/");
+  return (
+    left.length === right.length &&
+    left.every((segment, index) => {
+      const other = right[index] ?? "";
+      return segment === other || segment.startsWith(":") || other.startsWith(":");
+    })
+  );
+}
+
+/**
+ * Registers the 405 answers on `app`; call before mounting the sub-apps. A method that another,
+ * overlapping path serves (`/x/:id` and `/x/batch`) gets no 405 handler on either, so a 405 can
+ * never shadow a route: such a request that matches no route stays 404.
+ */
 export function answerMethodNotAllowed(app: Hono<AppEnv>, served: Map<string, Set<string>>): void {
   for (const [path, methods] of served) {
     const allow = allowHeader(methods);
-    const unserved = requestMethods.filter((method) => !methods.has(method));
+    const servedNearby = new Set<string>();
+    for (const [other, otherMethods] of served) {
+      if (other !== path && pathsOverlap(path, other)) {
+        for (const method of otherMethods) {
+          servedNearby.add(method);
+        }
+      }
+    }
+    const unserved = requestMethods.filter(
+      (method) => !methods.has(method) && !servedNearby.has(method),
+    );
     app.on(unserved, path, (c) => {
       throw new ApiError(
         405,
