@@ -309,3 +309,117 @@ describe("Idempotency-Key", () => {
     expect(reused.body.error?.code).toBe("idempotency_key_reused");
   });
 });
+
+describe("the examples", () => {
+  /** The documented request example of an operation. */
+  function requestExample(path: string, method: string): Record<string, unknown> {
+    const example = document.paths?.[path]?.[method]?.requestBody?.content?.["application/json"]
+      ?.example as unknown;
+    expect(example, `${method} ${path}`).toBeDefined();
+    return structuredClone(example) as Record<string, unknown>;
+  }
+
+  /** The answer is documented for the operation, with the documented example's fields. */
+  function expectDocumented(
+    path: string,
+    method: string,
+    answer: { status: number; body: Json },
+  ): void {
+    const documented = document.paths?.[path]?.[method]?.responses?.[String(answer.status)];
+    expect(documented, `${method} ${path} answered ${answer.status}`).toBeDefined();
+    const example = documented?.content?.["application/json"]?.example;
+    expect(Object.keys(answer.body).sort(), `${method} ${path}`).toEqual(
+      Object.keys(example ?? {}).sort(),
+    );
+  }
+
+  it("are requests the server accepts, answered with the documented status and fields", async () => {
+    const run = async (
+      method: string,
+      path: string,
+      concrete: string,
+      options: { key: string; body?: unknown },
+    ) => {
+      const answer = await call(harness.app, method.toUpperCase(), concrete, options);
+      expectDocumented(path, method, answer);
+      return answer;
+    };
+    const created = await run("post", "/v1/orgs", "/v1/orgs", {
+      key: platformToken,
+      body: requestExample("/v1/orgs", "post"),
+    });
+    expect(created.status).toBe(201);
+    const keys = created.body.api_keys;
+    const pos = String(keys?.pos);
+    const enrolled = await run("post", "/v1/members", "/v1/members", {
+      key: pos,
+      body: requestExample("/v1/members", "post"),
+    });
+    expect(enrolled.status).toBe(201);
+    const memberId = String(enrolled.body.member?.id);
+    const member = `/v1/members/${memberId}`;
+    await run("get", "/v1/members", "/v1/members?external_ref=card-000123", { key: pos });
+    await run("get", "/v1/members/{id}", member, { key: pos });
+    await run("patch", "/v1/members/{id}", member, {
+      key: pos,
+      body: requestExample("/v1/members/{id}", "patch"),
+    });
+    const purchase = await run("post", "/v1/transactions", "/v1/transactions", {
+      key: pos,
+      body: requestExample("/v1/transactions", "post"),
+    });
+    expect(purchase.status).toBe(201);
+    const batch = requestExample("/v1/transactions/batch", "post");
+    (batch.transactions as Array<Record<string, unknown>>)[0] = {
+      ...(batch.transactions as Array<Record<string, unknown>>)[0],
+      external_id: "store-7:till-3:000122",
+    };
+    const batched = await run("post", "/v1/transactions/batch", "/v1/transactions/batch", {
+      key: pos,
+      body: batch,
+    });
+    expect(list(batched.body.results).map((result) => String(result.status))).toEqual([
+      "created",
+      "error",
+    ]);
+    const refund = await run(
+      "post",
+      "/v1/transactions/{external_id}/refunds",
+      "/v1/transactions/store-7:till-3:000123/refunds",
+      { key: pos, body: requestExample("/v1/transactions/{external_id}/refunds", "post") },
+    );
+    expect(refund.status).toBe(201);
+    const redeem = requestExample("/v1/members/{id}/redemptions", "post");
+    const held = await run("post", "/v1/members/{id}/redemptions", `${member}/redemptions`, {
+      key: pos,
+      body: redeem,
+    });
+    expect(held.status).toBe(201);
+    const fulfilled = await run(
+      "post",
+      "/v1/redemptions/{id}/fulfill",
+      `/v1/redemptions/${String(held.body.redemption?.id)}/fulfill`,
+      { key: pos },
+    );
+    expect(fulfilled.status).toBe(200);
+    const second = await run("post", "/v1/members/{id}/redemptions", `${member}/redemptions`, {
+      key: pos,
+      body: { ...redeem, points: 10, external_id: "store-7:till-3:redeem-0010" },
+    });
+    const cancelled = await run(
+      "post",
+      "/v1/redemptions/{id}/cancel",
+      `/v1/redemptions/${String(second.body.redemption?.id)}/cancel`,
+      { key: pos },
+    );
+    expect(cancelled.status).toBe(200);
+    for (const [path, concrete] of [
+      ["/v1/members/{id}/balances", `${member}/balances`],
+      ["/v1/members/{id}/history", `${member}/history`],
+      ["/v1/ledger/trial-balance", "/v1/ledger/trial-balance"],
+    ] as const) {
+      const read = await run("get", path, concrete, { key: String(keys?.finance) });
+      expect(read.status, path).toBe(200);
+    }
+  });
+});
