@@ -61,7 +61,8 @@ export function pathsOverlap(a: string, b: string): boolean {
 /**
  * Registers the 405 answers on `app`; call before mounting the sub-apps. A method that another,
  * overlapping path serves (`/x/:id` and `/x/batch`) gets no 405 handler on either, so a 405 can
- * never shadow a route: such a request that matches no route stays 404.
+ * never shadow a route: such a request that matches no route stays 404, and `Allow` names the
+ * methods of the handler's own path only.
  */
 export function answerMethodNotAllowed(app: Hono<AppEnv>, served: Map<string, Set<string>>): void {
   for (const [path, methods] of served) {
