@@ -10,11 +10,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
 import { requestDeadline } from "./deadline.ts";
-import type { JsonObject } from "./docs-page.ts";
+import { createDocs } from "./docs.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
 import { apiKeyCacheEntriesMax, requestDeadlineMs } from "./limits.ts";
+import { answerMethodNotAllowed, servedMethods } from "./methods.ts";
 import { createPrincipalCache, observe, refuseUnsafeUrl } from "./middleware.ts";
+import type { JsonObject } from "./openapi.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
 import { createRateLimiter } from "./rate-limit.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
@@ -24,12 +27,6 @@ import { orgsRoutes } from "./routes/orgs.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
-
-const apiDescription =
-  "Multi-tenant loyalty backend: every point is a balanced double-entry transfer on the ledger. " +
-  "Org-scoped routes take `Authorization: Bearer <api key>`; the key decides the org and the " +
-  "role (admin, pos, finance). Errors are `{error: {code, message, details?}}`. Amounts are " +
-  "integers in minor units; points are integers. Every POST honours `Idempotency-Key`.";
 
 /**
  * @example
@@ -78,18 +75,22 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   let document: JsonObject | undefined;
   const openApiDocument = (): JsonObject => {
-    document ??= app.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: { title: "Loyalty Ledger", version: deps.options.version, description: apiDescription },
-    }) as unknown as JsonObject;
+    document ??= buildOpenApiDocument(app, deps.options.version);
     return document;
   };
 
-  app.route("/", systemRoutes(deps, openApiDocument));
-  app.route("/v1/orgs", orgsRoutes(routeDeps));
-  app.route("/v1/members", membersRoutes(routeDeps));
-  app.route("/v1/transactions", transactionsRoutes(routeDeps));
-  app.route("/v1/redemptions", redemptionsRoutes(routeDeps));
-  app.route("/v1/ledger", ledgerRoutes(routeDeps));
+  const mounts: Array<[string, OpenAPIHono<AppEnv>]> = [
+    ["/", systemRoutes(deps, openApiDocument, createDocs())],
+    ["/v1/orgs", orgsRoutes(routeDeps)],
+    ["/v1/members", membersRoutes(routeDeps)],
+    ["/v1/transactions", transactionsRoutes(routeDeps)],
+    ["/v1/redemptions", redemptionsRoutes(routeDeps)],
+    ["/v1/ledger", ledgerRoutes(routeDeps)],
+  ];
+  // Before the sub-apps: an unserved method is answered before their authentication.
+  answerMethodNotAllowed(app, servedMethods(mounts));
+  for (const [path, routes] of mounts) {
+    app.route(path, routes);
+  }
   return app;
 }

@@ -35,6 +35,7 @@ export const edgeErrorCodes = [
   "validation_failed",
   "malformed_json",
   "unsupported_media_type",
+  "method_not_allowed",
   "payload_too_large",
   "unauthorized",
   "forbidden",

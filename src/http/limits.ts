@@ -71,8 +71,6 @@ export const unavailableRetryAfterSeconds = 1;
 export const redisCommandTimeoutMs = 500;
 /** Request ids taken from `X-Request-Id` are at most this long. */
 export const requestIdLengthMax = 128;
-/** Operations listed on the `/docs` page; the document has fewer. */
-export const docsOperationsMax = 200;
 
 // The edge must never accept what the domain is bound to refuse or cannot represent.
 assert.equal(

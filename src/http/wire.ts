@@ -27,6 +27,7 @@ import {
   emailLengthMax,
   externalIdLengthMax,
   externalRefLengthMax,
+  idempotencyKeyLengthMax,
   idLengthMax,
   itemQuantityMax,
   personNameLengthMax,
@@ -137,14 +138,22 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
+/** `Idempotency-Key`: printable ASCII without spaces (the middleware refuses anything else). */
+export const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
+
 export const IdempotencyHeaders = z.object({
   "idempotency-key": z
     .string()
+    .min(1)
+    .max(idempotencyKeyLengthMax)
+    .regex(idempotencyKeyPattern, "printable ASCII characters without spaces")
     .optional()
     .openapi({
       description:
-        "Makes the POST safe to retry: a 2xx answer is stored for 24 h and replayed, marked " +
-        "Idempotency-Replayed: true; the same key with another request is 409.",
+        `1 to ${idempotencyKeyLengthMax} printable ASCII characters without spaces (a UUID ` +
+        "fits). Makes the POST safe to retry: a 2xx answer is stored for 24 h and replayed, " +
+        "marked `Idempotency-Replayed: true`; the same key with another request, or while the " +
+        "first is still running, is 409. Error answers are not stored: retrying them runs again.",
       example: "5f0c1c9e-8d1b-4a43-9d0c-6a4c1e8b2f10",
     }),
 });

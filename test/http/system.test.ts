@@ -172,15 +172,34 @@ describe("GET /openapi.json", () => {
 });
 
 describe("GET /docs", () => {
-  it("serves a self-contained page naming every route", async () => {
+  it("serves the renderer's page and its assets from this server only, under a strict CSP", async () => {
     const response = await call(harness.app, "GET", "/docs");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/https?:|\*|unsafe-eval/);
     const page = String(response.body);
-    expect(page).not.toMatch(/<script|https?:\/\/(?!127)/);
-    for (const [method, path] of routes) {
-      expect(page, `${method} ${path}`).toContain(path);
+    // Nothing from another origin, no inline script: every script and stylesheet is ours.
+    expect(page).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(page).not.toMatch(/<script>/);
+    const assets = [...page.matchAll(/(?:src|href)="(docs\/assets\/[^"]+)"/g)].map(
+      (match) => `/${match[1]}`,
+    );
+    expect(assets.length).toBe(3);
+    for (const asset of assets) {
+      const served = await harness.app.request(asset);
+      expect(served.status, asset).toBe(200);
+      expect(served.headers.get("content-type"), asset).toMatch(/^text\/(css|javascript)/);
+      expect(served.headers.get("cache-control"), asset).toContain("max-age");
+      expect((await served.text()).length, asset).toBeGreaterThan(100);
     }
-    expect(page).toContain("insufficient_points");
+    const bundle = await harness.app.request(assets.find((a) => a.endsWith("bundle.js")) ?? "");
+    expect(await bundle.text()).toContain("SwaggerUIBundle");
+    const stale = await call(harness.app, "GET", "/docs/assets/0.0.0/swagger-ui-bundle.js");
+    expect(stale.status).toBe(404);
+    const other = await call(harness.app, "GET", assets[0]?.replace(/[^/]+$/, "index.html") ?? "");
+    expect(other.status).toBe(404);
   });
 });

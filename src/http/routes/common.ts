@@ -2,7 +2,7 @@
  * Pieces every resource sub-app shares: the validation hook (zod failure → 400 with field
  * paths), the guards of org-scoped writes, and OpenAPI response helpers.
  */
-import type { Hook } from "@hono/zod-openapi";
+import type { Hook, z } from "@hono/zod-openapi";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodType } from "zod";
 import type { ApiKeyRole, LedgerDeps } from "../../membership/index.ts";
@@ -76,12 +76,18 @@ export function writeGuards(
   ];
 }
 
-export function jsonContent<T extends ZodType>(schema: T, description: string) {
-  return { description, content: { "application/json": { schema } } };
+/** A JSON response with its example (every documented answer has one). */
+export function jsonContent<T extends ZodType>(
+  schema: T,
+  description: string,
+  example: z.output<T>,
+) {
+  return { description, content: { "application/json": { schema, example } } };
 }
 
-export function jsonBody<T extends ZodType>(schema: T) {
-  return { required: true, content: { "application/json": { schema } } };
+/** A required JSON request body with its example. */
+export function jsonBody<T extends ZodType>(schema: T, example: z.input<T>) {
+  return { required: true, content: { "application/json": { schema, example } } };
 }
 
 const errorDescriptions = {
@@ -92,10 +98,56 @@ const errorDescriptions = {
   409: "Conflict: duplicate, reused external id or Idempotency-Key, or a state that forbids it.",
   413: "Body too large.",
   422: "Business rule refused it (e.g. `insufficient_points`, `member_inactive`).",
-  429: "Rate limit exceeded; see the RateLimit-* headers.",
-  503: "A dependency (Postgres, the ledger) is unavailable; nothing was written.",
+  429: "Rate limit exceeded; `Retry-After` and the RateLimit-* headers say when to retry.",
+  503:
+    "A dependency (Postgres, the ledger) is unavailable or did not answer in time. The outcome " +
+    "is not known: retry after `Retry-After` with the same `external_id` / `Idempotency-Key`, " +
+    "and the retry converges to exactly one recording.",
 } as const;
 type DocumentedStatus = keyof typeof errorDescriptions;
+
+/** One example envelope per status. */
+const errorExamples: Record<DocumentedStatus, z.output<typeof ErrorSchema>> = {
+  400: {
+    error: {
+      code: "validation_failed",
+      message: "invalid request body",
+      details: {
+        target: "body",
+        issues: [{ path: "amount", message: "Invalid input: expected int, received number" }],
+      },
+    },
+  },
+  401: {
+    error: { code: "unauthorized", message: "send an API key as Authorization: Bearer <key>" },
+  },
+  403: { error: { code: "forbidden", message: "this route needs a key with role pos" } },
+  404: { error: { code: "not_found", message: "member not found" } },
+  409: {
+    error: {
+      code: "idempotency_key_reused",
+      message: "this Idempotency-Key was used for a different request",
+    },
+  },
+  413: {
+    error: {
+      code: "payload_too_large",
+      message: "the body exceeds 65536 bytes",
+      details: { max_bytes: 65536 },
+    },
+  },
+  422: { error: { code: "insufficient_points", message: "not enough points available" } },
+  429: {
+    error: {
+      code: "rate_limited",
+      message: "rate limit of 600 requests exceeded; retry in 12 s",
+      details: { limit: 600, reset_seconds: 12 },
+    },
+  },
+  503: {
+    error: { code: "service_unavailable", message: "a dependency is unavailable; retry later" },
+  },
+};
 
 /** OpenAPI entries for the error answers a route can give, all in the error envelope. */
 export function errorResponses<const S extends DocumentedStatus>(
@@ -103,9 +155,12 @@ export function errorResponses<const S extends DocumentedStatus>(
 ): Record<S, ReturnType<typeof jsonContent<typeof ErrorSchema>>> {
   const responses = {} as Record<S, ReturnType<typeof jsonContent<typeof ErrorSchema>>>;
   for (const status of statuses) {
-    responses[status] = jsonContent(ErrorSchema, errorDescriptions[status]);
+    responses[status] = jsonContent(ErrorSchema, errorDescriptions[status], errorExamples[status]);
   }
   return responses;
 }
+
+/** Routes that need no credentials say so explicitly (the document has no global default). */
+export const publicSecurity: Array<Record<string, string[]>> = [];
 
 export const apiKeySecurity = [{ apiKey: [] }];

@@ -10,6 +10,21 @@ import { trialBalanceDto, UnitTrialBalanceSchema } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import { apiKeySecurity, errorResponses, jsonContent, orgScopedApp } from "./common.ts";
 
+/** A balance line of the example. */
+function line(
+  debitsPosted: number,
+  creditsPosted: number,
+  debitsPending: number,
+  creditsPending: number,
+) {
+  return {
+    debits_posted: debitsPosted,
+    credits_posted: creditsPosted,
+    debits_pending: debitsPending,
+    credits_pending: creditsPending,
+  };
+}
+
 export function ledgerRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
 
@@ -17,6 +32,7 @@ export function ledgerRoutes(deps: RouteDeps) {
     createRoute({
       method: "get",
       path: "/trial-balance",
+      operationId: "getTrialBalance",
       tags: ["ledger"],
       summary: "Trial balance",
       description:
@@ -26,7 +42,24 @@ export function ledgerRoutes(deps: RouteDeps) {
       security: apiKeySecurity,
       middleware: requireRole("finance", "admin"),
       responses: {
-        200: jsonContent(z.object({ units: z.array(UnitTrialBalanceSchema) }), "Per unit."),
+        200: jsonContent(z.object({ units: z.array(UnitTrialBalanceSchema) }), "Per unit.", {
+          units: [
+            {
+              unit: "points",
+              name: null,
+              ledger: 1,
+              controls: {
+                issuance: line(0, 219, 0, 0),
+                redemption: line(100, 0, 0, 0),
+              },
+              members: { ...line(100, 0, 100, 0), count: 1 },
+              totals: line(219, 219, 100, 100),
+              balanced: true,
+              outstanding_liability: 119,
+              pending_redemptions: 100,
+            },
+          ],
+        }),
         ...errorResponses(401, 403, 429, 503),
       },
     }),

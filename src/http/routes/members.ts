@@ -54,9 +54,38 @@ import {
 } from "./common.ts";
 
 const tags = ["members"];
+const memberIdExample = "8c2e4f1a-3b5d-4e7f-9a1c-6d8b0e2f4a57";
 const MemberParams = z.object({
-  id: uuidParam.openapi({ param: { name: "id", in: "path" }, description: "The member's id." }),
+  id: uuidParam.openapi({
+    param: { name: "id", in: "path" },
+    description: "The member's id.",
+    example: memberIdExample,
+  }),
 });
+
+const memberExample = {
+  id: memberIdExample,
+  external_ref: "card-000123",
+  status: "active",
+  tier_id: "1d3f5a7c-9e0b-4c2d-8f6a-0b2c4e6a8d1f",
+  email: "ada@example.org",
+  phone: "+33 6 12 34 56 78",
+  first_name: "Ada",
+  last_name: "Lovelace",
+  created_at: "2026-01-31T12:00:00.000Z",
+  updated_at: "2026-01-31T12:00:00.000Z",
+} satisfies z.output<typeof MemberSchema>;
+
+const redemptionExample = {
+  id: "6e8a0c2e-4f6b-4d8a-a0c2-e4f6b8d0a2c4",
+  member_id: memberIdExample,
+  external_id: "store-7:till-3:redeem-0009",
+  status: "pending",
+  points: 100,
+  expires_at: "2026-01-31T12:15:00.000Z",
+  created_at: "2026-01-31T12:00:00.000Z",
+  resolved_at: null,
+} satisfies z.output<typeof RedemptionSchema>;
 
 const EnrollBody = z
   .strictObject({
@@ -127,6 +156,7 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/",
+      operationId: "enrollMember",
       tags,
       summary: "Enroll a member",
       description:
@@ -134,11 +164,21 @@ export function membersRoutes(deps: RouteDeps) {
         "welcome bonus. A duplicate `external_ref` is 409. Roles: admin, pos.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin", "pos"]),
-      request: { headers: IdempotencyHeaders, body: jsonBody(EnrollBody) },
+      request: {
+        headers: IdempotencyHeaders,
+        body: jsonBody(EnrollBody, {
+          external_ref: "card-000123",
+          email: "ada@example.org",
+          phone: "+33 6 12 34 56 78",
+          first_name: "Ada",
+          last_name: "Lovelace",
+        }),
+      },
       responses: {
         201: jsonContent(
           z.object({ member: MemberSchema, welcome_bonus: z.number().int() }),
           "The member, and the points credited on enrollment.",
+          { member: memberExample, welcome_bonus: 100 },
         ),
         ...errorResponses(400, 401, 403, 409, 413, 429, 503),
       },
@@ -161,14 +201,22 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "get",
       path: "/",
+      operationId: "findMemberByExternalRef",
       tags,
       summary: "Find a member by external ref",
       description: "The org's member with this `external_ref` (e.g. a scanned card), or 404.",
       security: apiKeySecurity,
       middleware: readers,
-      request: { query: z.strictObject({ external_ref: externalRef }) },
+      request: {
+        query: z.strictObject({
+          external_ref: externalRef.openapi({
+            description: "The member's `external_ref` (e.g. a scanned card number).",
+            example: "card-000123",
+          }),
+        }),
+      },
       responses: {
-        200: jsonContent(MemberSchema, "The member."),
+        200: jsonContent(MemberSchema, "The member.", memberExample),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),
@@ -189,6 +237,7 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "get",
       path: "/{id}",
+      operationId: "getMember",
       tags,
       summary: "Get a member",
       description: "Roles: admin, pos.",
@@ -196,7 +245,7 @@ export function membersRoutes(deps: RouteDeps) {
       middleware: readers,
       request: { params: MemberParams },
       responses: {
-        200: jsonContent(MemberSchema, "The member."),
+        200: jsonContent(MemberSchema, "The member.", memberExample),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),
@@ -211,6 +260,7 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "patch",
       path: "/{id}",
+      operationId: "updateMember",
       tags,
       summary: "Update a member",
       description:
@@ -218,9 +268,17 @@ export function membersRoutes(deps: RouteDeps) {
         "A closed member cannot be changed (409 `invalid_state`). Roles: admin, pos.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin", "pos"]),
-      request: { params: MemberParams, body: jsonBody(PatchBody) },
+      request: {
+        params: MemberParams,
+        body: jsonBody(PatchBody, { email: "ada.lovelace@example.org", phone: null }),
+      },
       responses: {
-        200: jsonContent(MemberSchema, "The member as updated."),
+        200: jsonContent(MemberSchema, "The member as updated.", {
+          ...memberExample,
+          email: "ada.lovelace@example.org",
+          phone: null,
+          updated_at: "2026-02-01T09:30:00.000Z",
+        }),
         ...errorResponses(400, 401, 403, 404, 409, 413, 429, 503),
       },
     }),
@@ -252,6 +310,7 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "get",
       path: "/{id}/balances",
+      operationId: "getMemberBalances",
       tags,
       summary: "A member's balances",
       description:
@@ -261,7 +320,17 @@ export function membersRoutes(deps: RouteDeps) {
       middleware: requireRole("admin", "pos", "finance"),
       request: { params: MemberParams },
       responses: {
-        200: jsonContent(BalancesSchema, "The balances."),
+        200: jsonContent(BalancesSchema, "The balances.", {
+          points: { available: 19, pending: 100, lifetime_earned: 219, lifetime_redeemed: 100 },
+          stamps: [
+            {
+              program_id: "3f1d2c4b-7a9e-4f60-9b8d-2e5c1a7f0d34",
+              name: "Coffee card",
+              balance: 7,
+              stamps_required: 10,
+            },
+          ],
+        }),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),
@@ -279,6 +348,7 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "get",
       path: "/{id}/history",
+      operationId: "getMemberHistory",
       tags,
       summary: "A member's points history",
       description:
@@ -291,6 +361,22 @@ export function membersRoutes(deps: RouteDeps) {
         200: jsonContent(
           z.object({ entries: z.array(HistoryEntrySchema), next_cursor: z.string().nullable() }),
           "One page of history.",
+          {
+            entries: [
+              {
+                transfer_id: "340282366920938463463374607431768211",
+                operation: "purchase_earn",
+                direction: "credit",
+                points: 19,
+                occurred_at: "2026-01-31T12:00:00.000Z",
+                document_id: "0b6f3a52-5d1e-4c8e-9a43-7f2d8c1e6b90",
+                spend_minor: 1999,
+                location_number: 1,
+                pending_id: null,
+              },
+            ],
+            next_cursor: "MTc2OTg2MDgwMDAwMDAwMDAwMA",
+          },
         ),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
@@ -315,6 +401,7 @@ export function membersRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/{id}/redemptions",
+      operationId: "createRedemption",
       tags: ["redemptions"],
       summary: "Hold points for a redemption",
       description:
@@ -323,9 +410,19 @@ export function membersRoutes(deps: RouteDeps) {
         "available balance (422 `insufficient_points`). Roles: admin, pos.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin", "pos"]),
-      request: { headers: IdempotencyHeaders, params: MemberParams, body: jsonBody(RedeemBody) },
+      request: {
+        headers: IdempotencyHeaders,
+        params: MemberParams,
+        body: jsonBody(RedeemBody, {
+          points: 100,
+          external_id: "store-7:till-3:redeem-0009",
+          hold_seconds: 900,
+        }),
+      },
       responses: {
-        201: jsonContent(z.object({ redemption: RedemptionSchema }), "The pending redemption."),
+        201: jsonContent(z.object({ redemption: RedemptionSchema }), "The pending redemption.", {
+          redemption: redemptionExample,
+        }),
         ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
       },
     }),

@@ -41,6 +41,7 @@ export function orgsRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/",
+      operationId: "createOrg",
       tags: ["orgs"],
       summary: "Create an org",
       description:
@@ -53,7 +54,15 @@ export function orgsRoutes(deps: RouteDeps) {
         limitBody(bodyBytesMax),
         idempotency(deps.app, () => null),
       ],
-      request: { headers: IdempotencyHeaders, body: jsonBody(CreateOrgBody) },
+      request: {
+        headers: IdempotencyHeaders,
+        body: jsonBody(CreateOrgBody, {
+          name: "Corner Coffee",
+          slug: "corner-coffee",
+          currency: "EUR",
+          timezone: "Europe/Paris",
+        }),
+      },
       responses: {
         201: jsonContent(
           z.object({
@@ -61,6 +70,26 @@ export function orgsRoutes(deps: RouteDeps) {
             api_keys: z.object({ admin: z.string(), pos: z.string(), finance: z.string() }),
           }),
           "The org and its API keys (shown only once).",
+          {
+            org: {
+              id: "2a4c6e8a-0c2e-4f6a-8c0e-2a4c6e8a0c2e",
+              name: "Corner Coffee",
+              slug: "corner-coffee",
+              currency: "EUR",
+              timezone: "Europe/Paris",
+              settings: {
+                base_rate_points_per_unit: 1,
+                welcome_bonus_points: 100,
+                hold_seconds_default: 900,
+              },
+              created_at: "2026-01-31T12:00:00.000Z",
+            },
+            api_keys: {
+              admin: "llk_admin_EXAMPLE0000000000000000000000000000",
+              pos: "llk_pos_EXAMPLE000000000000000000000000000000",
+              finance: "llk_finance_EXAMPLE000000000000000000000000000",
+            },
+          },
         ),
         ...errorResponses(400, 401, 403, 409, 413, 503),
       },

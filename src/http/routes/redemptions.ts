@@ -18,8 +18,22 @@ import {
 
 const tags = ["redemptions"];
 const RedemptionParams = z.object({
-  id: uuidParam.openapi({ param: { name: "id", in: "path" }, description: "The redemption id." }),
+  id: uuidParam.openapi({
+    param: { name: "id", in: "path" },
+    description: "The redemption id.",
+    example: "6e8a0c2e-4f6b-4d8a-a0c2-e4f6b8d0a2c4",
+  }),
 });
+
+const redemptionExample = {
+  id: "6e8a0c2e-4f6b-4d8a-a0c2-e4f6b8d0a2c4",
+  member_id: "8c2e4f1a-3b5d-4e7f-9a1c-6d8b0e2f4a57",
+  external_id: "store-7:till-3:redeem-0009",
+  points: 100,
+  expires_at: "2026-01-31T12:15:00.000Z",
+  created_at: "2026-01-31T12:00:00.000Z",
+  resolved_at: "2026-01-31T12:03:00.000Z",
+} satisfies Omit<z.output<typeof RedemptionSchema>, "status">;
 
 export function redemptionsRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
@@ -29,6 +43,7 @@ export function redemptionsRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/{id}/fulfill",
+      operationId: "fulfillRedemption",
       tags,
       summary: "Fulfil a redemption",
       description:
@@ -38,7 +53,9 @@ export function redemptionsRoutes(deps: RouteDeps) {
       middleware: writeGuards(deps, ["admin", "pos"]),
       request: { headers: IdempotencyHeaders, params: RedemptionParams },
       responses: {
-        200: jsonContent(z.object({ redemption: RedemptionSchema }), "The fulfilled redemption."),
+        200: jsonContent(z.object({ redemption: RedemptionSchema }), "The fulfilled redemption.", {
+          redemption: { ...redemptionExample, status: "fulfilled" },
+        }),
         ...errorResponses(400, 401, 403, 404, 409, 413, 429, 503),
       },
     }),
@@ -56,6 +73,7 @@ export function redemptionsRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/{id}/cancel",
+      operationId: "cancelRedemption",
       tags,
       summary: "Cancel a redemption",
       description:
@@ -65,7 +83,9 @@ export function redemptionsRoutes(deps: RouteDeps) {
       middleware: writeGuards(deps, ["admin", "pos"]),
       request: { headers: IdempotencyHeaders, params: RedemptionParams },
       responses: {
-        200: jsonContent(z.object({ redemption: RedemptionSchema }), "The cancelled redemption."),
+        200: jsonContent(z.object({ redemption: RedemptionSchema }), "The cancelled redemption.", {
+          redemption: { ...redemptionExample, status: "cancelled" },
+        }),
         ...errorResponses(400, 401, 403, 404, 409, 413, 429, 503),
       },
     }),

@@ -73,7 +73,31 @@ const PurchaseBody = z
       });
     }
   })
-  .openapi("Purchase");
+  // The refinement above, stated in the schema: exactly one of the two member fields.
+  .openapi("Purchase", {
+    description:
+      "A purchase at a till. Name the member by exactly one of `member_id` and " +
+      "`member_external_ref`.",
+    oneOf: [{ required: ["member_id"] }, { required: ["member_external_ref"] }],
+  });
+
+const purchaseExample = {
+  external_id: "store-7:till-3:000123",
+  member_external_ref: "card-000123",
+  amount: 1999,
+  currency: "EUR",
+  occurred_at: "2026-01-31T12:00:00.000Z",
+  location: "store-7",
+  items: [
+    { sku: "LATTE-L", category: "coffee", quantity: 2, amount: 900 },
+    { sku: "CROISSANT", category: "bakery", quantity: 1, amount: 199 },
+  ],
+} satisfies z.input<typeof PurchaseBody>;
+
+const balanceExample = { available: 119, pending: 0, lifetime_earned: 119, lifetime_redeemed: 0 };
+const stampsExample = [
+  { program_id: "3f1d2c4b-7a9e-4f60-9b8d-2e5c1a7f0d34", stamps: 2, completed: false },
+];
 
 type PurchaseBodyValue = z.infer<typeof PurchaseBody>;
 
@@ -107,6 +131,13 @@ const PurchaseResult = z
   })
   .openapi("PurchaseResult");
 
+const purchaseResultExample = {
+  transaction_id: "0b6f3a52-5d1e-4c8e-9a43-7f2d8c1e6b90",
+  points_earned: 19,
+  stamps_earned: stampsExample,
+  balance: balanceExample,
+} satisfies z.output<typeof PurchaseResult>;
+
 const BatchItemResult = z
   .object({
     external_id: z.string(),
@@ -138,6 +169,14 @@ const RefundResult = z
   })
   .openapi("RefundResult");
 
+const refundResultExample = {
+  transaction_id: "5a7c9e1b-2d4f-4a6c-8e0b-3f5d7a9c1e2b",
+  purchase_id: purchaseResultExample.transaction_id,
+  points_to_reverse: 9,
+  points_reversed: 9,
+  shortfall: 0,
+} satisfies z.output<typeof RefundResult>;
+
 export function transactionsRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
   const { domain } = deps;
@@ -146,6 +185,7 @@ export function transactionsRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/",
+      operationId: "recordPurchase",
       tags,
       summary: "Record a purchase",
       description:
@@ -154,10 +194,14 @@ export function transactionsRoutes(deps: RouteDeps) {
         "before with the same body; 409 with another body. Role: pos.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["pos"]),
-      request: { headers: IdempotencyHeaders, body: jsonBody(PurchaseBody) },
+      request: { headers: IdempotencyHeaders, body: jsonBody(PurchaseBody, purchaseExample) },
       responses: {
-        201: jsonContent(PurchaseResult, "Recorded."),
-        200: jsonContent(PurchaseResult, "Recorded before; the stored outcome."),
+        201: jsonContent(PurchaseResult, "Recorded.", purchaseResultExample),
+        200: jsonContent(
+          PurchaseResult,
+          "Recorded before; the stored outcome.",
+          purchaseResultExample,
+        ),
         ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
       },
     }),
@@ -176,6 +220,7 @@ export function transactionsRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/batch",
+      operationId: "recordPurchaseBatch",
       tags,
       summary: "Record a batch of purchases",
       description:
@@ -192,11 +237,38 @@ export function transactionsRoutes(deps: RouteDeps) {
               transactions: z.array(PurchaseBody).min(1).max(batchTransactionsMax),
             })
             .openapi("PurchaseBatch"),
+          {
+            transactions: [
+              purchaseExample,
+              {
+                external_id: "store-7:till-3:000124",
+                member_id: "8c2e4f1a-3b5d-4e7f-9a1c-6d8b0e2f4a57",
+                amount: 450,
+                currency: "EUR",
+              },
+            ],
+          },
         ),
       },
       responses: {
-        200: jsonContent(z.object({ results: z.array(BatchItemResult) }), "Per-item results."),
-        ...errorResponses(400, 401, 403, 404, 413, 429, 503),
+        200: jsonContent(z.object({ results: z.array(BatchItemResult) }), "Per-item results.", {
+          results: [
+            {
+              external_id: "store-7:till-3:000123",
+              status: "created",
+              transaction_id: purchaseResultExample.transaction_id,
+              points_earned: 19,
+              stamps_earned: stampsExample,
+            },
+            {
+              external_id: "store-7:till-3:000124",
+              status: "error",
+              error: { code: "member_inactive", message: "the member is suspended" },
+            },
+          ],
+        }),
+        // 404 and 422 outcomes are per item (`status: error`); 409 is a reused Idempotency-Key.
+        ...errorResponses(400, 401, 403, 409, 413, 429, 503),
       },
     }),
     async (c) => {
@@ -230,6 +302,7 @@ export function transactionsRoutes(deps: RouteDeps) {
     createRoute({
       method: "post",
       path: "/{external_id}/refunds",
+      operationId: "refundPurchase",
       tags,
       summary: "Refund a purchase",
       description:
@@ -245,13 +318,14 @@ export function transactionsRoutes(deps: RouteDeps) {
           external_id: externalId.openapi({
             param: { name: "external_id", in: "path" },
             description: "The purchase's `external_id`.",
+            example: purchaseExample.external_id,
           }),
         }),
-        body: jsonBody(RefundBody),
+        body: jsonBody(RefundBody, { external_id: "store-7:till-3:r-000045", amount: 900 }),
       },
       responses: {
-        201: jsonContent(RefundResult, "Recorded."),
-        200: jsonContent(RefundResult, "Recorded before; the stored outcome."),
+        201: jsonContent(RefundResult, "Recorded.", refundResultExample),
+        200: jsonContent(RefundResult, "Recorded before; the stored outcome.", refundResultExample),
         ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
       },
     }),
