@@ -1,35 +1,45 @@
 /**
- * HTTP benchmark: the API served by this process (the real app, the embedded ledger on a
- * temporary data file with fsync, a Postgres database of its own, Redis with a key prefix of its
- * own), loaded by autocannon running as a separate process so load and server each get a core.
+ * HTTP benchmark: the API served by this process (the real app, a Postgres database of its own,
+ * Redis with a key prefix of its own, and the ledger: the embedded engine on a temporary data
+ * file with fsync, or the TigerBeetle cluster named by `TB_ADDRESS`), loaded by autocannon
+ * running as a separate process so load and server each get a core.
  *
- *   npm run bench:http              full run (about a minute)
- *   npm run bench:http -- --quick   smoke run
+ *   npm run bench:http                                 full run (about a minute and a half)
+ *   npm run bench:http -- --quick                      smoke run
+ *   TB_ADDRESS=127.0.0.1:3001 npm run bench:http       the same against a real TigerBeetle
  *
- * Routes: GET /health (the ceiling: same process and middleware, no auth, no database),
+ * Routes: the ceiling first, a plain `node:http` server in this process on 127.0.0.1 answering
+ * a constant JSON (no framework, no middleware: what this machine's Node can serve at all); then
+ * GET /health (the app's own floor: same process and middleware, no auth, no database),
  * POST /v1/transactions (a unique external id per request), POST /v1/transactions/batch
  * (1,000 purchases per request) and GET /v1/members/:id/balances, each after a VACUUM ANALYZE
- * of the bench database. Printed per route: req/s,
- * p50, p99, the ratio to the ceiling, and the target. Listens on 127.0.0.1 only, every run is
- * bounded in time, and the database, Redis keys and data file are removed at the end. Targets
- * are printed next to the measured values; nothing fails on a miss.
+ * of the bench database. Every route is loaded with the same autocannon settings. Printed per
+ * route: req/s, p50, p99, max latency, the ratio to the ceiling and to /health, and the target.
+ * Absolute figures differ several-fold between machines; the ratios are what to compare. Listens
+ * on 127.0.0.1 only, every run is bounded in time, and the database, Redis keys and data file are
+ * removed at the end (accounts and transfers written to a real TigerBeetle stay: a cluster cannot
+ * delete them). Targets are printed next to the measured values; nothing fails on a miss.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import { pino } from "pino";
+import { loadConfig } from "../src/config.ts";
 import { createApp, createEdgeRedis, createMetrics, httpLimits } from "../src/http/index.ts";
 import { createLedgerClient } from "../src/ledger/index.ts";
 import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/db.ts";
 import type { LedgerDeps, MembershipSecrets } from "../src/membership/index.ts";
 import { createOrg, enrollMemberWithLedger, openDatabase } from "../src/membership/index.ts";
 
-const usage = "usage: npm run bench:http [-- --quick] [--only <route substring>]";
+const usage =
+  "usage: [TB_ADDRESS=<replicas> [TB_CLUSTER_ID=<id>]] npm run bench:http [-- --quick] " +
+  "[--only <route substring>]";
 const args = process.argv.slice(2);
 let only: string | undefined;
 for (let index = 0; index < args.length; index++) {
@@ -43,6 +53,13 @@ for (let index = 0; index < args.length; index++) {
   }
 }
 const quick = args.includes("--quick");
+
+// TB_ADDRESS and TB_CLUSTER_ID are read and checked exactly as the service reads them; a bad
+// value stops the run here, naming the variable, before anything is created.
+const ledgerConfig = loadConfig({
+  TB_ADDRESS: process.env.TB_ADDRESS,
+  TB_CLUSTER_ID: process.env.TB_CLUSTER_ID,
+}).ledger;
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -61,6 +78,8 @@ const autocannonPath = createRequire(import.meta.url).resolve("autocannon/autoca
 
 interface Case {
   name: string;
+  /** The plain `node:http` server (the ceiling) or the app. */
+  server: "plain" | "app";
   method: "GET" | "POST";
   path: string;
   connections: number;
@@ -75,6 +94,7 @@ interface Measured {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  maxMs: number;
   non2xx: number;
   errors: number;
   timeouts: number;
@@ -82,13 +102,14 @@ interface Measured {
 
 interface AutocannonJson {
   requests: { average: number };
-  latency: { p50: number; p99: number };
+  latency: { p50: number; p99: number; max: number };
   non2xx: number;
   errors: number;
   timeouts: number;
 }
 
 function runAutocannon(port: number, run: Case, key: string, seconds: number): Promise<Measured> {
+  // The same settings for every route, the ceiling included (it ignores the key).
   const directory = mkdtempSync(join(tmpdir(), "loyalty-bench-body-"));
   const argv = [
     autocannonPath,
@@ -128,6 +149,7 @@ function runAutocannon(port: number, run: Case, key: string, seconds: number): P
         requestsPerSecond: result.requests.average,
         p50Ms: result.latency.p50,
         p99Ms: result.latency.p99,
+        maxMs: result.latency.max,
         non2xx: result.non2xx,
         errors: result.errors,
         timeouts: result.timeouts,
@@ -159,9 +181,13 @@ const database = await openDatabase({
 const redis = createEdgeRedis(redisUrl);
 await redis.connect();
 const ledger = await createLedgerClient(
-  { clusterId: 0n, dataFile: join(dataDirectory, "ledger.tb") },
+  { ...ledgerConfig, dataFile: join(dataDirectory, "ledger.tb") },
   logger,
 );
+const ledgerDescription =
+  ledgerConfig.address === undefined
+    ? "embedded ledger with fsync"
+    : `TigerBeetle at ${ledgerConfig.address.join(",")} (cluster ${ledgerConfig.clusterId})`;
 const secrets: MembershipSecrets = {
   apiKeyHashKey: randomBytes(32),
   piiEncryptionKey: randomBytes(32),
@@ -201,6 +227,20 @@ const server = serve({
 await new Promise<void>((resolve) => server.once("listening", () => resolve()));
 const { port } = server.address() as AddressInfo;
 
+// The ceiling: Node's own HTTP server answering a constant JSON of the size /health answers,
+// on the same loopback, in the same process, loaded with the same settings as the app.
+const plainBody = Buffer.from(JSON.stringify({ status: "ok" }));
+const plainServer = createServer((_request, response) => {
+  response.writeHead(200, {
+    "content-type": "application/json",
+    "content-length": plainBody.length,
+  });
+  response.end(plainBody);
+});
+plainServer.listen(0, "127.0.0.1");
+await new Promise<void>((resolve) => plainServer.once("listening", () => resolve()));
+const plainPort = (plainServer.address() as AddressInfo).port;
+
 /** Waits (boundedly) until no request is running, so one run's tail does not load the next. */
 async function drain(): Promise<void> {
   for (let waited = 0; inFlight > 0 && waited < drainWaitMsMax; waited += drainPollMs) {
@@ -209,6 +249,7 @@ async function drain(): Promise<void> {
 }
 
 async function cleanUp(): Promise<void> {
+  await new Promise<void>((resolve) => plainServer.close(() => resolve()));
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await drain();
   let cursor = "0";
@@ -262,7 +303,18 @@ try {
   });
   const cases: Case[] = [
     {
-      name: "GET /health (ceiling)",
+      name: "node:http constant JSON (ceiling)",
+      server: "plain",
+      method: "GET",
+      path: "/",
+      connections,
+      perRequest: 1,
+      target: "reference",
+      meets: () => true,
+    },
+    {
+      name: "GET /health",
+      server: "app",
       method: "GET",
       path: "/health",
       connections,
@@ -272,6 +324,7 @@ try {
     },
     {
       name: "POST /v1/transactions",
+      server: "app",
       method: "POST",
       path: "/v1/transactions",
       connections,
@@ -282,6 +335,7 @@ try {
     },
     {
       name: `POST /v1/transactions/batch (${batchSize})`,
+      server: "app",
       method: "POST",
       path: "/v1/transactions/batch",
       connections: batchConnections,
@@ -296,6 +350,7 @@ try {
     },
     {
       name: "GET /v1/members/:id/balances",
+      server: "app",
       method: "GET",
       path: `/v1/members/${member.id}/balances`,
       connections,
@@ -307,27 +362,49 @@ try {
 
   process.stdout.write(
     `HTTP benchmark (${quick ? "quick" : "full"}): ${cpus().length} cores, ${runSeconds} s per ` +
-      `route after ${warmupSeconds} s warm-up, embedded ledger with fsync, ${members} members\n\n`,
+      `route after ${warmupSeconds} s warm-up, ${ledgerDescription}, ${members} members\n\n`,
   );
   const results: Array<{ run: Case; result: Measured }> = [];
-  // The ceiling always runs first: every ratio is relative to it.
+  // The ceiling and /health always run first: every ratio is relative to them.
+  const references = 2;
   const selected = cases.filter(
-    (run, index) => index === 0 || only === undefined || run.name.includes(only),
+    (run, index) => index < references || only === undefined || run.name.includes(only),
   );
   for (const run of selected) {
     // Each route starts from a vacuumed database: the dead rows the previous route left (and
     // the autovacuum run they would trigger mid-measurement) are that route's cost, not this one's.
     await database.sql.unsafe("vacuum analyze");
-    await runAutocannon(port, run, pos, warmupSeconds);
+    const target = run.server === "plain" ? plainPort : port;
+    await runAutocannon(target, run, pos, warmupSeconds);
     await drain();
-    const result = await runAutocannon(port, run, pos, runSeconds);
+    const result = await runAutocannon(target, run, pos, runSeconds);
     await drain();
     results.push({ run, result });
   }
 
+  // A route's ratio is its operations per second (purchases for the batch route, requests for
+  // the others) over the reference's requests per second.
   const ceiling = results[0]?.result.requestsPerSecond ?? 1;
+  const health = results[1]?.result.requestsPerSecond ?? 1;
+  const percent = (ops: number, reference: number): string =>
+    reference > 0 ? `${format((ops / reference) * 100, 1)}%` : "-";
   const rows = [
-    ["route", "conns", "req/s", "ops/s", "p50 ms", "p99 ms", "vs ceiling", "non-2xx", "target", ""],
+    [
+      "route",
+      "conns",
+      "req/s",
+      "ops/s",
+      "p50 ms",
+      "p99 ms",
+      "max ms",
+      "vs ceiling",
+      "vs /health",
+      "non-2xx",
+      "errors",
+      "timeouts",
+      "target",
+      "",
+    ],
     ...results.map(({ run, result }) => [
       run.name,
       String(run.connections),
@@ -335,8 +412,12 @@ try {
       format(result.requestsPerSecond * run.perRequest),
       format(result.p50Ms, 1),
       format(result.p99Ms, 1),
-      `${format((result.requestsPerSecond / ceiling) * 100, 1)}%`,
-      String(result.non2xx + result.errors + result.timeouts),
+      format(result.maxMs, 0),
+      percent(result.requestsPerSecond * run.perRequest, ceiling),
+      run.server === "plain" ? "" : percent(result.requestsPerSecond * run.perRequest, health),
+      String(result.non2xx),
+      String(result.errors),
+      String(result.timeouts),
       run.target,
       run.target === "reference" ? "" : run.meets(result) ? "met" : "MISSED",
     ]),
@@ -345,7 +426,10 @@ try {
     rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
   for (const row of rows) {
     process.stdout.write(
-      `${row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ")}\n`,
+      `${row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join("  ")
+        .trimEnd()}\n`,
     );
   }
   const failures = results.reduce(
