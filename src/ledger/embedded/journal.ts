@@ -25,6 +25,7 @@
  * for a later record only looks at offsets where one could start.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -445,20 +446,25 @@ function liveOwner(lockFile: string): { pid: number } | null | "missing" {
   return same ? { pid } : null;
 }
 
+/**
+ * Creates `file` holding `content`, or answers false when it exists. The content is written to a
+ * private file first and linked into place, so no other process ever reads the file half
+ * written: an empty lock file read between `open("wx")` and `write` looked like the leftover of a
+ * crash, and a second process deleted the fresh lock and opened the data file too.
+ */
 function createExclusive(file: string, content: string): boolean {
+  const staged = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.staged`;
+  fs.writeFileSync(staged, content, { mode: 0o644, flag: "wx" });
   try {
-    const fd = fs.openSync(file, "wx", 0o644);
-    try {
-      fs.writeSync(fd, content);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fs.linkSync(staged, file);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") {
       return false;
     }
     throw error;
+  } finally {
+    fs.rmSync(staged, { force: true });
   }
 }
 
