@@ -4,7 +4,7 @@
  * answer first with their own reason; this one catches whatever is left, such as a query waiting
  * for a pooled connection that every other request also waits for.
  *
- * A handler that has not answered within the deadline is answered 503 `service_unavailable` with
+ * A handler that has not answered within the deadline is answered 503 `unavailable` with
  * `Retry-After`. Its work is not cancelled (a purchase may be half-way through posting): it goes
  * on in the background, and a retry with the same external id or Idempotency-Key converges on
  * one recording. That is why the message says the outcome is unknown rather than "not done".
@@ -32,7 +32,7 @@ export function requestDeadline(options: { deadlineMs: number }): MiddlewareHand
       const timer = setTimeout(() => {
         expired = true;
         c.get("log")?.logger.warn({ deadlineMs: options.deadlineMs }, "request deadline passed");
-        resolve(c.json(errorBody("service_unavailable", deadlineMessage), 503, unavailableHeaders));
+        resolve(c.json(errorBody("unavailable", deadlineMessage), 503, unavailableHeaders));
       }, options.deadlineMs);
       next().then(
         () => {

@@ -43,7 +43,7 @@ export const edgeErrorCodes = [
   "idempotency_key_reused",
   "idempotency_request_in_flight",
   "rate_limited",
-  "service_unavailable",
+  "unavailable",
   "internal_error",
 ] as const;
 export type EdgeErrorCode = (typeof edgeErrorCodes)[number];
@@ -196,7 +196,7 @@ export function errorResponse(error: unknown, logger: Logger): ErrorResponse {
     logger.error({ err: error }, "dependency unavailable");
     return {
       status: 503,
-      body: errorBody("service_unavailable", "a dependency is unavailable; retry later"),
+      body: errorBody("unavailable", "a dependency is unavailable; retry later"),
       headers: unavailableHeaders,
     };
   }

@@ -1,6 +1,6 @@
 /**
  * The failure contract: while Postgres or the ledger cannot answer, every kind of org route
- * answers 503 `service_unavailable` with `Retry-After`, never hangs and never answers 500; and a
+ * answers 503 `unavailable` with `Retry-After`, never hangs and never answers 500; and a
  * purchase retried with the same external_id once the dependency is back is recorded exactly
  * once, whatever the first attempt managed to do.
  *
@@ -96,7 +96,7 @@ async function expectEveryRouteUnavailable(
   );
   for (const answer of answers) {
     expect(answer.status, `${answer.route}: ${JSON.stringify(answer.body)}`).toBe(503);
-    expect(answer.body.error?.code, answer.route).toBe("service_unavailable");
+    expect(answer.body.error?.code, answer.route).toBe("unavailable");
     expect(answer.headers.get("retry-after"), answer.route).toMatch(/^[1-9][0-9]*$/);
     expect(answer.elapsedMs, `${answer.route} hung`).toBeLessThan(hangMs);
   }

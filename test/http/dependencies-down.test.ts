@@ -89,7 +89,7 @@ describe("Postgres down", () => {
           });
           expect(response.status, `${method} ${path}`).toBe(503);
           expect(response.body.error).toEqual({
-            code: "service_unavailable",
+            code: "unavailable",
             message: "a dependency is unavailable; retry later",
           });
           expect(response.headers.get("retry-after"), `${method} ${path}`).toBe("1");

@@ -145,7 +145,7 @@ const errorExamples: Record<DocumentedStatus, z.output<typeof ErrorSchema>> = {
     },
   },
   503: {
-    error: { code: "service_unavailable", message: "a dependency is unavailable; retry later" },
+    error: { code: "unavailable", message: "a dependency is unavailable; retry later" },
   },
 };
 
