@@ -25,9 +25,9 @@ import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server"
 import { pino } from "pino";
 import { createApp, createEdgeRedis, createMetrics, httpLimits } from "../src/http/index.ts";
 import { createLedgerClient } from "../src/ledger/index.ts";
-import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/db.ts";
 import type { LedgerDeps, MembershipSecrets } from "../src/membership/index.ts";
 import { createOrg, enrollMemberWithLedger, openDatabase } from "../src/membership/index.ts";
+import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/store/db.ts";
 
 const usage = "usage: npm run bench:http [-- --quick] [--only <route substring>]";
 const args = process.argv.slice(2);

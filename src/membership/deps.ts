@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { Client } from "tigerbeetle-node";
-import { fieldKeyBytes, hashKeyBytesMin } from "./crypto.ts";
-import type { DbExecutor } from "./db.ts";
+import { fieldKeyBytes, hashKeyBytesMin } from "./store/crypto.ts";
+import type { DbExecutor } from "./store/db.ts";
 
 export interface MembershipSecrets {
   /** HMAC-SHA256 key for API key hashes; at least 32 bytes. */
