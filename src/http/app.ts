@@ -9,6 +9,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
+import { createIntentMetrics } from "../membership/index.ts";
 import type { JsonObject } from "./docs-page.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     db: deps.db,
     secrets: deps.secrets,
     ledger: deps.ledger,
+    intentMetrics: deps.intentMetrics ?? createIntentMetrics(deps.metrics.registry),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   };
   const limiter = createRateLimiter(deps.redis, {

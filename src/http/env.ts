@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Client } from "tigerbeetle-node";
-import type { ApiKeyPrincipal, Db, MembershipSecrets } from "../membership/index.ts";
+import type { ApiKeyPrincipal, Db, IntentMetrics, MembershipSecrets } from "../membership/index.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface HttpOptions {
@@ -29,6 +29,8 @@ export interface AppDeps {
   secrets: MembershipSecrets;
   /** The ledger, as the use cases see it (instrumented by `countPostedTransfers` in main). */
   ledger: Client;
+  /** The intent protocol's counters, on `metrics.registry`; built in createApp when absent. */
+  intentMetrics?: IntentMetrics;
   redis: Redis;
   logger: Logger;
   metrics: Metrics;

@@ -42,6 +42,21 @@ export interface LedgerDeps extends MembershipDeps {
    * as a crash would. Never set in production.
    */
   interrupt?: (step: IntentStep, intent: IntentRef) => Promise<void> | void;
+  /** Counts what the intent protocol cannot show in a response; absent: nothing is counted. */
+  intentMetrics?: IntentMetrics;
+  /**
+   * True when `db` is a transaction (recovery): a failed statement aborts it, so a posted mark
+   * that fails is not answered as success there (see intents/protocol.ts).
+   */
+  inTransaction?: boolean;
+}
+
+/** The protocol's counters (intents/metrics.ts builds them on a prom-client registry). */
+export interface IntentMetrics {
+  /** A document the ledger refused for good moved to `failed`. */
+  intentFailed(table: IntentRef["table"], reason: string): void;
+  /** The ledger accepted a document whose posted mark could not be written; recovery will. */
+  markDeferred(table: IntentRef["table"]): void;
 }
 
 /** Only the database: for use cases that touch no secret. */

@@ -15,6 +15,7 @@ export { createApiKey } from "./api-keys/create-api-key.ts";
 export { listApiKeys } from "./api-keys/list-api-keys.ts";
 export type {
   DbDeps,
+  IntentMetrics,
   IntentRef,
   IntentStep,
   LedgerDeps,
@@ -24,6 +25,7 @@ export type {
 export { assertMembershipSecrets } from "./deps.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
+export { createIntentMetrics } from "./intents/metrics.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";
 export type { AssignTierInput, AssignTierResult } from "./members/assign-tier.ts";

@@ -1,9 +1,21 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
-import { adjustPoints, LedgerRefusedError, transferId, walletBalance } from "../../ledger/index.ts";
+import {
+  adjustmentTransferId,
+  adjustPoints,
+  LedgerRefusedError,
+  walletBalance,
+} from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import {
+  countFailed,
+  failedIntentError,
+  markAfterPosting,
+  recordIntent,
+  refusedForGood,
+} from "../intents/protocol.ts";
 import {
   idText,
   interrupt,
@@ -70,64 +82,62 @@ export async function adjustMemberPoints(
     reason: input.reason,
   });
 
-  let row = await findByExternalId(deps, org.id, input.externalId);
-  let replayed = row !== null;
-  if (row === null) {
-    const [member] = await deps.db
-      .select({ id: members.id })
-      .from(members)
-      .where(and(eq(members.orgId, org.id), eq(members.id, input.memberId)))
-      .limit(1);
-    if (member === undefined) {
-      throw notFound;
-    }
-    await ensureEnrolled(deps, deps.db, [{ orgId: org.id, memberId: member.id }]);
-    const id = randomUUID();
-    const [inserted] = await deps.db
-      .insert(adjustments)
-      .values({
-        id,
-        orgId: org.id,
-        memberId: member.id,
-        externalId: input.externalId,
-        requestHash: hash,
-        direction: input.direction,
-        points: input.points,
-        reason: input.reason,
-        status: "pending",
-        transferId: idText(
-          transferId({
-            orgId: org.id,
-            source: "adjustment",
-            externalId: input.externalId,
-            leg: input.direction,
-          }),
-        ),
-      })
-      .onConflictDoNothing({ target: [adjustments.orgId, adjustments.externalId] })
-      .returning();
-    if (inserted === undefined) {
-      row = await findByExternalId(deps, org.id, input.externalId);
-      assert.ok(row !== null, "a lost insert has a winner");
-      replayed = true;
-    } else {
-      row = inserted;
-      await interrupt(deps, "after_intent", { table: "adjustments", id });
-    }
-  }
-  if (row.requestHash !== hash) {
-    throw new DomainError("conflict", "this external id was used for a different adjustment", {
-      externalId: input.externalId,
-    });
+  const recorded = await recordIntent({
+    noun: "adjustment",
+    externalId: input.externalId,
+    hash,
+    find: () => findByExternalId(deps, org.id, input.externalId),
+    insert: async () => {
+      const [member] = await deps.db
+        .select({ id: members.id })
+        .from(members)
+        .where(and(eq(members.orgId, org.id), eq(members.id, input.memberId)))
+        .limit(1);
+      if (member === undefined) {
+        throw notFound;
+      }
+      await ensureEnrolled(deps, deps.db, [{ orgId: org.id, memberId: member.id }]);
+      const [inserted] = await deps.db
+        .insert(adjustments)
+        .values({
+          id: randomUUID(),
+          orgId: org.id,
+          memberId: member.id,
+          externalId: input.externalId,
+          requestHash: hash,
+          direction: input.direction,
+          points: input.points,
+          reason: input.reason,
+          status: "pending",
+          transferId: idText(
+            adjustmentTransferId({
+              orgId: org.id,
+              externalId: input.externalId,
+              direction: input.direction,
+            }),
+          ),
+        })
+        .onConflictDoNothing({ target: [adjustments.orgId, adjustments.externalId] })
+        .returning();
+      return inserted ?? null;
+    },
+  });
+  const { replayed } = recorded;
+  let { row } = recorded;
+  if (!replayed) {
+    await interrupt(deps, "after_intent", { table: "adjustments", id: row.id });
   }
   if (row.status === "pending") {
     row = await postAdjustment(deps, row);
   }
   if (row.status === "failed") {
-    throw new DomainError("insufficient_points", "not enough points for this debit", {
-      adjustmentId: row.id,
-      points: row.points.toString(),
-    });
+    if (row.failureReason === insufficientPoints) {
+      throw new DomainError("insufficient_points", "not enough points for this debit", {
+        adjustmentId: row.id,
+        points: row.points.toString(),
+      });
+    }
+    throw failedIntentError("adjustment", row);
   }
   const balance = await walletBalance(deps.ledger, {
     ledger: pointsLedger,
@@ -156,56 +166,78 @@ async function findByExternalId(
   return row ?? null;
 }
 
+/** A debit refused for want of points: a business outcome, the same on every retry. */
+const insufficientPoints = "insufficient_points";
+
 /**
  * Posts a pending adjustment (idempotent) and marks it posted with a `points.adjusted` event, or
- * failed when a debit found too few points (the ledger burnt the id: a retry is refused alike).
+ * failed when the ledger refused it for good: a debit beyond the balance (the ledger burnt the
+ * id: a retry is refused alike), or any other final refusal (counted). Returns the row as it
+ * now stands (as posted, when the mark could not be written yet).
  */
 export async function postAdjustment(deps: LedgerDeps, row: AdjustmentRow): Promise<AdjustmentRow> {
   assert.equal(row.status, "pending", "only a pending adjustment is posted");
   const ledger = (await pointsLedgersOf(deps.db, [row.orgId])).get(row.orgId);
   assert.ok(ledger !== undefined, "every org has a points ledger");
-  let status: "posted" | "failed" = "posted";
+  const ref = { table: "adjustments", id: row.id } as const;
   try {
     await adjustPoints(deps.ledger, {
       orgId: row.orgId,
       ledger,
       memberId: row.memberId,
-      externalId: row.externalId,
       direction: row.direction,
       points: row.points,
       documentId: row.id,
+      transferId: BigInt(row.transferId),
     });
   } catch (error) {
-    if (!(error instanceof LedgerRefusedError) || error.refusal !== "insufficient_points") {
+    const insufficient =
+      error instanceof LedgerRefusedError && error.refusal === "insufficient_points";
+    const refused = refusedForGood(error);
+    if (!insufficient && refused === null) {
       throw error;
     }
-    status = "failed";
-  }
-  await interrupt(deps, "after_ledger", { table: "adjustments", id: row.id });
-  await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
+    const reason = refused === null ? insufficientPoints : refused.reason;
+    await deps.db
       .update(adjustments)
-      .set({ status, postedAt: status === "posted" ? sql`now()` : null })
-      .where(and(eq(adjustments.id, row.id), eq(adjustments.status, "pending")))
-      .returning({ id: adjustments.id });
-    if (updated !== undefined && status === "posted") {
-      await writeOutbox(tx, [
-        {
-          orgId: row.orgId,
-          topic: "points.adjusted",
-          payload: {
-            adjustment_id: row.id,
-            member_id: row.memberId,
-            external_id: row.externalId,
-            direction: row.direction,
-            points: row.points.toString(),
-            reason: row.reason,
-          },
-        },
-      ]);
+      .set({ status: "failed", failureReason: reason })
+      .where(and(eq(adjustments.id, row.id), eq(adjustments.status, "pending")));
+    if (refused !== null) {
+      countFailed(deps, ref, reason);
     }
+    return reload(deps, row.id);
+  }
+  const posted: AdjustmentRow = { ...row, status: "posted" };
+  return markAfterPosting(deps, ref, posted, async () => {
+    await deps.db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(adjustments)
+        .set({ status: "posted", postedAt: sql`now()` })
+        .where(and(eq(adjustments.id, row.id), eq(adjustments.status, "pending")))
+        .returning({ id: adjustments.id });
+      if (updated !== undefined) {
+        await writeOutbox(tx, [
+          {
+            orgId: row.orgId,
+            topic: "points.adjusted",
+            payload: {
+              adjustment_id: row.id,
+              member_id: row.memberId,
+              external_id: row.externalId,
+              direction: row.direction,
+              points: row.points.toString(),
+              reason: row.reason,
+            },
+          },
+        ]);
+      }
+    });
+    return reload(deps, row.id);
   });
-  const [current] = await deps.db.select().from(adjustments).where(eq(adjustments.id, row.id));
+}
+
+async function reload(deps: LedgerDeps, id: string): Promise<AdjustmentRow> {
+  const [current] = await deps.db.select().from(adjustments).where(eq(adjustments.id, id));
   assert.ok(current !== undefined && current.status !== "pending", "the adjustment is settled");
   return current;
 }

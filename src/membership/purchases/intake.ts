@@ -19,6 +19,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import { pointsForPurchase, pointsPerTransferMax } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import { failedIntentError } from "../intents/protocol.ts";
 import {
   interrupt,
   invalidInput,
@@ -49,6 +50,7 @@ import { isUuid } from "../validation.ts";
 import {
   buildPurchaseChains,
   type PosTransactionRow,
+  type PostedPurchase,
   type PurchaseIntent,
   postPurchases,
   transferIdsOf,
@@ -282,7 +284,7 @@ function resultOf(
   slot: Slot,
   externalId: string,
   earlier: readonly IntakeResult[],
-  outcomes: Map<string, PurchaseOutcome>,
+  outcomes: Map<string, PostedPurchase>,
 ): IntakeResult {
   switch (slot.state) {
     case "error":
@@ -296,14 +298,23 @@ function resultOf(
     }
     case "existing": {
       const { row } = slot;
+      if (row.status === "failed") {
+        return { status: "error", externalId, error: failedIntentError("purchase", row) };
+      }
       const outcome =
         row.status === "posted" ? parsePurchaseResponse(row.response) : outcomes.get(row.id);
       assert.ok(outcome !== undefined, "an existing purchase has an outcome");
+      if (outcome instanceof DomainError) {
+        return { status: "error", externalId, error: outcome };
+      }
       return { status: "replayed", externalId, memberId: row.memberId, outcome };
     }
     case "inserted": {
       const outcome = outcomes.get(slot.intent.id);
       assert.ok(outcome !== undefined, "an inserted purchase was posted");
+      if (outcome instanceof DomainError) {
+        return { status: "error", externalId, error: outcome };
+      }
       return { status: "created", externalId, memberId: slot.intent.memberId, outcome };
     }
     case "checked":

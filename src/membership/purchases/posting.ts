@@ -7,10 +7,18 @@
  * with their stored outcome and outbox events in one statement.
  */
 import assert from "node:assert/strict";
-import { and, inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Transfer } from "tigerbeetle-node";
-import { earnChain, postChains, stampEarnChain } from "../../ledger/index.ts";
+import {
+  type ChainOutcome,
+  chainFailureReason,
+  earnChain,
+  postChains,
+  stampEarnChain,
+} from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
+import type { DomainError } from "../errors.ts";
+import { countFailed, failedIntentError, markAfterPosting } from "../intents/protocol.ts";
 import { idText, interrupt, pointsLedgersOf } from "../intents/support.ts";
 import type { PurchaseOutcome, StampProgram } from "../ledger-types.ts";
 import { ensureEnrolled } from "../members/ledger-enrollment.ts";
@@ -120,8 +128,13 @@ function assertPostsRecordedIds(chains: readonly Transfer[][], row: PurchaseInte
   });
 }
 
+/** What posting a purchase came to: its outcome, or the refusal of a purchase now `failed`. */
+export type PostedPurchase = PurchaseOutcome | DomainError;
+
 /**
  * Posts pending purchase rows and marks them posted; returns each row's outcome by row id.
+ * A row whose chain the ledger refused for good is marked `failed` with the ledger's reason
+ * and answers a `conflict` (intents/protocol.ts); the other rows are posted as usual.
  * Rows another caller marked first keep that caller's stored outcome. Safe to call again with
  * the same rows: every transfer id answers `exists`.
  *
@@ -132,7 +145,7 @@ function assertPostsRecordedIds(chains: readonly Transfer[][], row: PurchaseInte
 export async function postPurchases(
   deps: LedgerDeps,
   rows: readonly PurchaseIntent[],
-): Promise<Map<string, PurchaseOutcome>> {
+): Promise<Map<string, PostedPurchase>> {
   if (rows.length === 0) {
     return new Map();
   }
@@ -168,7 +181,7 @@ export async function postPurchases(
     ),
   );
 
-  const chains = rows.flatMap((row) => {
+  const chainsOfRows = rows.map((row) => {
     const pointsLedger = pointsLedgers.get(row.orgId);
     assert.ok(pointsLedger !== undefined, "points ledger read for every org");
     if (row.chains !== undefined) {
@@ -183,7 +196,69 @@ export async function postPurchases(
     return rebuilt;
   });
   // One call: postChains packs every chain into as few requests as the batch limit allows.
-  await postChains(deps.ledger, chains);
+  const chainOutcomes = await postChains(deps.ledger, chainsOfRows.flat());
+  const refusals = await failRefusedPurchases(deps, rows, chainsOfRows, chainOutcomes);
+  if (refusals.size > 0) {
+    const posted = rows.filter((row) => !refusals.has(row.id));
+    const outcomes: Map<string, PostedPurchase> = await completePurchases(
+      deps,
+      posted,
+      programs,
+      pointsLedgers,
+    );
+    for (const [id, refusal] of refusals) {
+      outcomes.set(id, refusal);
+    }
+    return outcomes;
+  }
+  return completePurchases(deps, rows, programs, pointsLedgers);
+}
+
+/**
+ * Marks failed, with the ledger's reason, every row one of whose chains the ledger refused for
+ * good (TigerBeetle never accepts that id later), and counts it. Returns each one's refusal.
+ */
+async function failRefusedPurchases(
+  deps: LedgerDeps,
+  rows: readonly PurchaseIntent[],
+  chainsOfRows: readonly (readonly Transfer[][])[],
+  outcomes: readonly ChainOutcome[],
+): Promise<Map<string, DomainError>> {
+  const refusals = new Map<string, DomainError>();
+  let next = 0;
+  for (const [index, row] of rows.entries()) {
+    const count = chainsOfRows[index]?.length ?? 0;
+    const failed = outcomes.slice(next, next + count).find((outcome) => outcome.kind === "failed");
+    next += count;
+    if (failed === undefined || failed.kind !== "failed") {
+      continue;
+    }
+    const reason = chainFailureReason(failed);
+    await deps.db
+      .update(posTransactions)
+      .set({ status: "failed", failureReason: reason })
+      .where(
+        and(
+          eq(posTransactions.orgId, row.orgId),
+          eq(posTransactions.id, row.id),
+          eq(posTransactions.status, "pending"),
+        ),
+      );
+    countFailed(deps, { table: "pos_transactions", id: row.id }, reason);
+    refusals.set(row.id, failedIntentError("purchase", { ...row, failureReason: reason }));
+  }
+  assert.equal(next, outcomes.length, "one outcome per chain");
+  return refusals;
+}
+
+/** Completes the cards the posted rows filled and marks the rows posted (step 5). */
+async function completePurchases(
+  deps: LedgerDeps,
+  rows: readonly PurchaseIntent[],
+  programs: ReadonlyMap<string, StampProgram>,
+  pointsLedgers: ReadonlyMap<string, number>,
+): Promise<Map<string, PurchaseOutcome>> {
+  const { db } = deps;
 
   // The last purchase of a batch to touch a card is the one that gets credit for completing it.
   const lastRowOfCard = new Map<string, { row: PurchaseIntent; check: FullCardCheck }>();
@@ -222,10 +297,8 @@ export async function postPurchases(
       }),
     });
   }
-  for (const row of rows) {
-    await interrupt(deps, "after_ledger", { table: "pos_transactions", id: row.id });
-  }
-  return markPurchasesPosted(deps, rows, outcomes);
+  const refs = rows.map((row) => ({ table: "pos_transactions", id: row.id }) as const);
+  return markAfterPosting(deps, refs, outcomes, () => markPurchasesPosted(deps, rows, outcomes));
 }
 
 /** "org:location id" → number, for every location the rows name; cached per pool. */

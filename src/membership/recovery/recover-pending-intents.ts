@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { and, asc, eq, isNotNull, lte, type SQL, sql } from "drizzle-orm";
 import { postAdjustment } from "../adjustments/adjust-member-points.ts";
 import type { LedgerDeps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
 import { pointsLedgersOf } from "../intents/support.ts";
 import { recoveryBatchMax } from "../limits.ts";
 import { finishEnrollments } from "../members/ledger-enrollment.ts";
@@ -31,7 +32,9 @@ export interface RecoveryReport {
 type Kind = keyof RecoveryReport;
 
 /**
- * Finishes intents a crash (or a failed request) left pending, oldest first: re-posts the same
+ * Finishes intents a crash (or a failed request, or a posted mark that could not be written) left
+ * pending, oldest first. A document the ledger refuses for good moves to `failed` with the
+ * ledger's reason and never blocks the others: re-posts the same
  * transfer ids (the ledger answers `exists` for what was already done) and marks the rows posted
  * with their outbox events. Kinds go in dependency order: enrollments before purchases (wallets
  * must exist), purchases before refunds.
@@ -42,7 +45,7 @@ type Kind = keyof RecoveryReport;
  * bounded by `limit`, so call it again while it reports work done.
  *
  * @example
- * const report = await recoverPendingIntents(deps, { olderThanMs: 60_000, limit: 500 });
+ * const report = await recoverPendingIntents(deps, { olderThanMs: 3_000, limit: 500 });
  */
 export async function recoverPendingIntents(
   deps: LedgerDeps,
@@ -74,13 +77,23 @@ export async function recoverPendingIntents(
       break;
     }
     const done = await deps.db.transaction((tx) =>
-      recoverKind({ ...deps, db: tx }, kind, cutoff, remaining),
+      recoverKind({ ...deps, db: tx, inTransaction: true }, kind, cutoff, remaining),
     );
     assert.ok(done <= remaining, "a pass never exceeds its limit");
     report[kind] = done;
     remaining -= done;
   }
   return report;
+}
+
+/**
+ * A document the ledger refused for good is now `failed` (and counted): that is its outcome, not
+ * an error of the pass, which goes on with the other documents.
+ */
+function keepRefusal(error: unknown): void {
+  if (!(error instanceof DomainError)) {
+    throw error;
+  }
 }
 
 /** Claims up to `limit` rows of one kind on `deps.db` (a transaction) and drives them. */
@@ -133,7 +146,7 @@ async function recoverKind(
         for (const row of rows) {
           const ledger = ledgers.get(row.orgId);
           assert.ok(ledger !== undefined, "points ledger read for every org");
-          await postRefund(deps, ledger, row);
+          await postRefund(deps, ledger, row).catch(keepRefusal);
         }
       }
       return rows.length;

@@ -4,6 +4,7 @@ import { and, eq } from "drizzle-orm";
 import { holdSecondsMax, holdTransferId } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import { failedIntentError, recordIntent } from "../intents/protocol.ts";
 import {
   idText,
   interrupt,
@@ -37,7 +38,8 @@ export interface CreateRedemptionInput {
  * is confirmed with a `redemption.created` event.
  *
  * With `externalId`, a retry returns the same redemption as it stands now; a different request
- * under the same id is a `conflict`. Errors: `not_found`, `member_inactive`,
+ * under the same id is a `conflict`. A refusal (`insufficient_points`, `member_inactive`) is
+ * final for its external id: every retry answers the same refusal. Errors: `not_found`, `member_inactive`,
  * `insufficient_points`, `invalid_input`, `conflict`.
  */
 export async function createRedemption(
@@ -70,60 +72,65 @@ export async function createRedemption(
     hold_seconds: requested,
     external_id: externalId,
   });
-  if (externalId !== null) {
-    const existing = await findByExternalId(deps, org.id, externalId);
-    if (existing !== null) {
-      return replay(deps, existing, hash);
-    }
+  const { row, replayed } = await recordIntent({
+    noun: "redemption",
+    externalId,
+    hash,
+    find: () => findByExternalId(deps, org.id, externalId ?? ""),
+    insert: async () => {
+      const [member] = await deps.db
+        .select({ status: members.status })
+        .from(members)
+        .where(and(eq(members.orgId, org.id), eq(members.id, input.memberId)))
+        .limit(1);
+      if (member === undefined) {
+        throw notFound;
+      }
+      const active = member.status === "active";
+      if (!active && externalId === null) {
+        throw memberInactive(input.memberId, member.status);
+      }
+      if (active) {
+        await ensureEnrolled(deps, deps.db, [{ orgId: org.id, memberId: input.memberId }]);
+      }
+      // An org default above the ledger's ceiling is clamped rather than refused: settings allow
+      // any u32, the ledger allows 7 days.
+      const holdSeconds = requested ?? Math.min(org.settings.holdSecondsDefault, holdSecondsMax);
+      assert.ok(
+        holdSeconds >= 1 && holdSeconds <= holdSecondsMax,
+        "hold within the ledger's bounds",
+      );
+      const id = randomUUID();
+      const now = nowOf(deps);
+      const [inserted] = await deps.db
+        .insert(redemptions)
+        .values({
+          id,
+          orgId: org.id,
+          memberId: input.memberId,
+          externalId,
+          requestHash: hash,
+          points: input.points,
+          holdSeconds,
+          // An inactive member's redemption is refused like one without the points: recorded
+          // as failed under its external id, so every retry answers the same refusal.
+          status: active ? "pending" : "failed",
+          holdStatus: active ? "pending" : "failed",
+          failureReason: active ? null : memberInactiveReason,
+          resolvedAt: active ? null : now,
+          holdTransferId: idText(holdTransferId({ orgId: org.id, redemptionId: id })),
+          // An estimate until the ledger answers with the hold's own timestamp.
+          expiresAt: new Date(now.getTime() + holdSeconds * 1000),
+        })
+        .onConflictDoNothing({ target: [redemptions.orgId, redemptions.externalId] })
+        .returning();
+      return inserted ?? null;
+    },
+  });
+  if (!replayed && row.holdStatus === "pending") {
+    await interrupt(deps, "after_intent", { table: "redemptions", id: row.id });
   }
-
-  const [member] = await deps.db
-    .select({ status: members.status })
-    .from(members)
-    .where(and(eq(members.orgId, org.id), eq(members.id, input.memberId)))
-    .limit(1);
-  if (member === undefined) {
-    throw notFound;
-  }
-  if (member.status !== "active") {
-    throw new DomainError("member_inactive", "member is not active", {
-      memberId: input.memberId,
-      status: member.status,
-    });
-  }
-  await ensureEnrolled(deps, deps.db, [{ orgId: org.id, memberId: input.memberId }]);
-
-  // An org default above the ledger's ceiling is clamped rather than refused: settings allow
-  // any u32, the ledger allows 7 days.
-  const holdSeconds = requested ?? Math.min(org.settings.holdSecondsDefault, holdSecondsMax);
-  assert.ok(holdSeconds >= 1 && holdSeconds <= holdSecondsMax, "hold within the ledger's bounds");
-  const id = randomUUID();
-  const [row] = await deps.db
-    .insert(redemptions)
-    .values({
-      id,
-      orgId: org.id,
-      memberId: input.memberId,
-      externalId,
-      requestHash: hash,
-      points: input.points,
-      holdSeconds,
-      status: "pending",
-      holdStatus: "pending",
-      holdTransferId: idText(holdTransferId({ orgId: org.id, redemptionId: id })),
-      // An estimate until the ledger answers with the hold's own timestamp.
-      expiresAt: new Date(nowOf(deps).getTime() + holdSeconds * 1000),
-    })
-    .onConflictDoNothing({ target: [redemptions.orgId, redemptions.externalId] })
-    .returning();
-  if (row === undefined) {
-    assert.ok(externalId !== null, "only an external id can collide");
-    const winner = await findByExternalId(deps, org.id, externalId);
-    assert.ok(winner !== null, "a lost insert has a winner");
-    return replay(deps, winner, hash);
-  }
-  await interrupt(deps, "after_intent", { table: "redemptions", id });
-  return settled(await driveHold(deps, row));
+  return settled(row.holdStatus === "pending" ? await driveHold(deps, row) : row);
 }
 
 async function findByExternalId(
@@ -139,22 +146,31 @@ async function findByExternalId(
   return row ?? null;
 }
 
-async function replay(deps: LedgerDeps, row: RedemptionRow, hash: string): Promise<Redemption> {
-  if (row.requestHash !== hash) {
-    throw new DomainError("conflict", "this external id was used for a different redemption", {
-      externalId: row.externalId,
-    });
-  }
-  return settled(row.holdStatus === "pending" ? await driveHold(deps, row) : row);
+const memberInactiveReason = "member_inactive";
+
+function memberInactive(memberId: string, status: string): DomainError {
+  return new DomainError("member_inactive", "member is not active", { memberId, status });
 }
 
-/** A refused hold is the caller's `insufficient_points`, now and on every retry. */
+/**
+ * A refused redemption is final for its external id: `insufficient_points` and
+ * `member_inactive` alike answer the same refusal on every retry (send a new external id once
+ * the points are there or the member is active again). Any other refusal of the ledger is a
+ * `conflict` naming its reason.
+ */
 function settled(row: RedemptionRow): Redemption {
   if (row.status === "failed") {
-    throw new DomainError("insufficient_points", "not enough points for this redemption", {
-      redemptionId: row.id,
-      points: row.points.toString(),
-    });
+    switch (row.failureReason) {
+      case memberInactiveReason:
+        throw memberInactive(row.memberId, "inactive");
+      case "insufficient_points":
+        throw new DomainError("insufficient_points", "not enough points for this redemption", {
+          redemptionId: row.id,
+          points: row.points.toString(),
+        });
+      default:
+        throw failedIntentError("redemption", row);
+    }
   }
   return toRedemption(row);
 }

@@ -9,7 +9,8 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import { holdRedemption, LedgerRefusedError, resolveRedemption } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
-import { dateOfLedgerTimestamp, interrupt, pointsLedgersOf } from "../intents/support.ts";
+import { countFailed, markAfterPosting, refusedForGood } from "../intents/protocol.ts";
+import { dateOfLedgerTimestamp, interrupt, nowOf, pointsLedgersOf } from "../intents/support.ts";
 import type { Redemption } from "../ledger-types.ts";
 import { writeOutbox } from "../store/outbox.ts";
 import { redemptions } from "../store/schema.ts";
@@ -69,18 +70,40 @@ export async function driveHold(deps: LedgerDeps, row: RedemptionRow): Promise<R
       holdSeconds: row.holdSeconds,
     }));
   } catch (error) {
-    if (error instanceof LedgerRefusedError && error.refusal === "insufficient_points") {
-      await deps.db
-        .update(redemptions)
-        .set({ status: "failed", holdStatus: "failed", resolvedAt: sql`now()` })
-        .where(and(eq(redemptions.id, row.id), eq(redemptions.holdStatus, "pending")));
-      return reload(deps, row.id);
+    const insufficient =
+      error instanceof LedgerRefusedError && error.refusal === "insufficient_points";
+    const refused = refusedForGood(error);
+    if (!insufficient && refused === null) {
+      throw error;
     }
-    throw error;
+    const reason = refused === null ? "insufficient_points" : refused.reason;
+    await deps.db
+      .update(redemptions)
+      .set({
+        status: "failed",
+        holdStatus: "failed",
+        failureReason: reason,
+        resolvedAt: sql`now()`,
+      })
+      .where(and(eq(redemptions.id, row.id), eq(redemptions.holdStatus, "pending")));
+    if (refused !== null) {
+      countFailed(deps, { table: "redemptions", id: row.id }, reason);
+    }
+    return reload(deps, row.id);
   }
-  await interrupt(deps, "after_ledger", { table: "redemptions", id: row.id });
   // The ledger's clock decides expiry; Postgres keeps what the ledger will do.
   const expiresAt = new Date(dateOfLedgerTimestamp(timestamp).getTime() + row.holdSeconds * 1000);
+  const held: RedemptionRow = { ...row, holdStatus: "posted", expiresAt };
+  const ref = { table: "redemptions", id: row.id } as const;
+  return markAfterPosting(deps, ref, held, () => confirmHold(deps, row, expiresAt));
+}
+
+/** Step 5 of a hold: confirmed with its `redemption.created` event (first confirmer wins). */
+async function confirmHold(
+  deps: LedgerDeps,
+  row: RedemptionRow,
+  expiresAt: Date,
+): Promise<RedemptionRow> {
   const confirmed = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(redemptions)
@@ -170,7 +193,17 @@ export async function driveResolution(
         assert.fail(`resolving redemption ${row.id}: ${error.refusal}`);
     }
   }
-  await interrupt(deps, "after_ledger", { table: "redemptions", id: row.id });
+  const resolved: RedemptionRow = { ...row, status, resolvedAt: nowOf(deps) };
+  const ref = { table: "redemptions", id: row.id } as const;
+  return markAfterPosting(deps, ref, resolved, () => markResolved(deps, row, status));
+}
+
+/** Step 5 of a resolution: the terminal status with its event (first marker wins). */
+async function markResolved(
+  deps: LedgerDeps,
+  row: RedemptionRow,
+  status: "fulfilled" | "cancelled" | "expired",
+): Promise<RedemptionRow> {
   await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(redemptions)

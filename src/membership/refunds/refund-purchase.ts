@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { and, eq, ne, sql } from "drizzle-orm";
-import { reversePoints, transferId } from "../../ledger/index.ts";
+import { reversalTransferId, reversePoints } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import {
+  countFailed,
+  failedIntentError,
+  markAfterPosting,
+  recordIntent,
+  refusedForGood,
+} from "../intents/protocol.ts";
 import {
   idText,
   interrupt,
@@ -65,17 +72,47 @@ export async function refundPurchase(
     amount_minor: input.amountMinor,
   });
 
-  const existing = await findRefund(deps, org.id, input.externalId);
-  if (existing !== null) {
-    return replay(deps, pointsLedger, existing, hash);
+  const { row, replayed } = await recordIntent({
+    noun: "refund",
+    externalId: input.externalId,
+    hash,
+    find: () => findRefund(deps, org.id, input.externalId),
+    insert: () => insertRefund(deps, org.id, input, hash),
+  });
+  if (!replayed) {
+    await interrupt(deps, "after_intent", { table: "pos_transactions", id: row.id });
   }
+  let outcome: RefundOutcome;
+  switch (row.status) {
+    case "posted":
+      outcome = parseRefundResponse(row.response);
+      break;
+    case "failed":
+      throw failedIntentError("refund", row);
+    case "pending":
+      outcome = await postRefund(deps, pointsLedger, row);
+      break;
+  }
+  return { ...outcome, replayed };
+}
 
+/**
+ * Step 3 of the protocol for a refund: checks the purchase (posting it first when it is still
+ * pending) and the cumulative amount, and inserts the pending refund with its reversal's id.
+ * Null when a concurrent request with this external id committed first.
+ */
+async function insertRefund(
+  deps: LedgerDeps,
+  orgId: string,
+  input: RefundPurchaseInput,
+  hash: string,
+): Promise<PosTransactionRow | null> {
   const [purchase] = await deps.db
     .select()
     .from(posTransactions)
     .where(
       and(
-        eq(posTransactions.orgId, org.id),
+        eq(posTransactions.orgId, orgId),
         eq(posTransactions.kind, "purchase"),
         eq(posTransactions.externalId, input.purchaseExternalId),
       ),
@@ -86,18 +123,22 @@ export async function refundPurchase(
       purchaseExternalId: input.purchaseExternalId,
     });
   }
+  if (purchase.status === "failed") {
+    throw failedIntentError("purchase", purchase);
+  }
   if (purchase.status === "pending") {
     // Its points must be in the wallet before any of them can be taken back.
-    await postPurchases(deps, [purchase]);
+    const posted = (await postPurchases(deps, [purchase])).get(purchase.id);
+    if (posted instanceof DomainError) {
+      throw posted;
+    }
   }
-
-  const refundId = randomUUID();
-  const row = await deps.db.transaction(async (tx) => {
+  return deps.db.transaction(async (tx) => {
     // Locks the purchase so concurrent refunds of it are checked against each other's amounts.
     const [locked] = await tx
       .select({ amountMinor: posTransactions.amountMinor, points: posTransactions.points })
       .from(posTransactions)
-      .where(and(eq(posTransactions.orgId, org.id), eq(posTransactions.id, purchase.id)))
+      .where(and(eq(posTransactions.orgId, orgId), eq(posTransactions.id, purchase.id)))
       .for("update");
     assert.ok(locked !== undefined, "the purchase still exists");
     const [before] = await tx
@@ -108,7 +149,7 @@ export async function refundPurchase(
       .from(posTransactions)
       .where(
         and(
-          eq(posTransactions.orgId, org.id),
+          eq(posTransactions.orgId, orgId),
           eq(posTransactions.purchaseId, purchase.id),
           eq(posTransactions.kind, "refund"),
           ne(posTransactions.status, "failed"),
@@ -127,11 +168,16 @@ export async function refundPurchase(
     const pointsToReverse = (locked.points * refundedAfter) / locked.amountMinor - reversedBefore;
     assert.ok(pointsToReverse >= 0n, "cumulative reversal never shrinks");
     assert.ok(reversedBefore + pointsToReverse <= locked.points, "never reverse more than earned");
+    const reversalId = reversalTransferId({
+      orgId,
+      reason: "refund",
+      externalId: input.externalId,
+    });
     const [inserted] = await tx
       .insert(posTransactions)
       .values({
-        id: refundId,
-        orgId: org.id,
+        id: randomUUID(),
+        orgId,
         memberId: purchase.memberId,
         kind: "refund",
         externalId: input.externalId,
@@ -143,19 +189,7 @@ export async function refundPurchase(
         locationId: purchase.locationId,
         points: pointsToReverse,
         status: "pending",
-        transferIds:
-          pointsToReverse > 0n
-            ? [
-                idText(
-                  transferId({
-                    orgId: org.id,
-                    source: "refund",
-                    externalId: input.externalId,
-                    leg: "reversal",
-                  }),
-                ),
-              ]
-            : [],
+        transferIds: pointsToReverse > 0n ? [idText(reversalId)] : [],
       })
       .onConflictDoNothing({
         target: [posTransactions.orgId, posTransactions.kind, posTransactions.externalId],
@@ -163,14 +197,6 @@ export async function refundPurchase(
       .returning();
     return inserted ?? null;
   });
-  if (row === null) {
-    // A concurrent request with this external id committed first.
-    const winner = await findRefund(deps, org.id, input.externalId);
-    assert.ok(winner !== null, "a lost insert has a winner");
-    return replay(deps, pointsLedger, winner, hash);
-  }
-  await interrupt(deps, "after_intent", { table: "pos_transactions", id: row.id });
-  return { ...(await postRefund(deps, pointsLedger, row)), replayed: false };
 }
 
 async function findRefund(
@@ -192,24 +218,6 @@ async function findRefund(
   return row ?? null;
 }
 
-async function replay(
-  deps: LedgerDeps,
-  pointsLedger: number,
-  row: PosTransactionRow,
-  hash: string,
-): Promise<RefundPurchaseResult> {
-  if (row.requestHash !== hash) {
-    throw new DomainError("conflict", "this external id was used for a different refund", {
-      externalId: row.externalId,
-    });
-  }
-  const outcome =
-    row.status === "posted"
-      ? parseRefundResponse(row.response)
-      : await postRefund(deps, pointsLedger, row);
-  return { ...outcome, replayed: true };
-}
-
 /**
  * Posts a pending refund row (idempotent: the balancing debit's id answers `exists` and its
  * stored amount is what was moved) and marks it posted with its outbox event.
@@ -223,15 +231,27 @@ export async function postRefund(
   assert.ok(row.purchaseId !== null, "a refund names its purchase");
   let pointsReversed = 0n;
   if (row.points > 0n) {
-    const reversal = await reversePoints(deps.ledger, {
-      orgId: row.orgId,
-      ledger: pointsLedger,
-      memberId: row.memberId,
-      reason: "refund",
-      externalId: row.externalId,
-      points: row.points,
-      documentId: row.id,
-    });
+    const [recorded] = row.transferIds;
+    assert.ok(recorded !== undefined && row.transferIds.length === 1, "one reversal recorded");
+    let reversal: { reversed: bigint; shortfall: bigint };
+    try {
+      reversal = await reversePoints(deps.ledger, {
+        orgId: row.orgId,
+        ledger: pointsLedger,
+        memberId: row.memberId,
+        reason: "refund",
+        points: row.points,
+        documentId: row.id,
+        transferId: BigInt(recorded),
+      });
+    } catch (error) {
+      const refused = refusedForGood(error);
+      if (refused === null) {
+        throw error;
+      }
+      await failRefund(deps, row, refused.reason);
+      throw failedIntentError("refund", { ...row, failureReason: refused.reason });
+    }
     assert.equal(reversal.reversed + reversal.shortfall, row.points, "reversal adds up");
     pointsReversed = reversal.reversed;
   }
@@ -242,8 +262,18 @@ export async function postRefund(
     pointsReversed,
     shortfall: row.points - pointsReversed,
   };
-  await interrupt(deps, "after_ledger", { table: "pos_transactions", id: row.id });
+  const ref = { table: "pos_transactions", id: row.id } as const;
+  return markAfterPosting(deps, ref, outcome, () => markRefundPosted(deps, row, outcome));
+}
 
+/** Step 5: the posted mark with its `points.reversed` event; the stored outcome if marked first. */
+async function markRefundPosted(
+  deps: LedgerDeps,
+  row: PosTransactionRow,
+  outcome: RefundOutcome,
+): Promise<RefundOutcome> {
+  assert.ok(row.purchaseId !== null, "a refund names its purchase");
+  const purchaseId = row.purchaseId;
   const marked = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(posTransactions)
@@ -270,7 +300,7 @@ export async function postRefund(
         topic: "points.reversed",
         payload: {
           transaction_id: row.id,
-          purchase_id: row.purchaseId,
+          purchase_id: purchaseId,
           member_id: row.memberId,
           external_id: row.externalId,
           amount_minor: row.amountMinor.toString(),
@@ -290,4 +320,19 @@ export async function postRefund(
     .from(posTransactions)
     .where(and(eq(posTransactions.orgId, row.orgId), eq(posTransactions.id, row.id)));
   return parseRefundResponse(stored?.response);
+}
+
+/** The ledger refused the reversal for good: the refund is failed, with the ledger's reason. */
+async function failRefund(deps: LedgerDeps, row: PosTransactionRow, reason: string): Promise<void> {
+  await deps.db
+    .update(posTransactions)
+    .set({ status: "failed", failureReason: reason })
+    .where(
+      and(
+        eq(posTransactions.orgId, row.orgId),
+        eq(posTransactions.id, row.id),
+        eq(posTransactions.status, "pending"),
+      ),
+    );
+  countFailed(deps, { table: "pos_transactions", id: row.id }, reason);
 }

@@ -401,6 +401,11 @@ export const posTransactions = pgTable(
     stamps: jsonb("stamps").$type<StoredStampGrant[]>().notNull().default([]),
     /** Refunds: points that could not be reversed because the member had spent them. */
     shortfall: bigint("shortfall", { mode: "bigint" }),
+    /**
+     * Why the ledger refused this document for good (its answer's name, e.g. `id_already_failed`
+     * or `insufficient_points`), when `status` is `failed`; null otherwise.
+     */
+    failureReason: text("failure_reason"),
     status: intentStatus("status").notNull().default("pending"),
     /** Decimal strings of the deterministic u128 ids this document posts. */
     transferIds: text("transfer_ids").array().notNull(),
@@ -463,6 +468,11 @@ export const redemptions = pgTable(
     status: redemptionStatus("status").notNull().default("pending"),
     /** The hold's intent: `pending` until the ledger answered, `failed` when it refused it. */
     holdStatus: intentStatus("hold_status").notNull().default("pending"),
+    /**
+     * Why the ledger refused this document for good (its answer's name, e.g. `id_already_failed`
+     * or `insufficient_points`), when `hold_status` is `failed`; null otherwise.
+     */
+    failureReason: text("failure_reason"),
     /** Decimal string of the hold's transfer id. */
     holdTransferId: text("hold_transfer_id").notNull(),
     /** The resolution asked for and not yet confirmed by the ledger, or the one confirmed. */
@@ -507,6 +517,11 @@ export const adjustments = pgTable(
     points: bigint("points", { mode: "bigint" }).notNull(),
     reason: text("reason").notNull(),
     status: intentStatus("status").notNull().default("pending"),
+    /**
+     * Why the ledger refused this document for good (its answer's name, e.g. `id_already_failed`
+     * or `insufficient_points`), when `status` is `failed`; null otherwise.
+     */
+    failureReason: text("failure_reason"),
     transferId: text("transfer_id").notNull(),
     createdAt: createdAt(),
     postedAt: timestamp("posted_at", { withTimezone: true }),
