@@ -57,6 +57,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     await admin.unsafe(
       `create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`,
     );
+  } catch (error) {
+    // Another checkout with other migrations, sharing this server, dropped our template as
+    // stale: build it again, once.
+    if (!isPostgresError(error, "3D000")) {
+      throw error;
+    }
+    templateName = ensureTemplate();
+    const rebuilt = await templateName;
+    await admin.unsafe(
+      `create database ${quoteIdentifier(name)} template ${quoteIdentifier(rebuilt)}`,
+    );
   } finally {
     await admin.end();
   }
