@@ -28,6 +28,7 @@ const testDatabasePrefix = "loyalty_test_";
 const templatePrefix = "loyalty_tpl_";
 /** Serialises template builds between test processes; any fixed int8 works. */
 const templateLockKey = "7310593858020074351";
+const templateRebuildsMax = 3;
 const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 export interface TestDatabase {
@@ -59,15 +60,27 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     );
   } catch (error) {
     // Another checkout with other migrations, sharing this server, dropped our template as
-    // stale: build it again, once.
-    if (!isPostgresError(error, "3D000")) {
-      throw error;
+    // stale: build it again (bounded: each attempt rebuilds it under the advisory lock).
+    let retried = error;
+    for (let attempt = 0; attempt < templateRebuildsMax; attempt += 1) {
+      if (!isPostgresError(retried, "3D000")) {
+        throw retried;
+      }
+      templateName = ensureTemplate();
+      const rebuilt = await templateName;
+      try {
+        await admin.unsafe(
+          `create database ${quoteIdentifier(name)} template ${quoteIdentifier(rebuilt)}`,
+        );
+        retried = undefined;
+        break;
+      } catch (again) {
+        retried = again;
+      }
     }
-    templateName = ensureTemplate();
-    const rebuilt = await templateName;
-    await admin.unsafe(
-      `create database ${quoteIdentifier(name)} template ${quoteIdentifier(rebuilt)}`,
-    );
+    if (retried !== undefined) {
+      throw retried;
+    }
   } finally {
     await admin.end();
   }
@@ -124,18 +137,19 @@ async function ensureTemplate(): Promise<string> {
 }
 
 /**
- * Drops databases left by test processes that died before cleaning up, and templates of older
- * migrations. Without FORCE, and ignoring failures: anything still in use is left alone.
+ * Drops databases left by test processes that died before cleaning up. Without FORCE, and
+ * ignoring failures: anything still in use is left alone.
  */
 async function dropLeftovers(admin: Sql): Promise<void> {
-  const current = `${templatePrefix}${migrationsHash()}`;
   const rows = await admin<{ datname: string }[]>`
     select datname from pg_database
-    where datname like ${`${testDatabasePrefix}%`} or datname like ${`${templatePrefix}%`}`;
+    where datname like ${`${testDatabasePrefix}%`}`;
   for (const { datname } of rows) {
-    const stale = datname.startsWith(testDatabasePrefix)
-      ? !isProcessAlive(Number(datname.slice(testDatabasePrefix.length).split("_")[0]))
-      : datname !== current && !datname.endsWith("_build");
+    // Templates of other migrations are left alone: several checkouts (branches) may share
+    // this server, each with its own migrations, and dropping theirs would fail their runs.
+    const stale =
+      datname.startsWith(testDatabasePrefix) &&
+      !isProcessAlive(Number(datname.slice(testDatabasePrefix.length).split("_")[0]));
     if (stale) {
       await admin.unsafe(`drop database if exists ${quoteIdentifier(datname)}`).catch(() => {});
     }

@@ -31,13 +31,16 @@ describe("purchaseRequestText", () => {
               sku: text,
               category: nullableText,
               quantity: fc.integer({ min: 1, max: 10_000 }),
+              amount_minor: fc.option(
+                fc.bigInt({ min: 0n, max: 10n ** 12n }).map((amount) => amount.toString()),
+                { nil: null },
+              ),
             }),
             { maxLength: 5 },
           ),
         }),
         (fields) => {
-          const canonical = canonicalJson({
-            kind: "purchase.v1",
+          const request = {
             external_id: fields.externalId,
             member_id: fields.memberId,
             member_external_ref: fields.memberExternalRef,
@@ -45,9 +48,20 @@ describe("purchaseRequestText", () => {
             currency: fields.currency,
             occurred_at: fields.occurredAt,
             location_ref: fields.locationRef,
+          };
+          const canonical = canonicalJson({
+            ...request,
+            kind: "purchase.v2",
             items: fields.items.map((item) => ({ ...item })),
           });
           expect(purchaseRequestText(fields)).toBe(canonical);
+          // What rows stored before line amounts were hashed were hashed from.
+          const legacy = canonicalJson({
+            ...request,
+            kind: "purchase.v1",
+            items: fields.items.map(({ amount_minor: _, ...item }) => ({ ...item })),
+          });
+          expect(purchaseRequestText(fields, "purchase.v1")).toBe(legacy);
         },
       ),
       { numRuns: 500 },

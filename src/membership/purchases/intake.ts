@@ -16,7 +16,6 @@
 import assert from "node:assert/strict";
 import { hash as digestOf, randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
-import { pointsForPurchase, pointsPerTransferMax } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { failedIntentError } from "../intents/protocol.ts";
@@ -47,6 +46,7 @@ import { type DbExecutor, executeStatement } from "../store/db.ts";
 import { posTransactions, type StoredItem, type StoredStampGrant } from "../store/schema.ts";
 import { parsePurchaseResponse } from "../store/stored-responses.ts";
 import { isUuid } from "../validation.ts";
+import { type EarningItem, earn } from "./earning.ts";
 import {
   buildPurchaseChains,
   type PosTransactionRow,
@@ -101,6 +101,8 @@ interface Checked {
   locationRef: string | null;
   items: StoredItem[];
   hash: string;
+  /** What `hash` was computed from. */
+  fields: PurchaseRequestFields;
 }
 
 /** A new request whose member was found and whose earnings are computed. */
@@ -380,18 +382,17 @@ function checkPurchase(input: PurchaseInput, context: OrgLedgerContext, now: Dat
     throw invalidInput("location ref length out of range", { field: "locationRef" });
   }
   const items = checkItems(input.items ?? []);
-  const hash = sha256Hex(
-    purchaseRequestText({
-      externalId,
-      memberId,
-      memberExternalRef,
-      amountMinor: input.amountMinor,
-      currency: input.currency,
-      occurredAt: occurredAt?.toISOString() ?? null,
-      locationRef,
-      items,
-    }),
-  );
+  const fields: PurchaseRequestFields = {
+    externalId,
+    memberId,
+    memberExternalRef,
+    amountMinor: input.amountMinor,
+    currency: input.currency,
+    occurredAt: occurredAt?.toISOString() ?? null,
+    locationRef,
+    items,
+  };
+  const hash = sha256Hex(purchaseRequestText(fields));
   return {
     orgId: context.org.id,
     externalId,
@@ -403,7 +404,23 @@ function checkPurchase(input: PurchaseInput, context: OrgLedgerContext, now: Dat
     locationRef,
     items,
     hash,
+    fields,
   };
+}
+
+/**
+ * Whether a stored purchase was made by the same request. Rows stored before line amounts were
+ * hashed (`purchase.v1`) match when the request equals them without its line amounts, so a
+ * retry across that upgrade is still a replay.
+ */
+function sameRequest(row: PosTransactionRow, checked: Checked): boolean {
+  if (row.requestHash === checked.hash) {
+    return true;
+  }
+  const legacy = row.items.every((item) => item.amount_minor === undefined);
+  return (
+    legacy && row.requestHash === sha256Hex(purchaseRequestText(checked.fields, "purchase.v1"))
+  );
 }
 
 /** The fields of a purchase request that its hash covers. */
@@ -425,16 +442,23 @@ export interface PurchaseRequestFields {
  * decimal string), which is what stored hashes were computed from, at a fraction of the cost.
  * A test checks the two agree on arbitrary requests.
  */
-export function purchaseRequestText(fields: PurchaseRequestFields): string {
+export function purchaseRequestText(
+  fields: PurchaseRequestFields,
+  version: "purchase.v1" | "purchase.v2" = "purchase.v2",
+): string {
   const text = JSON.stringify;
+  // v2 adds each line's amount (every field that changes the outcome or the record is hashed);
+  // v1 is what rows written before that were hashed with (see `sameRequest`).
+  const v2 = version === "purchase.v2";
   const items = fields.items.map((item) => {
     assert.ok(Number.isSafeInteger(item.quantity), "canonical numbers are safe integers");
-    return `{"category":${text(item.category)},"quantity":${item.quantity},"sku":${text(item.sku)}}`;
+    const amount = v2 ? `"amount_minor":${text(item.amount_minor ?? null)},` : "";
+    return `{${amount}"category":${text(item.category)},"quantity":${item.quantity},"sku":${text(item.sku)}}`;
   });
   return (
     `{"amount_minor":${text(fields.amountMinor.toString())},"currency":${text(fields.currency)},` +
     `"external_id":${text(fields.externalId)},"items":[${items.join(",")}],` +
-    `"kind":"purchase.v1","location_ref":${text(fields.locationRef)},` +
+    `"kind":${text(version)},"location_ref":${text(fields.locationRef)},` +
     `"member_external_ref":${text(fields.memberExternalRef)},"member_id":${text(fields.memberId)},` +
     `"occurred_at":${text(fields.occurredAt)}}`
   );
@@ -459,7 +483,19 @@ function checkItems(items: readonly PurchaseItem[]): StoredItem[] {
     ) {
       throw invalidInput("quantity out of range", { field: `items.${index}.quantity` });
     }
-    return { sku: item.sku, category, quantity: item.quantity };
+    const amountMinor = item.amountMinor ?? null;
+    if (
+      amountMinor !== null &&
+      (typeof amountMinor !== "bigint" || amountMinor < 0n || amountMinor > amountMinorMax)
+    ) {
+      throw invalidInput("line amount out of range", { field: `items.${index}.amountMinor` });
+    }
+    return {
+      sku: item.sku,
+      category,
+      quantity: item.quantity,
+      amount_minor: amountMinor === null ? null : amountMinor.toString(),
+    };
   });
 }
 
@@ -548,10 +584,9 @@ async function findExisting(
         }
         continue;
       }
-      slots[index] =
-        row.requestHash === checked.hash
-          ? { state: "existing", row }
-          : { state: "error", error: conflict(checked.externalId) };
+      slots[index] = sameRequest(row, checked)
+        ? { state: "existing", row }
+        : { state: "error", error: conflict(checked.externalId) };
     }
   }
 }
@@ -718,15 +753,17 @@ async function resolveMembers(
     const context = contexts.get(request.orgId);
     assert.ok(context !== undefined && !(context instanceof DomainError), "org loaded");
     assert.ok(Number.isSafeInteger(member.multiplierBps) && member.multiplierBps > 0);
-    const multiplierBps = BigInt(member.multiplierBps);
-    const baseRate = BigInt(context.org.settings.baseRatePointsPerUnit);
-    // pointsForPurchase asserts its result fits one transfer; an amount that would not is the
-    // caller's to fix (a rate this high needs smaller purchases), so it is refused here first.
-    const denominator = 10n ** BigInt(context.currencyExponent) * 10_000n;
-    if (
-      request.amountMinor * baseRate * multiplierBps >=
-      (pointsPerTransferMax + 1n) * denominator
-    ) {
+    const earning = earn({
+      purchase: { amountMinor: request.amountMinor, items: earningItems(request.items) },
+      tier: { multiplierBps: member.multiplierBps },
+      org: {
+        baseRatePointsPerUnit: context.org.settings.baseRatePointsPerUnit,
+        currencyExponent: context.currencyExponent,
+        stampPrograms: programsByOrg.get(request.orgId) ?? [],
+      },
+    });
+    if (earning.kind === "too_large") {
+      // A rate this high needs smaller purchases: the caller's to fix.
       refuse(
         invalidInput("amount earns more points than one transfer may carry", {
           field: "amountMinor",
@@ -734,13 +771,12 @@ async function resolveMembers(
       );
       continue;
     }
-    const points = pointsForPurchase({
-      amountMinor: request.amountMinor,
-      currencyExponent: context.currencyExponent,
-      basePointsPerUnit: baseRate,
-      multiplierBps,
-    });
-    const programs = programsByOrg.get(request.orgId) ?? [];
+    const points = earning.points;
+    const stamps = earning.stamps.map((grant) => ({
+      program_id: grant.programId,
+      ledger: grant.ledger,
+      stamps: grant.stamps.toString(),
+    }));
     slots[index] = {
       state: "resolved",
       resolved: {
@@ -748,7 +784,7 @@ async function resolveMembers(
         memberId: member.id,
         multiplierBps: member.multiplierBps,
         points,
-        stamps: stampGrants(programs, request.items),
+        stamps,
       },
     };
   }
@@ -939,26 +975,15 @@ async function insertIntents(db: DbExecutor, slots: Slot[]): Promise<number[]> {
   return changed;
 }
 
-/** Stamps per active program: one per purchase, or one per unit of the program's category. */
-function stampGrants(
-  programs: readonly StampProgram[],
-  items: readonly StoredItem[],
-): StoredStampGrant[] {
-  const grants: StoredStampGrant[] = [];
-  for (const program of programs) {
-    let stamps = 0n;
-    if (program.matchCategory === null) {
-      stamps = 1n;
-    } else {
-      for (const item of items) {
-        if (item.category === program.matchCategory) {
-          stamps += BigInt(item.quantity);
-        }
-      }
-    }
-    if (stamps > 0n) {
-      grants.push({ program_id: program.id, ledger: program.ledger, stamps: stamps.toString() });
-    }
-  }
-  return grants;
+/** The stored items as earning reads them (amounts back to bigint). */
+function earningItems(items: readonly StoredItem[]): EarningItem[] {
+  return items.map((item) => ({
+    sku: item.sku,
+    category: item.category,
+    quantity: item.quantity,
+    amountMinor:
+      item.amount_minor === undefined || item.amount_minor === null
+        ? null
+        : BigInt(item.amount_minor),
+  }));
 }

@@ -19,7 +19,7 @@ import {
 import type { LedgerDeps } from "../deps.ts";
 import type { DomainError } from "../errors.ts";
 import { countFailed, failedIntentError, markAfterPosting } from "../intents/protocol.ts";
-import { idText, interrupt, pointsLedgersOf } from "../intents/support.ts";
+import { idText, pointsLedgersOf } from "../intents/support.ts";
 import type { PurchaseOutcome, StampProgram } from "../ledger-types.ts";
 import { ensureEnrolled } from "../members/ledger-enrollment.ts";
 import {

@@ -361,6 +361,8 @@ export interface StoredItem {
   sku: string;
   category: string | null;
   quantity: number;
+  /** Minor units as a decimal string; absent on rows written before line amounts were kept. */
+  amount_minor?: string | null;
 }
 
 /**
