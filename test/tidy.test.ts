@@ -46,6 +46,12 @@ function localImports(file: SourceFile): string[] {
   return imports;
 }
 
+/** Package specifiers a file imports (its local imports left out). */
+function packageImports(file: SourceFile): string[] {
+  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["']([^"'.][^"']*)["']/g;
+  return [...file.text.matchAll(pattern)].map((match) => match[1] ?? "");
+}
+
 function inModule(path: string, module: string): boolean {
   return path.startsWith(`src/${module}/`);
 }
@@ -53,6 +59,12 @@ function inModule(path: string, module: string): boolean {
 function dependencyViolations(files: SourceFile[]): string[] {
   const violations: string[] = [];
   for (const file of files) {
+    // Test helpers (test/) may build raw transfers; src/ asks the ledger module for postings.
+    if (!inModule(file.path, "ledger") && packageImports(file).includes("tigerbeetle-node")) {
+      violations.push(
+        `${file.path} imports tigerbeetle-node: only src/ledger speaks TigerBeetle; use its index.ts (LedgerApi, LedgerTransfer, operations)`,
+      );
+    }
     for (const target of localImports(file)) {
       const edge = `${file.path} imports ${target}`;
       if (target === "src/main.ts") {
@@ -147,6 +159,8 @@ describe("tidy", () => {
       { path: "src/ledger/posting.ts", text: 'import { x } from "../http/app.ts";' },
       { path: "src/membership/redeem.ts", text: 'import { y } from "../ledger/ids.ts";' },
       { path: "src/membership/earn.ts", text: 'import { y } from "../ledger/index.ts";' },
+      { path: "src/http/metrics.ts", text: 'import type { Client } from "tigerbeetle-node";' },
+      { path: "src/ledger/client.ts", text: 'import { createClient } from "tigerbeetle-node";' },
       { path: "src/http/routes.ts", text: 'import { q } from "../workers/processor.ts";' },
       { path: "src/http/members.ts", text: 'import { q } from "../workers/queues.ts";' },
       { path: "src/main.ts", text: 'import { a } from "./http/app.ts";' },
@@ -154,6 +168,7 @@ describe("tidy", () => {
     ];
     const offenders = dependencyViolations(synthetic).map((line) => line.split(" ")[0]);
     expect([...new Set(offenders)].sort()).toEqual([
+      "src/http/metrics.ts",
       "src/http/routes.ts",
       "src/ledger/posting.ts",
       "src/membership/redeem.ts",

@@ -7,7 +7,7 @@ import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import type { Context } from "hono";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { Client } from "tigerbeetle-node";
+import type { LedgerApi } from "../ledger/index.ts";
 import type { ApiKeyPrincipal, Db, IntentMetrics, MembershipSecrets } from "../membership/index.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -28,7 +28,7 @@ export interface AppDeps {
   db: Db;
   secrets: MembershipSecrets;
   /** The ledger, as the use cases see it (instrumented by `countPostedTransfers` in main). */
-  ledger: Client;
+  ledger: LedgerApi;
   /** The intent protocol's counters, on `metrics.registry`; built in createApp when absent. */
   intentMetrics?: IntentMetrics;
   redis: Redis;

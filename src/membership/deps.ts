@@ -3,7 +3,7 @@
  * server secrets. Built once in `main` from configuration.
  */
 import assert from "node:assert/strict";
-import type { Client } from "tigerbeetle-node";
+import type { LedgerApi } from "../ledger/index.ts";
 import { fieldKeyBytes, hashKeyBytesMin } from "./store/crypto.ts";
 import type { DbExecutor } from "./store/db.ts";
 
@@ -33,7 +33,7 @@ export interface IntentRef {
 /** What the ledger-backed use cases receive: the membership deps, the ledger and a clock. */
 export interface LedgerDeps extends MembershipDeps {
   /** TigerBeetle's client, or the embedded engine behind the same interface. */
-  ledger: Client;
+  ledger: LedgerApi;
   /** Wall clock; `new Date()` when absent. */
   clock?: () => Date;
   /**

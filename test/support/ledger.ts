@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Client } from "tigerbeetle-node";
+import {
+  AccountFlags,
+  type Client,
+  CreateAccountStatus,
+  CreateTransferStatus,
+} from "tigerbeetle-node";
 import { createEmbeddedClient, type EmbeddedClient } from "../../src/ledger/index.ts";
 import { adjustMemberPoints } from "../../src/membership/adjustments/adjust-member-points.ts";
 import type { LedgerDeps } from "../../src/membership/deps.ts";
@@ -119,4 +124,49 @@ export function countCreateTransfers(engine: Client): CountingClient {
     },
   });
   return { client, createTransfersCalls: () => calls };
+}
+
+/**
+ * Takes transfer id `id` on the ledger with an unrelated transfer of its own (on a ledger no org
+ * uses), so that a document which recorded that id is refused for good when it is posted.
+ */
+export async function occupyTransferId(ledger: Client, id: bigint): Promise<void> {
+  const base = id & ((1n << 64n) - 1n);
+  const accounts = [1n, 2n].map((n) => ({
+    id: (base << 8n) + n,
+    debits_pending: 0n,
+    debits_posted: 0n,
+    credits_pending: 0n,
+    credits_posted: 0n,
+    user_data_128: 0n,
+    user_data_64: 0n,
+    user_data_32: 0,
+    reserved: 0,
+    ledger: 999_999,
+    code: 1,
+    flags: AccountFlags.none,
+    timestamp: 0n,
+  }));
+  const created = await ledger.createAccounts(accounts);
+  for (const result of created) {
+    assert.equal(result.status, CreateAccountStatus.created, "scratch accounts are created");
+  }
+  const [answer] = await ledger.createTransfers([
+    {
+      id,
+      debit_account_id: (base << 8n) + 1n,
+      credit_account_id: (base << 8n) + 2n,
+      amount: 1n,
+      pending_id: 0n,
+      user_data_128: 0n,
+      user_data_64: 0n,
+      user_data_32: 0,
+      timeout: 0,
+      ledger: 999_999,
+      code: 1,
+      flags: 0,
+      timestamp: 0n,
+    },
+  ]);
+  assert.equal(answer?.status, CreateTransferStatus.created, "the id is taken");
 }

@@ -8,12 +8,6 @@
  * - a refused redemption is final for its external id, `member_inactive` as `insufficient_points`.
  */
 import { Registry } from "prom-client";
-import {
-  AccountFlags,
-  type Client,
-  CreateAccountStatus,
-  CreateTransferStatus,
-} from "tigerbeetle-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestDatabase } from "../../../test/support/db.ts";
 import { createTestDatabase } from "../../../test/support/db.ts";
@@ -23,6 +17,7 @@ import {
   createLedgerTestEnvironment,
   externalId,
   type LedgerTestEnvironment,
+  occupyTransferId,
 } from "../../../test/support/ledger.ts";
 import { walletBalance } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
@@ -207,49 +202,6 @@ describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
   });
 });
 
-/** Takes the first transfer id `id` on the ledger with a transfer of its own: a poisoned id. */
-async function occupy(ledger: Client, id: bigint): Promise<void> {
-  const base = id & ((1n << 64n) - 1n);
-  const accounts = [1n, 2n].map((n) => ({
-    id: (base << 8n) + n,
-    debits_pending: 0n,
-    debits_posted: 0n,
-    credits_pending: 0n,
-    credits_posted: 0n,
-    user_data_128: 0n,
-    user_data_64: 0n,
-    user_data_32: 0,
-    reserved: 0,
-    ledger: 999_999,
-    code: 1,
-    flags: AccountFlags.none,
-    timestamp: 0n,
-  }));
-  const created = await ledger.createAccounts(accounts);
-  expect(created.map((result) => result.status)).toEqual([
-    CreateAccountStatus.created,
-    CreateAccountStatus.created,
-  ]);
-  const [answer] = await ledger.createTransfers([
-    {
-      id,
-      debit_account_id: (base << 8n) + 1n,
-      credit_account_id: (base << 8n) + 2n,
-      amount: 1n,
-      pending_id: 0n,
-      user_data_128: 0n,
-      user_data_64: 0n,
-      user_data_32: 0,
-      timeout: 0,
-      ledger: 999_999,
-      code: 1,
-      flags: 0,
-      timestamp: 0n,
-    },
-  ]);
-  expect(answer?.status).toBe(CreateTransferStatus.created);
-}
-
 describe("a document the ledger refuses for good", () => {
   it("becomes failed with its reason, is counted, blocks nothing, and its retry is a conflict", async () => {
     const registry = new Registry();
@@ -280,7 +232,7 @@ describe("a document the ledger refuses for good", () => {
     const [row] = await database.sql<{ id: string; transfer_ids: string[] }[]>`
       select id, transfer_ids from pos_transactions
       where org_id = ${org.id} and external_id = ${poisoned.externalId}`;
-    await occupy(deps.ledger, BigInt(row?.transfer_ids[0] ?? "0"));
+    await occupyTransferId(deps.ledger, BigInt(row?.transfer_ids[0] ?? "0"));
 
     const report = await recoverPendingIntents(deps, everything);
     expect(report.purchases).toBe(2);

@@ -8,11 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { and, eq, inArray } from "drizzle-orm";
-import type { Transfer } from "tigerbeetle-node";
 import {
   type ChainOutcome,
   chainFailureReason,
   earnChain,
+  type LedgerTransfer,
   postChains,
   stampEarnChain,
 } from "../../ledger/index.ts";
@@ -58,7 +58,7 @@ export type PurchaseIntent = Pick<
    * The chains, when this process built them from the very values it wrote to the row (and took
    * `transferIds` from them); absent for a row read back from Postgres, whose chains are rebuilt.
    */
-  chains?: readonly Transfer[][];
+  chains?: readonly LedgerTransfer[][];
 };
 
 /** What a purchase's chains are built from: its row's values, and two numbers the row names. */
@@ -76,9 +76,9 @@ export interface PurchaseChainsInput {
  * A purchase's chains: its earn chain (when it earns points), then one stamp chain per grant, in
  * that order. The one builder of both the live path and recovery, so both post the same.
  */
-export function buildPurchaseChains(input: PurchaseChainsInput): Transfer[][] {
+export function buildPurchaseChains(input: PurchaseChainsInput): LedgerTransfer[][] {
   const { row, pointsLedger, locationNumber } = input;
-  const chains: Transfer[][] = [];
+  const chains: LedgerTransfer[][] = [];
   const earn = earnChain({
     orgId: row.orgId,
     ledger: pointsLedger,
@@ -109,7 +109,7 @@ export function buildPurchaseChains(input: PurchaseChainsInput): Transfer[][] {
 }
 
 /** The ids the chains post, in order, as `transfer_ids` keeps them (decimal strings). */
-export function transferIdsOf(chains: readonly Transfer[][]): string[] {
+export function transferIdsOf(chains: readonly LedgerTransfer[][]): string[] {
   const ids: string[] = [];
   for (const chain of chains) {
     for (const transfer of chain) {
@@ -120,7 +120,7 @@ export function transferIdsOf(chains: readonly Transfer[][]): string[] {
 }
 
 /** The chains must post exactly the ids the intent recorded. */
-function assertPostsRecordedIds(chains: readonly Transfer[][], row: PurchaseIntent): void {
+function assertPostsRecordedIds(chains: readonly LedgerTransfer[][], row: PurchaseIntent): void {
   const ids = transferIdsOf(chains);
   assert.equal(ids.length, row.transferIds.length, "chains post as many ids as recorded");
   ids.forEach((id, index) => {
@@ -221,7 +221,7 @@ export async function postPurchases(
 async function failRefusedPurchases(
   deps: LedgerDeps,
   rows: readonly PurchaseIntent[],
-  chainsOfRows: readonly (readonly Transfer[][])[],
+  chainsOfRows: readonly (readonly LedgerTransfer[][])[],
   outcomes: readonly ChainOutcome[],
 ): Promise<Map<string, DomainError>> {
   const refusals = new Map<string, DomainError>();
