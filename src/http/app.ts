@@ -9,7 +9,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
-import { createIntentMetrics } from "../membership/index.ts";
+import { createIntentMetrics, createPurchaseBatcher } from "../membership/index.ts";
 import type { JsonObject } from "./docs-page.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
@@ -45,6 +45,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     intentMetrics: deps.intentMetrics ?? createIntentMetrics(deps.metrics.registry),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   };
+  // Built here, on the app's own deps: every purchase request of this app shares it.
+  domain.purchaseBatcher = createPurchaseBatcher(domain);
   const limiter = createRateLimiter(deps.redis, {
     keyPrefix: deps.options.redisKeyPrefix,
     requests: deps.options.rateLimit.requests,

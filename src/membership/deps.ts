@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { LedgerApi } from "../ledger/index.ts";
+import type { PurchaseBatcher } from "./purchases/batcher.ts";
 import { fieldKeyBytes, hashKeyBytesMin } from "./store/crypto.ts";
 import type { DbExecutor } from "./store/db.ts";
 
@@ -42,6 +43,11 @@ export interface LedgerDeps extends MembershipDeps {
    * as a crash would. Never set in production.
    */
   interrupt?: (step: IntentStep, intent: IntentRef) => Promise<void> | void;
+  /**
+   * Coalesces `recordPurchase` calls; built on these very deps by the composition (createApp).
+   * Absent: each purchase is recorded on its own.
+   */
+  purchaseBatcher?: PurchaseBatcher;
   /** Counts what the intent protocol cannot show in a response; absent: nothing is counted. */
   intentMetrics?: IntentMetrics;
   /**

@@ -58,6 +58,8 @@ export { getTrialBalance } from "./orgs/get-trial-balance.ts";
 export { listTiers } from "./orgs/list-tiers.ts";
 export type { OrgSettings } from "./orgs/settings.ts";
 export { defaultOrgSettings, orgSettingsSchema } from "./orgs/settings.ts";
+export type { PurchaseBatcher, PurchaseBatcherOptions } from "./purchases/batcher.ts";
+export { createPurchaseBatcher } from "./purchases/batcher.ts";
 export type { PurchaseInput, RecordPurchaseInput } from "./purchases/record-purchase.ts";
 export { recordPurchase } from "./purchases/record-purchase.ts";
 export type { RecordPurchasesInput } from "./purchases/record-purchases.ts";

@@ -57,14 +57,21 @@ async function buildMembers(deps: LedgerDeps, orgId: string, count: number): Pro
   return members;
 }
 
+/** Deps with a batcher of their own, as the composition (createApp) builds them. */
+function batched(base: LedgerDeps): LedgerDeps {
+  const deps: LedgerDeps = { ...base };
+  deps.purchaseBatcher = createPurchaseBatcher(deps);
+  return deps;
+}
+
 describe("recordPurchase under concurrency", () => {
   it("coalesces purchases of different members into a few ledger requests", async () => {
     const { deps, engine } = environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const members = await buildMembers(deps, org.id, 40);
-    // Fresh deps object: a batcher of its own, counting every createTransfers it sends.
+    // A batcher of its own, counting every createTransfers it sends.
     const counting = countCreateTransfers(engine);
-    const coalescing: LedgerDeps = { ...deps, ledger: counting.client };
+    const coalescing = batched({ ...deps, ledger: counting.client });
 
     const results = await Promise.all(
       members.map((member, index) =>
@@ -99,7 +106,7 @@ describe("recordPurchase under concurrency", () => {
   });
 
   it("gives a refused purchase its own error while the rest of its group is recorded", async () => {
-    const { deps } = environment;
+    const deps = batched(environment.deps);
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const [first, second, suspended] = await buildMembers(deps, org.id, 3);
     await updateMember(deps, {
@@ -165,7 +172,8 @@ describe("recordPurchase under concurrency", () => {
   });
 
   it("answers a retry inside a group as a replay, posting it once", async () => {
-    const { deps, engine } = environment;
+    const { engine } = environment;
+    const deps = batched(environment.deps);
     const { org, pointsLedger } = await buildLedgerOrg(deps, {
       settings: { welcomeBonusPoints: 0 },
     });
@@ -215,6 +223,51 @@ describe("recordPurchase under concurrency", () => {
 });
 
 describe("createPurchaseBatcher", () => {
+  it("never mixes orgs in a batch: one org's failing batch fails none of another's", async () => {
+    const { deps } = environment;
+    const failing = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    const healthy = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    const failingMembers = await buildMembers(deps, failing.org.id, 3);
+    const healthyMembers = await buildMembers(deps, healthy.org.id, 3);
+    const orgOfIntent = async (id: string): Promise<string | undefined> => {
+      const [row] = await database.sql<{ org_id: string }[]>`
+        select org_id from pos_transactions where id = ${id}`;
+      return row?.org_id;
+    };
+    // The failing org's intents hit a dependency failure after they are committed.
+    const seam: LedgerDeps = {
+      ...deps,
+      interrupt: async (step, intent) => {
+        if (step === "after_intent" && (await orgOfIntent(intent.id)) === failing.org.id) {
+          throw new Error("the failing org's batch broke");
+        }
+      },
+    };
+    const batcher = createPurchaseBatcher(seam, {
+      batchItemsMax: 10,
+      batchesInFlightMax: 1,
+      queueMax: 100,
+    });
+    const purchase = (orgId: string, memberId: string) =>
+      batcher.submit(orgId, {
+        externalId: externalId(),
+        memberId,
+        amountMinor: 1_000n,
+        currency: "EUR",
+      });
+    // Interleaved, while the first is in flight: a mixing batcher would put them together.
+    const submitted = failingMembers.flatMap((member, index) => [
+      purchase(failing.org.id, member.id),
+      purchase(healthy.org.id, healthyMembers[index]?.id ?? ""),
+    ]);
+    const settled = await Promise.allSettled(submitted);
+    const outcomes = settled.map((result) =>
+      result.status === "fulfilled" ? result.value.status : "rejected",
+    );
+    expect(outcomes).toEqual(["rejected", "created", "rejected", "created", "rejected", "created"]);
+    expect(batcher.stats().batches).toBeGreaterThanOrEqual(2);
+  });
+
   it("refuses at once when its queue is full, and records the rest", async () => {
     const { deps } = environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });

@@ -86,7 +86,8 @@ export const defaultPurchaseBatcherOptions: Readonly<PurchaseBatcherOptions> = O
 });
 
 /**
- * A batcher recording through `deps` (its pool, ledger, clock and test seam).
+ * A batcher recording through `deps` (its pool, ledger, clock and test seam). Built once by the
+ * composition (createApp, the bench) and passed to `recordPurchase` as `deps.purchaseBatcher`.
  *
  * @example
  * const batcher = createPurchaseBatcher(deps);
@@ -102,28 +103,46 @@ export function createPurchaseBatcher(
   assert.ok(Number.isSafeInteger(batchesInFlightMax) && batchesInFlightMax >= 1);
   assert.ok(Number.isSafeInteger(queueMax) && queueMax >= batchItemsMax, "queue holds a batch");
 
-  // A FIFO as an array and a head index: shift() would copy the array on every batch.
-  let queue: Waiting[] = [];
-  let head = 0;
+  // One FIFO per org (an array and a head index: shift() would copy the array on every batch),
+  // and the orgs with purchases waiting, in turn: a batch never mixes orgs, so one org's failing
+  // batch (its data, a refusal of its chains) can never fail another org's purchases.
+  const queues = new Map<string, { items: Waiting[]; head: number }>();
+  const turns: string[] = [];
+  let turnHead = 0;
+  let waitingCount = 0;
   let inFlight = 0;
   let staging = false;
   let batches = 0;
   let purchases = 0;
 
-  const queued = (): number => queue.length - head;
+  const queued = (): number => waitingCount;
 
+  /** Up to `batchItemsMax` purchases of the org whose turn it is; it goes to the back if more wait. */
   function take(): Waiting[] {
-    const count = Math.min(batchItemsMax, queued());
-    const batch = queue.slice(head, head + count);
-    head += count;
-    if (head === queue.length) {
-      queue = [];
-      head = 0;
-    } else if (head >= batchItemsMax && head * 2 >= queue.length) {
-      // Drop what was taken once it is at least half the array: amortised O(1) per purchase.
-      queue = queue.slice(head);
-      head = 0;
+    assert.ok(turnHead < turns.length, "an org with purchases waiting has a turn");
+    const orgId = turns[turnHead] as string;
+    turnHead += 1;
+    const queue = queues.get(orgId);
+    assert.ok(queue !== undefined && queue.head < queue.items.length, "its queue is not empty");
+    const count = Math.min(batchItemsMax, queue.items.length - queue.head);
+    const batch = queue.items.slice(queue.head, queue.head + count);
+    queue.head += count;
+    waitingCount -= count;
+    if (queue.head === queue.items.length) {
+      queues.delete(orgId);
+    } else {
+      if (queue.head >= batchItemsMax && queue.head * 2 >= queue.items.length) {
+        // Drop what was taken once it is at least half the array: amortised O(1) per purchase.
+        queue.items = queue.items.slice(queue.head);
+        queue.head = 0;
+      }
+      turns.push(orgId);
     }
+    if (turnHead >= 64 && turnHead * 2 >= turns.length) {
+      turns.splice(0, turnHead);
+      turnHead = 0;
+    }
+    assert.ok(waitingCount >= 0, "never fewer than none waiting");
     return batch;
   }
 
@@ -211,7 +230,14 @@ export function createPurchaseBatcher(
         return Promise.reject(new PurchaseQueueFullError(queueMax));
       }
       const result = new Promise<BatchedPurchaseResult>((resolve, reject) => {
-        queue.push({ orgId, purchase, resolve, reject });
+        let queue = queues.get(orgId);
+        if (queue === undefined) {
+          queue = { items: [], head: 0 };
+          queues.set(orgId, queue);
+          turns.push(orgId);
+        }
+        queue.items.push({ orgId, purchase, resolve, reject });
+        waitingCount += 1;
       });
       startBatches();
       return result;
@@ -239,21 +265,4 @@ async function walletsOf(
     return [key, balance] as const;
   });
   return new Map(entries);
-}
-
-/** One batcher per deps object, created on first use and collected with it. */
-const batchers = new WeakMap<LedgerDeps, PurchaseBatcher>();
-
-/**
- * The batcher of these deps, created on first use for this deps object: the composition root
- * builds its deps once, so all its requests share one. Deps copied with another ledger or test
- * seam get their own, never a batcher recording through different deps.
- */
-export function purchaseBatcherOf(deps: LedgerDeps): PurchaseBatcher {
-  let batcher = batchers.get(deps);
-  if (batcher === undefined) {
-    batcher = createPurchaseBatcher(deps);
-    batchers.set(deps, batcher);
-  }
-  return batcher;
 }

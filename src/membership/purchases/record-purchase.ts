@@ -1,9 +1,11 @@
 import type { LedgerDeps } from "../deps.ts";
 import type { RecordPurchaseResult } from "../ledger-types.ts";
-import { purchaseBatcherOf } from "./batcher.ts";
+import { createPurchaseBatcher } from "./batcher.ts";
 import type { PurchaseInput } from "./intake.ts";
 
 export type { PurchaseInput };
+
+const unbatched = Object.freeze({ batchItemsMax: 1, batchesInFlightMax: 1, queueMax: 1 });
 
 export interface RecordPurchaseInput extends PurchaseInput {
   orgId: string;
@@ -15,7 +17,8 @@ export interface RecordPurchaseInput extends PurchaseInput {
  * completed. Idempotent by external id: the same request again returns the stored outcome with
  * `replayed: true`; a different request under the same external id is a `conflict`.
  *
- * Purchases arriving together are recorded together (purchase-batcher.ts): the answer still
+ * Purchases of one org arriving together are recorded together when `deps.purchaseBatcher` is
+ * set (batcher.ts): the answer still
  * comes only once this purchase's intent is committed, posted, and marked posted. `balance` is
  * the member's points wallet read after that, so it includes this purchase (and any other
  * recorded meanwhile).
@@ -34,7 +37,9 @@ export async function recordPurchase(
   input: RecordPurchaseInput,
 ): Promise<RecordPurchaseResult> {
   const { orgId, ...purchase } = input;
-  const result = await purchaseBatcherOf(deps).submit(orgId, purchase);
+  // Without a batcher of the composition's, this purchase is a batch of its own.
+  const batcher = deps.purchaseBatcher ?? createPurchaseBatcher(deps, unbatched);
+  const result = await batcher.submit(orgId, purchase);
   if (result.status === "error" || result.status === "thrown") {
     throw result.error;
   }
