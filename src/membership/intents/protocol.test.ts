@@ -8,15 +8,12 @@
  * - a refused redemption is final for its external id, `member_inactive` as `insufficient_points`.
  */
 import { Registry } from "prom-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import {
   buildLedgerMember,
   buildLedgerOrg,
-  createLedgerTestEnvironment,
   externalId,
-  type LedgerTestEnvironment,
   occupyTransferId,
 } from "../../../test/support/ledger.ts";
 import { walletBalance } from "../../ledger/index.ts";
@@ -31,17 +28,7 @@ import { createRedemption } from "../redemptions/create-redemption.ts";
 import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createIntentMetrics } from "./metrics.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 const everything = { olderThanMs: 0, limit: 1_000 };
 
@@ -50,17 +37,17 @@ function failingMarks(table: IntentRef["table"]): { deps: LedgerDeps; restore():
   let away = false;
   return {
     deps: {
-      ...environment.deps,
+      ...fixture.environment.deps,
       interrupt: async (step, intent) => {
         if (step === "after_ledger" && intent.table === table && !away) {
           away = true;
-          await database.sql`alter table outbox rename to outbox_away`;
+          await fixture.database.sql`alter table outbox rename to outbox_away`;
         }
       },
     },
     async restore() {
       if (away) {
-        await database.sql`alter table outbox_away rename to outbox`;
+        await fixture.database.sql`alter table outbox_away rename to outbox`;
         away = false;
       }
     },
@@ -68,20 +55,20 @@ function failingMarks(table: IntentRef["table"]): { deps: LedgerDeps; restore():
 }
 
 async function statusOf(table: "pos_transactions" | "adjustments", id: string) {
-  const rows = await database.sql<{ status: string; failure_reason: string | null }[]>`
-    select status, failure_reason from ${database.sql(table)} where id = ${id}`;
+  const rows = await fixture.database.sql<{ status: string; failure_reason: string | null }[]>`
+    select status, failure_reason from ${fixture.database.sql(table)} where id = ${id}`;
   return rows[0];
 }
 
 async function eventsOf(topic: string, key: string, id: string): Promise<number> {
-  const [row] = await database.sql<{ n: number }[]>`
+  const [row] = await fixture.database.sql<{ n: number }[]>`
     select count(*)::int as n from outbox where topic = ${topic} and payload ->> ${key} = ${id}`;
   return row?.n ?? -1;
 }
 
 describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
   it("answers a purchase as created, and a retry and recovery record it once", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const failing = failingMarks("pos_transactions");
@@ -114,7 +101,7 @@ describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
   });
 
   it("answers a refund, an adjustment and a hold, and recovery marks each once", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 100n });
     const purchaseId = externalId();
@@ -165,7 +152,7 @@ describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
     expect(await eventsOf("points.reversed", "transaction_id", refund.transactionId)).toBe(1);
     expect(await eventsOf("points.adjusted", "adjustment_id", adjustment.adjustmentId)).toBe(1);
     expect(await eventsOf("redemption.created", "redemption_id", redemption.id)).toBe(1);
-    const pointsLedger = await database.sql<{ ledger: number }[]>`
+    const pointsLedger = await fixture.database.sql<{ ledger: number }[]>`
       select ledger from org_ledgers where org_id = ${org.id} and unit = 'points'`;
     const balance = await walletBalance(deps.ledger, {
       ledger: pointsLedger[0]?.ledger ?? 0,
@@ -176,7 +163,7 @@ describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
   });
 
   it("a recovery pass racing the live request posts and announces the purchase once", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const racing: LedgerDeps = {
@@ -206,7 +193,7 @@ describe("a document the ledger refuses for good", () => {
   it("becomes failed with its reason, is counted, blocks nothing, and its retry is a conflict", async () => {
     const registry = new Registry();
     const deps: LedgerDeps = {
-      ...environment.deps,
+      ...fixture.environment.deps,
       intentMetrics: createIntentMetrics(registry),
     };
     const { org } = await buildLedgerOrg(deps);
@@ -229,7 +216,7 @@ describe("a document the ledger refuses for good", () => {
     const healthy = { ...poisoned, externalId: externalId("healthy"), amountMinor: 3_000n };
     await expect(recordPurchase(crashed, poisoned)).rejects.toThrow("crash after the intent");
     await expect(recordPurchase(crashed, healthy)).rejects.toThrow("crash after the intent");
-    const [row] = await database.sql<{ id: string; transfer_ids: string[] }[]>`
+    const [row] = await fixture.database.sql<{ id: string; transfer_ids: string[] }[]>`
       select id, transfer_ids from pos_transactions
       where org_id = ${org.id} and external_id = ${poisoned.externalId}`;
     await occupyTransferId(deps.ledger, BigInt(row?.transfer_ids[0] ?? "0"));
@@ -240,7 +227,7 @@ describe("a document the ledger refuses for good", () => {
       status: "failed",
       failure_reason: "exists_with_different_debit_account_id",
     });
-    const [other] = await database.sql<{ status: string }[]>`
+    const [other] = await fixture.database.sql<{ status: string }[]>`
       select status from pos_transactions
       where org_id = ${org.id} and external_id = ${healthy.externalId}`;
     expect(other?.status).toBe("posted");
@@ -273,7 +260,7 @@ describe("a document the ledger refuses for good", () => {
 
 describe("a refused redemption is final for its external id", () => {
   it("answers insufficient_points again after the points arrived", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 5n });
     const request = { orgId: org.id, memberId: member.id, points: 10n, externalId: externalId() };
@@ -296,7 +283,7 @@ describe("a refused redemption is final for its external id", () => {
   });
 
   it("answers member_inactive again after the member is active again", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 50n });
     await updateMember(deps, {

@@ -4,16 +4,13 @@
  * is its caller's error alone, a retry inside a group is a replay, and nothing posts twice.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import {
   buildLedgerMember,
   buildLedgerOrg,
   countCreateTransfers,
-  createLedgerTestEnvironment,
   externalId,
-  type LedgerTestEnvironment,
 } from "../../../test/support/ledger.ts";
 import { transferId, walletBalance } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
@@ -25,26 +22,16 @@ import type { Member } from "../types.ts";
 import { createPurchaseBatcher, PurchaseQueueFullError } from "./batcher.ts";
 import { recordPurchase } from "./record-purchase.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 async function countPurchases(orgId: string): Promise<number> {
-  const [row] = await database.sql<{ n: number }[]>`
+  const [row] = await fixture.database.sql<{ n: number }[]>`
     select count(*)::int as n from pos_transactions where org_id = ${orgId}`;
   return row?.n ?? -1;
 }
 
 async function countEarnedEvents(orgId: string): Promise<number> {
-  const [row] = await database.sql<{ n: number }[]>`
+  const [row] = await fixture.database.sql<{ n: number }[]>`
     select count(*)::int as n from outbox where org_id = ${orgId} and topic = 'points.earned'`;
   return row?.n ?? -1;
 }
@@ -66,7 +53,7 @@ function batched(base: LedgerDeps): LedgerDeps {
 
 describe("recordPurchase under concurrency", () => {
   it("coalesces purchases of different members into a few ledger requests", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const members = await buildMembers(deps, org.id, 40);
     // A batcher of its own, counting every createTransfers it sends.
@@ -106,7 +93,7 @@ describe("recordPurchase under concurrency", () => {
   });
 
   it("gives a refused purchase its own error while the rest of its group is recorded", async () => {
-    const deps = batched(environment.deps);
+    const deps = batched(fixture.environment.deps);
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const [first, second, suspended] = await buildMembers(deps, org.id, 3);
     await updateMember(deps, {
@@ -164,7 +151,7 @@ describe("recordPurchase under concurrency", () => {
     expect(await countPurchases(org.id)).toBe(1 + 3);
     expect(await countEarnedEvents(org.id)).toBe(1 + 3);
     expect(await countPurchases(other.org.id)).toBe(0);
-    const strangerWallet = await walletBalance(environment.engine, {
+    const strangerWallet = await walletBalance(fixture.environment.engine, {
       ledger: other.pointsLedger,
       memberId: stranger.id,
     });
@@ -172,8 +159,8 @@ describe("recordPurchase under concurrency", () => {
   });
 
   it("answers a retry inside a group as a replay, posting it once", async () => {
-    const { engine } = environment;
-    const deps = batched(environment.deps);
+    const { engine } = fixture.environment;
+    const deps = batched(fixture.environment.deps);
     const { org, pointsLedger } = await buildLedgerOrg(deps, {
       settings: { welcomeBonusPoints: 0 },
     });
@@ -224,13 +211,13 @@ describe("recordPurchase under concurrency", () => {
 
 describe("createPurchaseBatcher", () => {
   it("never mixes orgs in a batch: one org's failing batch fails none of another's", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const failing = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const healthy = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const failingMembers = await buildMembers(deps, failing.org.id, 3);
     const healthyMembers = await buildMembers(deps, healthy.org.id, 3);
     const orgOfIntent = async (id: string): Promise<string | undefined> => {
-      const [row] = await database.sql<{ org_id: string }[]>`
+      const [row] = await fixture.database.sql<{ org_id: string }[]>`
         select org_id from pos_transactions where id = ${id}`;
       return row?.org_id;
     };
@@ -269,7 +256,7 @@ describe("createPurchaseBatcher", () => {
   });
 
   it("refuses at once when its queue is full, and records the rest", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const [member] = await buildMembers(deps, org.id, 1);
     const batcher = createPurchaseBatcher(deps, {
@@ -294,7 +281,7 @@ describe("createPurchaseBatcher", () => {
   });
 
   it("sends what waited as one batch once the batch in flight is done", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const members = await buildMembers(deps, org.id, 12);
     const counting = countCreateTransfers(engine);
@@ -323,7 +310,7 @@ describe("createPurchaseBatcher", () => {
 
 describe("staged batches", () => {
   it("inserts the next batch's intents while one posts, and keeps a third waiting whole", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const members = await buildMembers(deps, org.id, 5);
     // Hold every batch at the start of its posting half (its intents are committed by then).

@@ -3,15 +3,9 @@
  * ledger: enrol, buy, earn stamps, redeem, get refunded after spending, and end with every
  * ledger of the org balanced and every change announced in the outbox.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
-import {
-  buildLedgerOrg,
-  cardNumber,
-  createLedgerTestEnvironment,
-  type LedgerTestEnvironment,
-} from "../../../test/support/ledger.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
+import { buildLedgerOrg, cardNumber } from "../../../test/support/ledger.ts";
 import { enrollMemberWithLedger } from "../members/enroll-member-with-ledger.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
 import { getMemberHistory } from "../members/get-member-history.ts";
@@ -22,21 +16,11 @@ import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createStampProgram } from "../stamp-programs/create-stamp-program.ts";
 import { recordPurchase } from "./record-purchase.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 describe("a member's journey", () => {
   it("earns, redeems, is refunded with a shortfall, and every ledger balances", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 100 } });
     const program = await createStampProgram(deps, {
       orgId: org.id,
@@ -97,7 +81,7 @@ describe("a member's journey", () => {
     });
     expect(redemption).toMatchObject({ status: "pending", points: 250n });
     expect(redemption.expiresAt.getTime()).toBe(
-      environment.now().getTime() + org.settings.holdSecondsDefault * 1000,
+      fixture.environment.now().getTime() + org.settings.holdSecondsDefault * 1000,
     );
     balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(balances.points).toMatchObject({ available: 65n, pending: 250n });
@@ -159,7 +143,9 @@ describe("a member's journey", () => {
     expect(points?.controls.issuance?.creditsPosted).toBe(65n);
     expect(trial[1]?.trialBalance.controls.completions?.creditsPosted).toBe(2n);
 
-    const events = await database.sql<{ topic: string; payload: Record<string, unknown> }[]>`
+    const events = await fixture.database.sql<
+      { topic: string; payload: Record<string, unknown> }[]
+    >`
       select topic, payload from outbox where org_id = ${org.id} order by id`;
     expect(events.map((event) => event.topic)).toEqual([
       "member.enrolled",

@@ -4,16 +4,13 @@
  * cards completing as one chain, and partial refunds that add up to a full one.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import {
   buildLedgerMember,
   buildLedgerOrg,
   countCreateTransfers,
-  createLedgerTestEnvironment,
   externalId,
-  type LedgerTestEnvironment,
 } from "../../../test/support/ledger.ts";
 import { transferId, walletBalance } from "../../ledger/index.ts";
 import { assignTier } from "../members/assign-tier.ts";
@@ -25,27 +22,17 @@ import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createStampProgram } from "../stamp-programs/create-stamp-program.ts";
 import { recordPurchase } from "./record-purchase.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 async function countRows(table: "pos_transactions" | "outbox", orgId: string): Promise<number> {
-  const [row] = await database.sql<{ n: number }[]>`
-    select count(*)::int as n from ${database.sql(table)} where org_id = ${orgId}`;
+  const [row] = await fixture.database.sql<{ n: number }[]>`
+    select count(*)::int as n from ${fixture.database.sql(table)} where org_id = ${orgId}`;
   return row?.n ?? -1;
 }
 
 describe("recordPurchase", () => {
   it("earns by the org's rate and the member's tier multiplier, rounding down once", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org, tiers } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     const silver = tiers.find((tier) => tier.name === "Silver");
@@ -74,7 +61,7 @@ describe("recordPurchase", () => {
   });
 
   it("replays a retried purchase with its stored outcome and posts nothing twice", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const request = {
@@ -106,13 +93,13 @@ describe("recordPurchase", () => {
     expect(earn?.amount).toBe(123n);
     expect(await getTrialBalance(deps, { orgId: org.id })).toEqual(trialBefore);
     expect(await countRows("pos_transactions", org.id)).toBe(1);
-    const earned = await database.sql`
+    const earned = await fixture.database.sql`
       select 1 from outbox where org_id = ${org.id} and topic = 'points.earned'`;
     expect(earned).toHaveLength(1);
   });
 
   it("refuses a different purchase under a used external id, changing nothing", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const request = {
@@ -139,7 +126,7 @@ describe("recordPurchase", () => {
   });
 
   it("finds the member by external ref and numbers locations per org on first use", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     const purchase = (locationRef: string) =>
@@ -157,7 +144,7 @@ describe("recordPurchase", () => {
 
     const history = await getMemberHistory(deps, { orgId: org.id, memberId: member.id, limit: 10 });
     expect(history.entries.map((entry) => entry.locationNumber)).toEqual([1, 2, 1]);
-    const locations = await database.sql<{ external_ref: string; number: number }[]>`
+    const locations = await fixture.database.sql<{ external_ref: string; number: number }[]>`
       select external_ref, number from locations where org_id = ${org.id} order by number`;
     expect(locations).toEqual([
       { external_ref: "north", number: 1 },
@@ -166,7 +153,7 @@ describe("recordPurchase", () => {
   });
 
   it("refuses inactive members, other currencies and malformed requests", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const base = {
@@ -209,7 +196,7 @@ describe("recordPurchase", () => {
 
 describe("stamp cards", () => {
   it("stamps one per purchase, or one per unit of the program's category", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const visits = await createStampProgram(deps, {
       orgId: org.id,
@@ -246,7 +233,7 @@ describe("stamp cards", () => {
   });
 
   it("completes a full card in one chain, as often as the stamps allow", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org, pointsLedger } = await buildLedgerOrg(deps, {
       settings: { welcomeBonusPoints: 0 },
     });
@@ -285,7 +272,7 @@ describe("stamp cards", () => {
       expect(stamps).toMatchObject({ amount: 3n, ledger: program.ledger });
       expect(reward).toMatchObject({ amount: 40n, ledger: pointsLedger });
     }
-    const [cardRow] = await database.sql<{ completions: number }[]>`
+    const [cardRow] = await fixture.database.sql<{ completions: number }[]>`
       select completions from stamp_cards where program_id = ${program.id}`;
     expect(cardRow?.completions).toBe(2);
     for (const unit of await getTrialBalance(deps, { orgId: org.id })) {
@@ -294,7 +281,7 @@ describe("stamp cards", () => {
   });
 
   it("completes each card exactly once when purchases race to fill it", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const program = await createStampProgram(deps, {
       orgId: org.id,
@@ -332,7 +319,7 @@ describe("stamp cards", () => {
     expect(card?.available).toBe(2n);
     const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(balances.points.available).toBe(30n);
-    const [cardRow] = await database.sql<{ completions: number }[]>`
+    const [cardRow] = await fixture.database.sql<{ completions: number }[]>`
       select completions from stamp_cards where program_id = ${program.id}`;
     expect(cardRow?.completions).toBe(3);
   });
@@ -340,7 +327,7 @@ describe("stamp cards", () => {
 
 describe("refundPurchase", () => {
   it("takes back the cumulative share, so partial refunds add up to a full one", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     const purchaseId = externalId();
@@ -380,7 +367,7 @@ describe("refundPurchase", () => {
   });
 
   it("replays a retried refund and refuses a different one under the same id", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const purchaseId = externalId();
@@ -399,7 +386,7 @@ describe("refundPurchase", () => {
     };
     const first = await refundPurchase(deps, request);
     expect(first).toMatchObject({ pointsReversed: 25n, replayed: false });
-    const counting = countCreateTransfers(environment.engine);
+    const counting = countCreateTransfers(fixture.environment.engine);
     const again = await refundPurchase({ ...deps, ledger: counting.client }, request);
     expect(again).toEqual({ ...first, replayed: true });
     expect(counting.createTransfersCalls()).toBe(0);

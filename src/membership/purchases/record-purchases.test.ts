@@ -3,16 +3,13 @@
  * real engine through a proxy), one outcome per item, and bad items that block nothing.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import {
   buildLedgerMember,
   buildLedgerOrg,
   countCreateTransfers,
-  createLedgerTestEnvironment,
   externalId,
-  type LedgerTestEnvironment,
 } from "../../../test/support/ledger.ts";
 import { purchaseBatchItemsMax } from "../limits.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
@@ -23,21 +20,11 @@ import type { Member } from "../types.ts";
 import { recordPurchase } from "./record-purchase.ts";
 import { recordPurchases } from "./record-purchases.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 describe("recordPurchases", () => {
   it("posts a batch of 1,000 purchases with stamps in one ledger request", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const program = await createStampProgram(deps, {
       orgId: org.id,
@@ -76,7 +63,7 @@ describe("recordPurchases", () => {
     const trial = await getTrialBalance(deps, { orgId: org.id });
     expect(trial.map((unit) => unit.unit)).toEqual(["points", `stamps:${program.id}`]);
     expect(trial[1]?.trialBalance.wallets.creditsPosted).toBe(1_000n);
-    const [events] = await database.sql<{ n: number }[]>`
+    const [events] = await fixture.database.sql<{ n: number }[]>`
       select count(*)::int as n from outbox where org_id = ${org.id} and topic = 'points.earned'`;
     expect(events?.n).toBe(purchaseBatchItemsMax);
 
@@ -90,7 +77,7 @@ describe("recordPurchases", () => {
   });
 
   it("gives each item its own outcome; bad items block nothing", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const other = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
@@ -149,13 +136,13 @@ describe("recordPurchases", () => {
     ]);
     const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(balances.points.available).toBe(7n + 1n + 5n);
-    const [rows] = await database.sql<{ n: number }[]>`
+    const [rows] = await fixture.database.sql<{ n: number }[]>`
       select count(*)::int as n from pos_transactions where org_id = ${org.id}`;
     expect(rows?.n).toBe(3);
   });
 
   it("refuses a batch beyond its bound and writes nothing", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     const items = Array.from({ length: purchaseBatchItemsMax + 1 }, () => ({
@@ -168,7 +155,7 @@ describe("recordPurchases", () => {
       code: "invalid_input",
       details: { field: "items" },
     });
-    const [rows] = await database.sql<{ n: number }[]>`
+    const [rows] = await fixture.database.sql<{ n: number }[]>`
       select count(*)::int as n from pos_transactions where org_id = ${org.id}`;
     expect(rows?.n).toBe(0);
   });
@@ -176,7 +163,7 @@ describe("recordPurchases", () => {
 
 describe("what a posted purchase leaves in Postgres", () => {
   it("stores the outcome and writes the points.earned event with the row's exact values", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const visits = await createStampProgram(deps, {
       orgId: org.id,
@@ -217,7 +204,7 @@ describe("what a posted purchase leaves in Postgres", () => {
       "created",
     ]);
 
-    const rows = await database.sql<
+    const rows = await fixture.database.sql<
       { id: string; external_id: string; response: unknown; location_id: string | null }[]
     >`select id, external_id, response, location_id from pos_transactions
       where org_id = ${org.id} order by external_id`;
@@ -241,7 +228,7 @@ describe("what a posted purchase leaves in Postgres", () => {
       stamps_earned: [{ program_id: visits.id, stamps: "1", completed: true }],
     });
 
-    const events = await database.sql<{ payload: unknown }[]>`
+    const events = await fixture.database.sql<{ payload: unknown }[]>`
       select payload from outbox where org_id = ${org.id} and topic = 'points.earned' order by id`;
     expect(events.map((event) => event.payload)).toEqual([
       {

@@ -4,17 +4,14 @@
  * marked yet). Recovery must finish every such intent with the same transfer ids, post nothing
  * twice however often it runs, and leave intents younger than its threshold alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import {
   buildLedgerMember,
   buildLedgerOrg,
   cardNumber,
   countCreateTransfers,
-  createLedgerTestEnvironment,
   externalId,
-  type LedgerTestEnvironment,
 } from "../../../test/support/ledger.ts";
 import { transferId, walletBalance } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
@@ -30,24 +27,14 @@ import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createStampProgram } from "../stamp-programs/create-stamp-program.ts";
 import { recoverPendingIntents } from "./recover-pending-intents.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 class SimulatedCrash extends Error {}
 
 /** Deps that "crash" at `step` for any intent of `table`. */
 function crashingAt(step: IntentStep, table: IntentRef["table"]): LedgerDeps {
   return {
-    ...environment.deps,
+    ...fixture.environment.deps,
     interrupt: (at, intent) => {
       if (at === step && intent.table === table) {
         throw new SimulatedCrash(`crash ${at} ${intent.table} ${intent.id}`);
@@ -68,10 +55,10 @@ const nothing = {
 
 /** Recovers, then checks that a second pass finds nothing and posts nothing. */
 async function recoverTwice() {
-  const report = await recoverPendingIntents(environment.deps, everything);
-  const counting = countCreateTransfers(environment.engine);
+  const report = await recoverPendingIntents(fixture.environment.deps, everything);
+  const counting = countCreateTransfers(fixture.environment.engine);
   const second = await recoverPendingIntents(
-    { ...environment.deps, ledger: counting.client },
+    { ...fixture.environment.deps, ledger: counting.client },
     everything,
   );
   expect(second).toEqual(nothing);
@@ -80,14 +67,14 @@ async function recoverTwice() {
 }
 
 async function pendingCount(table: "pos_transactions" | "adjustments"): Promise<number> {
-  const [row] = await database.sql<{ n: number }[]>`
-    select count(*)::int as n from ${database.sql(table)} where status = 'pending'`;
+  const [row] = await fixture.database.sql<{ n: number }[]>`
+    select count(*)::int as n from ${fixture.database.sql(table)} where status = 'pending'`;
   return row?.n ?? -1;
 }
 
 describe("recoverPendingIntents", () => {
   it("finishes an enrollment whose ledger half never happened", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org, pointsLedger } = await buildLedgerOrg(deps, {
       settings: { welcomeBonusPoints: 40 },
     });
@@ -97,7 +84,7 @@ describe("recoverPendingIntents", () => {
         externalRef: cardNumber(),
       }),
     ).rejects.toBeInstanceOf(SimulatedCrash);
-    const [member] = await database.sql<{ id: string; ledger_status: string }[]>`
+    const [member] = await fixture.database.sql<{ id: string; ledger_status: string }[]>`
       select id, ledger_status from members where org_id = ${org.id}`;
     expect(member?.ledger_status).toBe("pending");
     expect(await walletBalance(engine, { ledger: pointsLedger, memberId: member?.id ?? "" })).toBe(
@@ -105,19 +92,19 @@ describe("recoverPendingIntents", () => {
     );
 
     // The org's bonus changes before recovery: the member still gets what was decided then.
-    await database.sql`update orgs set settings = settings || '{"welcomeBonusPoints": 999}'
+    await fixture.database.sql`update orgs set settings = settings || '{"welcomeBonusPoints": 999}'
       where id = ${org.id}`;
     const report = await recoverTwice();
     expect(report.enrollments).toBeGreaterThanOrEqual(1);
     const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member?.id ?? "" });
     expect(balances.points.available).toBe(40n);
-    const [after] = await database.sql<{ ledger_status: string }[]>`
+    const [after] = await fixture.database.sql<{ ledger_status: string }[]>`
       select ledger_status from members where id = ${member?.id ?? ""}`;
     expect(after?.ledger_status).toBe("posted");
   });
 
   it("posts a purchase that crashed after its intent, once, with the same ids", async () => {
-    const { deps, engine } = environment;
+    const { deps, engine } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const program = await createStampProgram(deps, {
       orgId: org.id,
@@ -143,7 +130,7 @@ describe("recoverPendingIntents", () => {
       leg: "earn",
     });
     expect(await engine.lookupTransfers([earnId])).toEqual([]);
-    const [row] = await database.sql<{ status: string; transfer_ids: string[] }[]>`
+    const [row] = await fixture.database.sql<{ status: string; transfer_ids: string[] }[]>`
       select status, transfer_ids from pos_transactions where external_id = ${request.externalId}`;
     expect(row?.status).toBe("pending");
     expect(row?.transfer_ids[0]).toBe(earnId.toString());
@@ -166,7 +153,7 @@ describe("recoverPendingIntents", () => {
   });
 
   it("marks a purchase that crashed after the ledger answered, without posting it again", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     await expect(
@@ -184,13 +171,13 @@ describe("recoverPendingIntents", () => {
     const report = await recoverTwice();
     expect(report.purchases).toBe(1);
     expect(await getTrialBalance(deps, { orgId: org.id })).toEqual(trialBefore);
-    const [events] = await database.sql<{ n: number }[]>`
+    const [events] = await fixture.database.sql<{ n: number }[]>`
       select count(*)::int as n from outbox where org_id = ${org.id} and topic = 'points.earned'`;
     expect(events?.n).toBe(1);
   });
 
   it("posts a whole crashed batch in one ledger request", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     const items = Array.from({ length: 50 }, () => ({
@@ -204,7 +191,7 @@ describe("recoverPendingIntents", () => {
     ).rejects.toBeInstanceOf(SimulatedCrash);
     expect(await pendingCount("pos_transactions")).toBe(50);
 
-    const counting = countCreateTransfers(environment.engine);
+    const counting = countCreateTransfers(fixture.environment.engine);
     const report = await recoverPendingIntents({ ...deps, ledger: counting.client }, everything);
     expect(report.purchases).toBe(50);
     expect(counting.createTransfersCalls()).toBe(1);
@@ -214,7 +201,7 @@ describe("recoverPendingIntents", () => {
   });
 
   it("finishes crashed refunds, adjustments, holds and resolutions", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id, { points: 1_000n });
     const purchaseId = externalId();
@@ -274,13 +261,13 @@ describe("recoverPendingIntents", () => {
       pending: 100n,
       lifetimeRedeemed: 200n,
     });
-    const statuses = await database.sql<{ status: string; hold_status: string }[]>`
+    const statuses = await fixture.database.sql<{ status: string; hold_status: string }[]>`
       select status, hold_status from redemptions where org_id = ${org.id} order by points`;
     expect(statuses).toEqual([
       { status: "pending", hold_status: "posted" },
       { status: "fulfilled", hold_status: "posted" },
     ]);
-    const topics = await database.sql<{ topic: string }[]>`
+    const topics = await fixture.database.sql<{ topic: string }[]>`
       select topic from outbox where org_id = ${org.id} order by id`;
     expect(
       topics
@@ -291,7 +278,7 @@ describe("recoverPendingIntents", () => {
   });
 
   it("leaves intents younger than its threshold to the request still driving them", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
     await expect(
@@ -311,7 +298,7 @@ describe("recoverPendingIntents", () => {
   });
 
   it("concurrent passes split the work: every intent is finished once", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     const crashing = crashingAt("after_intent", "pos_transactions");
@@ -336,7 +323,7 @@ describe("recoverPendingIntents", () => {
     expect(await pendingCount("pos_transactions")).toBe(0);
     const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(balances.points.available).toBe(BigInt(intents));
-    const [events] = await database.sql<{ n: number }[]>`
+    const [events] = await fixture.database.sql<{ n: number }[]>`
       select count(*)::int as n from outbox where org_id = ${org.id} and topic = 'points.earned'`;
     expect(events?.n).toBe(intents);
   });

@@ -4,16 +4,9 @@
  * holds lapsing on the ledger's clock, and manual adjustments.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
-import {
-  buildLedgerMember,
-  buildLedgerOrg,
-  createLedgerTestEnvironment,
-  externalId,
-  type LedgerTestEnvironment,
-} from "../../../test/support/ledger.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
+import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
 import { holdSecondsMax } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
 import { DomainError } from "../errors.ts";
@@ -24,27 +17,17 @@ import { cancelRedemption } from "./cancel-redemption.ts";
 import { createRedemption } from "./create-redemption.ts";
 import { fulfilRedemption } from "./fulfil-redemption.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 async function outboxTopics(orgId: string): Promise<string[]> {
-  const rows = await database.sql<{ topic: string }[]>`
+  const rows = await fixture.database.sql<{ topic: string }[]>`
     select topic from outbox where org_id = ${orgId} and topic::text like 'redemption.%' order by id`;
   return rows.map((row) => row.topic);
 }
 
 describe("createRedemption", () => {
   it("never overdraws a wallet, however many holds race for it", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const balance = 1_000n;
     const member = await buildLedgerMember(deps, org.id, { points: balance });
@@ -78,7 +61,7 @@ describe("createRedemption", () => {
     const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(balances.points.pending).toBe(held);
     expect(balances.points.available).toBe(balance - held);
-    const rows = await database.sql<{ status: string; n: number }[]>`
+    const rows = await fixture.database.sql<{ status: string; n: number }[]>`
       select status, count(*)::int as n from redemptions where org_id = ${org.id}
       group by status order by status`;
     expect(rows).toEqual([
@@ -90,7 +73,7 @@ describe("createRedemption", () => {
   });
 
   it("replays a retry with the same external id and refuses a different request", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 500n });
     const request = {
@@ -128,7 +111,7 @@ describe("createRedemption", () => {
   });
 
   it("refuses bad holds and inactive members", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 500n });
     const base = { orgId: org.id, memberId: member.id, points: 10n };
@@ -151,7 +134,7 @@ describe("createRedemption", () => {
 
 describe("fulfilRedemption and cancelRedemption", () => {
   it("fulfil spends the hold once; fulfilling again returns it; cancelling it is refused", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 300n });
     const redemption = await createRedemption(deps, {
@@ -179,7 +162,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
   });
 
   it("cancel returns the points; cancelling again returns it; fulfilling it is refused", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 300n });
     const redemption = await createRedemption(deps, {
@@ -201,7 +184,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
   });
 
   it("a concurrent fulfil and cancel settle on one outcome", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 300n });
     const redemption = await createRedemption(deps, {
@@ -216,7 +199,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
     ]);
     const outcomes = [fulfil.status, cancel.status].sort();
     expect(outcomes).toEqual(["fulfilled", "rejected"]);
-    const [row] = await database.sql<{ status: string }[]>`
+    const [row] = await fixture.database.sql<{ status: string }[]>`
       select status from redemptions where id = ${redemption.id}`;
     const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(balances.points.pending).toBe(0n);
@@ -224,7 +207,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
   });
 
   it("a hold that lapsed on the ledger is marked expired and cannot be fulfilled", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id, { points: 300n });
     const redemption = await createRedemption(deps, {
@@ -233,7 +216,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
       points: 100n,
       holdSeconds: 60,
     });
-    environment.advanceSeconds(61);
+    fixture.environment.advanceSeconds(61);
     await expect(
       fulfilRedemption(deps, { orgId: org.id, redemptionId: redemption.id }),
     ).rejects.toMatchObject({ code: "invalid_state", details: { status: "expired" } });
@@ -246,7 +229,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
   });
 
   it("an unknown redemption is not found", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     for (const redemptionId of [randomUUID(), "not-a-uuid"]) {
       await expect(fulfilRedemption(deps, { orgId: org.id, redemptionId })).rejects.toMatchObject({
@@ -258,7 +241,7 @@ describe("fulfilRedemption and cancelRedemption", () => {
 
 describe("adjustMemberPoints", () => {
   it("credits and debits, refuses a debit beyond the balance, and replays by external id", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     const credit = {
@@ -294,7 +277,7 @@ describe("adjustMemberPoints", () => {
       externalId: externalId("adj"),
     });
     expect(debit.balance.available).toBe(0n);
-    const topics = await database.sql<{ topic: string }[]>`
+    const topics = await fixture.database.sql<{ topic: string }[]>`
       select topic from outbox where org_id = ${org.id} and topic = 'points.adjusted'`;
     expect(topics).toHaveLength(2);
   });

@@ -4,16 +4,9 @@
  * or a broken business rule change nothing: no row, no event, no transfer.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "../../../test/support/db.ts";
-import { createTestDatabase } from "../../../test/support/db.ts";
-import {
-  buildLedgerMember,
-  buildLedgerOrg,
-  createLedgerTestEnvironment,
-  externalId,
-  type LedgerTestEnvironment,
-} from "../../../test/support/ledger.ts";
+import { describe, expect, it } from "vitest";
+import { useLedgerFixture } from "../../../test/support/fixture.ts";
+import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
 import { getMemberHistory } from "../members/get-member-history.ts";
@@ -26,21 +19,11 @@ import { fulfilRedemption } from "../redemptions/fulfil-redemption.ts";
 import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createStampProgram } from "../stamp-programs/create-stamp-program.ts";
 
-let database: TestDatabase;
-let environment: LedgerTestEnvironment;
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  environment = createLedgerTestEnvironment(database.db);
-});
-afterAll(async () => {
-  await environment?.engine.close();
-  await database?.close();
-});
+const fixture = useLedgerFixture();
 
 /** Two orgs; the second's member has a purchase and a pending redemption. */
 async function twoOrgs() {
-  const { deps } = environment;
+  const { deps } = fixture.environment;
   const mine = await buildLedgerOrg(deps);
   const theirs = await buildLedgerOrg(deps);
   const myMember = await buildLedgerMember(deps, mine.org.id, { points: 1_000n });
@@ -77,17 +60,17 @@ const tables = [
 async function snapshot(orgId: string) {
   const counts: Record<string, number> = {};
   for (const table of tables) {
-    const [row] = await database.sql<{ n: number }[]>`
-      select count(*)::int as n from ${database.sql(table)}`;
+    const [row] = await fixture.database.sql<{ n: number }[]>`
+      select count(*)::int as n from ${fixture.database.sql(table)}`;
     counts[table] = row?.n ?? -1;
   }
-  const trial = await getTrialBalance(environment.deps, { orgId });
+  const trial = await getTrialBalance(fixture.environment.deps, { orgId });
   return { counts, trial };
 }
 
 describe("another org's ids", () => {
   it("are not found by any verb, and nothing of theirs changes", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { mine, theirs, myMember, theirMember, theirPurchase, theirRedemption } = await twoOrgs();
     const orgId = mine.org.id;
     const before = await snapshot(theirs.org.id);
@@ -169,7 +152,7 @@ describe("another org's ids", () => {
     ).rejects.toMatchObject(notFound);
 
     expect(await snapshot(theirs.org.id)).toEqual(before);
-    const [redemption] = await database.sql<{ status: string }[]>`
+    const [redemption] = await fixture.database.sql<{ status: string }[]>`
       select status from redemptions where id = ${theirRedemption.id}`;
     expect(redemption?.status).toBe("pending");
   });
@@ -177,7 +160,7 @@ describe("another org's ids", () => {
 
 describe("refused requests", () => {
   it("change no row, no event and no balance", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { mine, myMember } = await twoOrgs();
     const orgId = mine.org.id;
     const purchaseId = externalId();
@@ -209,7 +192,7 @@ describe("refused requests", () => {
         () =>
           recordPurchase(deps, {
             ...purchase,
-            occurredAt: new Date(environment.now().getTime() + 2 * 24 * 3600 * 1000),
+            occurredAt: new Date(fixture.environment.now().getTime() + 2 * 24 * 3600 * 1000),
           }),
       ],
       [
@@ -281,7 +264,7 @@ describe("refused requests", () => {
   });
 
   it("pages history with an opaque cursor", async () => {
-    const { deps } = environment;
+    const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
     const member = await buildLedgerMember(deps, org.id);
     for (let index = 1; index <= 5; index += 1) {
