@@ -83,7 +83,7 @@ export function earn(input: EarningInput): Earning {
     });
   const points = of(multiplierBps);
   // The base share at ×1; a tier multiplying by less than 1 shows all its points as base.
-  const base = multiplierBps >= 10_000n ? of(10_000n) : points;
+  const base = multiplierBps > 10_000n ? of(10_000n) : points;
   const breakdown: EarningLine[] = [{ kind: "base", points: base }];
   if (points !== base) {
     breakdown.push({ kind: "tier", points: points - base });

@@ -975,8 +975,13 @@ async function insertIntents(db: DbExecutor, slots: Slot[]): Promise<number[]> {
   return changed;
 }
 
+const noItems: readonly EarningItem[] = Object.freeze([]);
+
 /** The stored items as earning reads them (amounts back to bigint). */
-function earningItems(items: readonly StoredItem[]): EarningItem[] {
+function earningItems(items: readonly StoredItem[]): readonly EarningItem[] {
+  if (items.length === 0) {
+    return noItems;
+  }
   return items.map((item) => ({
     sku: item.sku,
     category: item.category,

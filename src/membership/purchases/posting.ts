@@ -228,9 +228,16 @@ async function failRefusedPurchases(
   let next = 0;
   for (const [index, row] of rows.entries()) {
     const count = chainsOfRows[index]?.length ?? 0;
-    const failed = outcomes.slice(next, next + count).find((outcome) => outcome.kind === "failed");
+    let failed: Extract<ChainOutcome, { kind: "failed" }> | undefined;
+    // Indexes, not a slice per row: this runs for every purchase of every batch.
+    for (let chain = next; chain < next + count && failed === undefined; chain += 1) {
+      const outcome = outcomes[chain];
+      if (outcome?.kind === "failed") {
+        failed = outcome;
+      }
+    }
     next += count;
-    if (failed === undefined || failed.kind !== "failed") {
+    if (failed === undefined) {
       continue;
     }
     const reason = chainFailureReason(failed);
