@@ -19,7 +19,12 @@ import {
 import type { LedgerClient } from "./ledger/index.ts";
 import { createLedgerClient } from "./ledger/index.ts";
 import type { Database, LedgerDeps, MembershipSecrets } from "./membership/index.ts";
-import { createIntentMetrics, openDatabase, recoverPendingIntents } from "./membership/index.ts";
+import {
+  createIntentMetrics,
+  createMembershipCaches,
+  openDatabase,
+  recoverPendingIntents,
+} from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
 
 /**
@@ -138,6 +143,7 @@ const domain: LedgerDeps = {
   secrets,
   ledger: countPostedTransfers(ledger, metrics),
   intentMetrics: createIntentMetrics(metrics.registry),
+  caches: createMembershipCaches(),
 };
 
 const recoveryLogger = logger.child({ module: "recovery" });
@@ -182,6 +188,7 @@ const app = createApp({
   secrets,
   ledger: domain.ledger,
   intentMetrics: domain.intentMetrics,
+  caches: domain.caches,
   redis,
   logger,
   metrics,

@@ -9,7 +9,11 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
-import { createIntentMetrics, createPurchaseBatcher } from "../membership/index.ts";
+import {
+  createIntentMetrics,
+  createMembershipCaches,
+  createPurchaseBatcher,
+} from "../membership/index.ts";
 import type { JsonObject } from "./docs-page.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
@@ -43,6 +47,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     secrets: deps.secrets,
     ledger: deps.ledger,
     intentMetrics: deps.intentMetrics ?? createIntentMetrics(deps.metrics.registry),
+    // One set per pool (this app's): built here, passed in, never looked up from a global.
+    caches: deps.caches ?? createMembershipCaches(),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   };
   // Built here, on the app's own deps: every purchase request of this app shares it.

@@ -8,7 +8,13 @@ import type { Context } from "hono";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { LedgerApi } from "../ledger/index.ts";
-import type { ApiKeyPrincipal, Db, IntentMetrics, MembershipSecrets } from "../membership/index.ts";
+import type {
+  ApiKeyPrincipal,
+  Db,
+  IntentMetrics,
+  MembershipCaches,
+  MembershipSecrets,
+} from "../membership/index.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface HttpOptions {
@@ -29,6 +35,11 @@ export interface AppDeps {
   secrets: MembershipSecrets;
   /** The ledger, as the use cases see it (instrumented by `countPostedTransfers` in main). */
   ledger: LedgerApi;
+  /**
+   * The pool's caches: one set per pool, so every app (and recovery) on `db` shares it; a fresh
+   * set when absent.
+   */
+  caches?: MembershipCaches;
   /** The intent protocol's counters, on `metrics.registry`; built in createApp when absent. */
   intentMetrics?: IntentMetrics;
   redis: Redis;

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import type { LedgerApi } from "../ledger/index.ts";
 import type { PurchaseBatcher } from "./purchases/batcher.ts";
+import type { MembershipCaches } from "./store/caches.ts";
 import { fieldKeyBytes, hashKeyBytesMin } from "./store/crypto.ts";
 import type { DbExecutor } from "./store/db.ts";
 
@@ -35,6 +36,8 @@ export interface IntentRef {
 export interface LedgerDeps extends MembershipDeps {
   /** TigerBeetle's client, or the embedded engine behind the same interface. */
   ledger: LedgerApi;
+  /** The pool's caches (store/caches.ts), built once by the composition with the pool. */
+  caches: MembershipCaches;
   /** Wall clock; `new Date()` when absent. */
   clock?: () => Date;
   /**
@@ -64,6 +67,9 @@ export interface IntentMetrics {
   /** The ledger accepted a document whose posted mark could not be written; recovery will. */
   markDeferred(table: IntentRef["table"]): void;
 }
+
+/** The database and its caches: what the cached reads need. */
+export type Store = Pick<LedgerDeps, "db" | "caches">;
 
 /** Only the database: for use cases that touch no secret. */
 export type DbDeps = Pick<MembershipDeps, "db">;

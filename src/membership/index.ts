@@ -79,6 +79,8 @@ export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
 export type { CreateStampProgramInput } from "./stamp-programs/create-stamp-program.ts";
 export { createStampProgram } from "./stamp-programs/create-stamp-program.ts";
+export type { MembershipCaches } from "./store/caches.ts";
+export { createMembershipCaches } from "./store/caches.ts";
 export type { FieldCipher } from "./store/crypto.ts";
 export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./store/crypto.ts";
 export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./store/db.ts";

@@ -116,6 +116,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       db: variant.db ?? database.db,
       secrets: environment.deps.secrets,
       ledger: variant.ledger ?? ledger,
+      // The pool's caches, shared with `environment.deps` as in one process; another pool, its own.
+      ...(variant.db === undefined ? { caches: environment.deps.caches } : {}),
       redis: variant.redis ?? redis,
       logger: variant.logger ?? options.logger ?? silent,
       metrics,

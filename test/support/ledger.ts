@@ -18,7 +18,7 @@ import type { LedgerDeps } from "../../src/membership/deps.ts";
 import { enrollMemberWithLedger } from "../../src/membership/members/enroll-member-with-ledger.ts";
 import type { CreateOrgInput, CreateOrgResult } from "../../src/membership/orgs/create-org.ts";
 import { type OrgSettings, orgSettingsSchema } from "../../src/membership/orgs/settings.ts";
-import { invalidateOrgCaches } from "../../src/membership/store/caches.ts";
+import { createMembershipCaches, invalidateOrgCaches } from "../../src/membership/store/caches.ts";
 import type { Db } from "../../src/membership/store/db.ts";
 import { orgs } from "../../src/membership/store/schema.ts";
 import type { Member } from "../../src/membership/types.ts";
@@ -38,7 +38,13 @@ export function createLedgerTestEnvironment(db: Db): LedgerTestEnvironment {
   let nowMs = Date.now();
   const engine = createEmbeddedClient({ clock: () => BigInt(nowMs) * 1_000_000n });
   return {
-    deps: { db, secrets: createTestSecrets(), ledger: engine, clock: () => new Date(nowMs) },
+    deps: {
+      db,
+      secrets: createTestSecrets(),
+      ledger: engine,
+      caches: createMembershipCaches(),
+      clock: () => new Date(nowMs),
+    },
     engine,
     advanceSeconds(seconds: number) {
       assert.ok(Number.isSafeInteger(seconds) && seconds > 0, "the clock only moves forward");
@@ -60,7 +66,7 @@ export async function buildLedgerOrg(
   const settings = orgSettingsSchema.parse({ ...created.org.settings, ...options.settings });
   await deps.db.update(orgs).set({ settings }).where(eq(orgs.id, created.org.id));
   // A direct write, so the cache is told by hand, as a settings verb would.
-  invalidateOrgCaches(deps.db, created.org.id);
+  invalidateOrgCaches(deps.caches, created.org.id);
   return { ...created, org: { ...created.org, settings } };
 }
 

@@ -72,7 +72,7 @@ export async function adjustMemberPoints(
   if (!isUuid(input.memberId)) {
     throw notFound;
   }
-  const { org, pointsLedger } = await loadOrgLedger(deps.db, input.orgId);
+  const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
   const hash = requestHash({
     kind: "adjustment.v1",
     external_id: input.externalId,
@@ -177,7 +177,7 @@ const insufficientPoints = "insufficient_points";
  */
 export async function postAdjustment(deps: LedgerDeps, row: AdjustmentRow): Promise<AdjustmentRow> {
   assert.equal(row.status, "pending", "only a pending adjustment is posted");
-  const ledger = (await pointsLedgersOf(deps.db, [row.orgId])).get(row.orgId);
+  const ledger = (await pointsLedgersOf(deps, [row.orgId])).get(row.orgId);
   assert.ok(ledger !== undefined, "every org has a points ledger");
   const ref = { table: "adjustments", id: row.id } as const;
   try {

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { currencyExponent } from "../../ledger/index.ts";
-import type { IntentRef, IntentStep, LedgerDeps } from "../deps.ts";
+import type { IntentRef, IntentStep, LedgerDeps, Store } from "../deps.ts";
 import { DomainError, type DomainErrorDetails } from "../errors.ts";
-import { cachesOf, memberKey, type OrgLedgerContext } from "../store/caches.ts";
+import { memberKey, type OrgLedgerContext } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { toOrg } from "../store/records.ts";
 import { members, orgLedgers, orgs } from "../store/schema.ts";
@@ -76,11 +76,11 @@ export type { OrgLedgerContext };
  * The org and its points ledger; an unknown org is `not_found`. Cached per pool (caches.ts): the
  * settings may be up to `orgCacheTtlMs` old, the ledger number and currency never change.
  */
-export async function loadOrgLedger(db: DbExecutor, orgId: string): Promise<OrgLedgerContext> {
+export async function loadOrgLedger(store: Store, orgId: string): Promise<OrgLedgerContext> {
   if (!isUuid(orgId)) {
     throw new DomainError("not_found", "org not found", { orgId });
   }
-  const caches = cachesOf(db);
+  const { db, caches } = store;
   return caches.orgs.load(orgId, async () => {
     const context = await readOrgLedger(db, orgId);
     caches.pointsLedgers.set(orgId, context.pointsLedger);
@@ -114,10 +114,11 @@ async function readOrgLedger(db: DbExecutor, orgId: string): Promise<OrgLedgerCo
  * changes, so each is read from Postgres once per pool.
  */
 export async function pointsLedgersOf(
-  db: DbExecutor,
+  store: Store,
   orgIds: readonly string[],
 ): Promise<Map<string, number>> {
-  const { pointsLedgers } = cachesOf(db);
+  const { db } = store;
+  const { pointsLedgers } = store.caches;
   const ledgers = new Map<string, number>();
   for (const orgId of new Set(orgIds)) {
     const cached = pointsLedgers.get(orgId);
@@ -194,14 +195,14 @@ export async function requireMember(
  * a negative one is not (the id may be enrolled later). Unknown and another org's: `not_found`.
  */
 export async function requireMemberInOrg(
-  db: DbExecutor,
+  store: Store,
   input: { orgId: string; memberId: string },
 ): Promise<void> {
   const key = memberKey(input.orgId, input.memberId);
-  const { members: known } = cachesOf(db);
+  const { members: known } = store.caches;
   if (known.has(key)) {
     return;
   }
-  await requireMember(db, input);
+  await requireMember(store.db, input);
   known.set(key, true);
 }

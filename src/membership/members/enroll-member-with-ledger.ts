@@ -25,7 +25,7 @@ export async function enrollMemberWithLedger(
   deps: LedgerDeps,
   input: EnrollMemberInput,
 ): Promise<EnrollMemberWithLedgerResult> {
-  const { org } = await loadOrgLedger(deps.db, input.orgId);
+  const { org } = await loadOrgLedger(deps, input.orgId);
   const welcomeBonus = BigInt(org.settings.welcomeBonusPoints);
   assert.ok(welcomeBonus >= 0n, "welcome bonus is not negative");
 

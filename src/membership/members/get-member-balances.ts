@@ -30,10 +30,10 @@ export async function getMemberBalances(
   deps: LedgerDeps,
   input: GetMemberBalancesInput,
 ): Promise<MemberBalances> {
-  const { org, pointsLedger } = await loadOrgLedger(deps.db, input.orgId);
-  await requireMemberInOrg(deps.db, { orgId: org.id, memberId: input.memberId });
+  const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
+  await requireMemberInOrg(deps, { orgId: org.id, memberId: input.memberId });
   const member = { id: input.memberId };
-  const programs = await stampProgramsOf(deps.db, org.id);
+  const programs = await stampProgramsOf(deps, org.id);
   const points =
     (await walletBalance(deps.ledger, { ledger: pointsLedger, memberId: member.id })) ??
     emptyWallet;

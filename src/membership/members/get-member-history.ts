@@ -41,7 +41,7 @@ export async function getMemberHistory(
     throw invalidInput("limit out of range", { field: "limit", max: historyPageMax });
   }
   const before = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
-  const { org, pointsLedger } = await loadOrgLedger(deps.db, input.orgId);
+  const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
   const member = await requireMember(deps.db, { orgId: org.id, memberId: input.memberId });
   const page = await walletHistory(deps.ledger, {
     ledger: pointsLedger,

@@ -9,7 +9,7 @@ import { enroll } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { interrupt, mapBounded, pointsLedgersOf } from "../intents/support.ts";
 import { ledgerRequestsInFlightMax } from "../limits.ts";
-import { cachesOf, memberKey } from "../store/caches.ts";
+import { memberKey } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { members } from "../store/schema.ts";
 
@@ -28,7 +28,7 @@ export async function finishEnrollments(
     return;
   }
   const ledgers = await pointsLedgersOf(
-    deps.db,
+    deps,
     pending.map((member) => member.orgId),
   );
   await mapBounded(pending, ledgerRequestsInFlightMax, async (member) => {
@@ -58,7 +58,7 @@ export async function finishEnrollments(
         eq(members.ledgerStatus, "pending"),
       ),
     );
-  const { enrolled } = cachesOf(deps.db);
+  const { enrolled } = deps.caches;
   for (const member of pending) {
     enrolled.set(memberKey(member.orgId, member.id), true);
   }
@@ -74,7 +74,7 @@ export async function ensureEnrolled(
   db: DbExecutor,
   memberRefs: ReadonlyArray<{ orgId: string; memberId: string }>,
 ): Promise<void> {
-  const { enrolled } = cachesOf(db);
+  const { enrolled } = deps.caches;
   const unknown = new Map<string, { orgId: string; memberId: string }>();
   for (const ref of memberRefs) {
     const key = memberKey(ref.orgId, ref.memberId);

@@ -19,7 +19,7 @@ export async function getTrialBalance(
   deps: LedgerDeps,
   input: GetTrialBalanceInput,
 ): Promise<UnitTrialBalance[]> {
-  const { org } = await loadOrgLedger(deps.db, input.orgId);
+  const { org } = await loadOrgLedger(deps, input.orgId);
   const ledgers = await deps.db
     .select({ ledger: orgLedgers.ledger, unit: orgLedgers.unit, name: stampPrograms.name })
     .from(orgLedgers)

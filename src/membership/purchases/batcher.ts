@@ -256,7 +256,7 @@ async function walletsOf(
     wanted.set(memberKey(member.orgId, member.memberId), member);
   }
   const entries = await mapBounded([...wanted], ledgerRequestsInFlightMax, async ([key, ref]) => {
-    const { pointsLedger } = await loadOrgLedger(deps.db, ref.orgId);
+    const { pointsLedger } = await loadOrgLedger(deps, ref.orgId);
     const balance = await walletBalance(deps.ledger, {
       ledger: pointsLedger,
       memberId: ref.memberId,

@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import { hash as digestOf, randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
-import type { LedgerDeps } from "../deps.ts";
+import type { LedgerDeps, Store } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { failedIntentError } from "../intents/protocol.ts";
 import {
@@ -41,7 +41,7 @@ import {
 } from "../limits.ts";
 import { ensureLocation, type LocationRef } from "../orgs/ensure-location.ts";
 import { stampProgramsOf } from "../stamp-programs/stamp-cards.ts";
-import { cachesOf, type MemberHint, memberKey } from "../store/caches.ts";
+import { type MemberHint, memberKey } from "../store/caches.ts";
 import { type DbExecutor, executeStatement } from "../store/db.ts";
 import { posTransactions, type StoredItem, type StoredStampGrant } from "../store/schema.ts";
 import { parsePurchaseResponse } from "../store/stored-responses.ts";
@@ -137,7 +137,7 @@ export async function intakePurchases(
   inputs: readonly PurchaseInput[],
 ): Promise<IntakeResult[]> {
   assert.ok(inputs.length <= purchaseBatchItemsMax, "batch size checked by the caller");
-  await loadOrgLedger(deps.db, orgId);
+  await loadOrgLedger(deps, orgId);
   return intakePurchaseRequests(
     deps,
     inputs.map((input) => ({ orgId, input })),
@@ -190,7 +190,7 @@ export async function stagePurchaseRequests(
   const contexts = new Map<string, OrgLedgerContext | DomainError>();
   for (const orgId of new Set(requests.map((request) => request.orgId))) {
     try {
-      contexts.set(orgId, await loadOrgLedger(db, orgId));
+      contexts.set(orgId, await loadOrgLedger(deps, orgId));
     } catch (error) {
       if (!(error instanceof DomainError)) {
         throw error;
@@ -222,21 +222,21 @@ export async function stagePurchaseRequests(
   // Bounded: a request goes round again only when its member changed between being resolved and
   // being inserted, which takes a concurrent suspension or tier change each time.
   for (let attempt = 1; ; attempt += 1) {
-    await resolveMembers(db, contexts, slots);
+    await resolveMembers(deps, contexts, slots);
     // A refused request may be a retry of one that succeeded (its member since suspended, say),
     // and a request that would create a location must not, if it is a retry or a conflict: look
     // those up first. The common new purchase at a known store needs no lookup.
     const locationNeeded = (slot: Slot): boolean =>
       slot.state === "resolved" &&
       slot.resolved.checked.locationRef !== null &&
-      !cachesOf(db).locations.has(locationKey(slot.resolved.checked));
+      !deps.caches.locations.has(locationKey(slot.resolved.checked));
     const lookups = slots.flatMap((slot, index) =>
       slot.state === "refused" || locationNeeded(slot) ? [index] : [],
     );
     await findExisting(db, slots, lookups);
-    const locationsByKey = await ensureLocations(db, slots);
+    const locationsByKey = await ensureLocations(deps, slots);
     prepareIntents(contexts, slots, locationsByKey, now);
-    const changed = await insertIntents(db, slots);
+    const changed = await insertIntents(deps, slots);
     if (changed.length === 0) {
       break;
     }
@@ -652,7 +652,7 @@ function memberNameKey(request: Checked): string | null {
  * multiplier, and a request whose guess was wrong is resolved again from Postgres.
  */
 async function resolveMembers(
-  db: DbExecutor,
+  store: Store,
   contexts: ReadonlyMap<string, OrgLedgerContext | DomainError>,
   slots: Slot[],
 ): Promise<void> {
@@ -660,7 +660,8 @@ async function resolveMembers(
   if (checked.length === 0) {
     return;
   }
-  const { enrolled, members: known, memberHints } = cachesOf(db);
+  const { db } = store;
+  const { enrolled, members: known, memberHints } = store.caches;
   const facts = new Map<string, MemberFacts>();
   const keys = new Map<string, { org_id: string; id: string | null; ref: string | null }>();
   for (const request of checked) {
@@ -714,7 +715,7 @@ async function resolveMembers(
 
   const programsByOrg = new Map<string, readonly StampProgram[]>();
   for (const orgId of new Set(checked.map((request) => request.orgId))) {
-    const programs = await stampProgramsOf(db, orgId);
+    const programs = await stampProgramsOf(store, orgId);
     programsByOrg.set(
       orgId,
       programs.filter((program) => program.active),
@@ -792,10 +793,11 @@ async function resolveMembers(
 
 /** The locations the resolved requests name, created on first use; cached per pool. */
 async function ensureLocations(
-  db: DbExecutor,
+  store: Store,
   slots: readonly Slot[],
 ): Promise<Map<string, LocationRef>> {
-  const { locations, locationNumbers } = cachesOf(db);
+  const { db } = store;
+  const { locations, locationNumbers } = store.caches;
   const byKey = new Map<string, LocationRef>();
   for (const slot of slots) {
     if (slot.state !== "resolved" || slot.resolved.checked.locationRef === null) {
@@ -915,7 +917,8 @@ const intentInsert = `
  * concurrent request with the same external id: read back and treated like any existing row) or
  * found its member changed since it was resolved: those are returned, to be resolved again.
  */
-async function insertIntents(db: DbExecutor, slots: Slot[]): Promise<number[]> {
+async function insertIntents(store: Store, slots: Slot[]): Promise<number[]> {
+  const { db } = store;
   const ready = slots.flatMap((slot, index) => (slot.state === "ready" ? [{ slot, index }] : []));
   if (ready.length === 0) {
     return [];
@@ -962,7 +965,7 @@ async function insertIntents(db: DbExecutor, slots: Slot[]): Promise<number[]> {
   await findExisting(db, slots, lost);
   // Still ready: no row holds the external id, so the member changed under the request.
   const changed = lost.filter((index) => slots[index]?.state === "ready");
-  const { memberHints } = cachesOf(db);
+  const { memberHints } = store.caches;
   for (const index of changed) {
     const slot = slots[index];
     assert.ok(slot?.state === "ready");

@@ -16,7 +16,7 @@ import {
   postChains,
   stampEarnChain,
 } from "../../ledger/index.ts";
-import type { LedgerDeps } from "../deps.ts";
+import type { LedgerDeps, Store } from "../deps.ts";
 import type { DomainError } from "../errors.ts";
 import { countFailed, failedIntentError, markAfterPosting } from "../intents/protocol.ts";
 import { idText, pointsLedgersOf } from "../intents/support.ts";
@@ -30,8 +30,7 @@ import {
   stampProgramsOf,
   toStampProgram,
 } from "../stamp-programs/stamp-cards.ts";
-import { cachesOf } from "../store/caches.ts";
-import { type DbExecutor, executeStatement } from "../store/db.ts";
+import { executeStatement } from "../store/db.ts";
 import { locations, posTransactions, stampPrograms } from "../store/schema.ts";
 import { parsePurchaseResponse, purchaseResponse } from "../store/stored-responses.ts";
 
@@ -155,7 +154,7 @@ export async function postPurchases(
   }
   const { db } = deps;
   const pointsLedgers = await pointsLedgersOf(
-    db,
+    deps,
     rows.map((row) => row.orgId),
   );
   await ensureEnrolled(
@@ -166,8 +165,8 @@ export async function postPurchases(
   // Rows read back from Postgres get their chains rebuilt from the row alone, which needs the
   // location's number; fresh rows carry the chains they were written from.
   const rebuilt = rows.filter((row) => row.chains === undefined);
-  const locationNumbers = await locationNumbersOf(db, rebuilt);
-  const programs = await programsOf(db, rows);
+  const locationNumbers = await locationNumbersOf(deps, rebuilt);
+  const programs = await programsOf(deps, rows);
   await ensureStampWallets(
     deps,
     db,
@@ -310,10 +309,11 @@ async function completePurchases(
 
 /** "org:location id" → number, for every location the rows name; cached per pool. */
 async function locationNumbersOf(
-  db: DbExecutor,
+  store: Store,
   rows: readonly PurchaseIntent[],
 ): Promise<Map<string, number>> {
-  const { locationNumbers: cached } = cachesOf(db);
+  const { db } = store;
+  const { locationNumbers: cached } = store.caches;
   const numbers = new Map<string, number>();
   const missing = new Map<string, { orgId: string; id: string }>();
   for (const row of rows) {
@@ -354,13 +354,14 @@ async function locationNumbersOf(
 
 /** The stamp programs the rows' grants name, by id: from the cached lists, else read. */
 async function programsOf(
-  db: DbExecutor,
+  store: Store,
   rows: readonly PurchaseIntent[],
 ): Promise<Map<string, StampProgram>> {
+  const { db } = store;
   const programs = new Map<string, StampProgram>();
   const orgIds = new Set(rows.flatMap((row) => (row.stamps.length > 0 ? [row.orgId] : [])));
   for (const orgId of orgIds) {
-    for (const program of await stampProgramsOf(db, orgId)) {
+    for (const program of await stampProgramsOf(store, orgId)) {
       programs.set(program.id, program);
     }
   }

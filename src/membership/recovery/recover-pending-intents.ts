@@ -9,6 +9,7 @@ import { finishEnrollments } from "../members/ledger-enrollment.ts";
 import { postPurchases } from "../purchases/posting.ts";
 import { driveHold, driveResolution } from "../redemptions/redemption-ledger.ts";
 import { postRefund } from "../refunds/refund-purchase.ts";
+import { createMembershipCaches } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { adjustments, members, posTransactions, redemptions } from "../store/schema.ts";
 
@@ -77,7 +78,13 @@ export async function recoverPendingIntents(
       break;
     }
     const done = await deps.db.transaction((tx) =>
-      recoverKind({ ...deps, db: tx, inTransaction: true }, kind, cutoff, remaining),
+      // Caches of its own: nothing this transaction saw is remembered if it rolls back.
+      recoverKind(
+        { ...deps, db: tx, caches: createMembershipCaches(), inTransaction: true },
+        kind,
+        cutoff,
+        remaining,
+      ),
     );
     assert.ok(done <= remaining, "a pass never exceeds its limit");
     report[kind] = done;
@@ -140,7 +147,7 @@ async function recoverKind(
         await postPurchases(deps, rows);
       } else {
         const ledgers = await pointsLedgersOf(
-          db,
+          deps,
           rows.map((row) => row.orgId),
         );
         for (const row of rows) {

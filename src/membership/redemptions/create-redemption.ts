@@ -64,7 +64,7 @@ export async function createRedemption(
   if (!isUuid(input.memberId)) {
     throw notFound;
   }
-  const { org } = await loadOrgLedger(deps.db, input.orgId);
+  const { org } = await loadOrgLedger(deps, input.orgId);
   const hash = requestHash({
     kind: "redemption.v1",
     member_id: input.memberId,

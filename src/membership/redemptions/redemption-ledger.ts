@@ -46,7 +46,7 @@ async function reload(deps: LedgerDeps, id: string): Promise<RedemptionRow> {
 }
 
 async function pointsLedgerOf(deps: LedgerDeps, orgId: string): Promise<number> {
-  const ledger = (await pointsLedgersOf(deps.db, [orgId])).get(orgId);
+  const ledger = (await pointsLedgersOf(deps, [orgId])).get(orgId);
   assert.ok(ledger !== undefined, "every org has a points ledger");
   return ledger;
 }

@@ -64,7 +64,7 @@ export async function refundPurchase(
   if (input.amountMinor > amountMinorMax) {
     throw invalidInput("amount too large", { field: "amountMinor" });
   }
-  const { org, pointsLedger } = await loadOrgLedger(deps.db, input.orgId);
+  const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
   const hash = requestHash({
     kind: "refund.v1",
     external_id: input.externalId,

@@ -53,7 +53,7 @@ export async function createStampProgram(
   ) {
     throw invalidInput("match category length out of range", { field: "matchCategory" });
   }
-  const { org } = await loadOrgLedger(deps.db, input.orgId);
+  const { org } = await loadOrgLedger(deps, input.orgId);
   const id = randomUUID();
 
   const row = await deps.db.transaction(async (tx) => {
@@ -85,7 +85,7 @@ export async function createStampProgram(
   // Purchases in this process see the new program from now on; other processes within
   // orgCacheTtlMs. A purchase that stamps it before the ledger below is provisioned provisions
   // it itself (ensureStampWallets), so the order does not matter.
-  invalidateOrgCaches(deps.db, org.id);
+  invalidateOrgCaches(deps.caches, org.id);
   await provisionLedger(deps.ledger, row.ledger);
   return toStampProgram(row);
 }

@@ -19,7 +19,7 @@ import {
   walletAccountId,
   walletBalance,
 } from "../../ledger/index.ts";
-import type { LedgerDeps } from "../deps.ts";
+import type { LedgerDeps, Store } from "../deps.ts";
 import { mapBounded } from "../intents/support.ts";
 import type { StampProgram } from "../ledger-types.ts";
 import {
@@ -27,7 +27,6 @@ import {
   ledgerRequestsInFlightMax,
   stampProgramsPerOrgMax,
 } from "../limits.ts";
-import { cachesOf } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { stampCards, stampPrograms } from "../store/schema.ts";
 
@@ -43,8 +42,9 @@ export function toStampProgram(row: typeof stampPrograms.$inferSelect): StampPro
  * createStampProgram enforces). Cached per pool for `orgCacheTtlMs`; creating a program drops
  * the entry in this process. The list is frozen: callers share it.
  */
-export function stampProgramsOf(db: DbExecutor, orgId: string): Promise<readonly StampProgram[]> {
-  return cachesOf(db).stampPrograms.load(orgId, async () => {
+export function stampProgramsOf(store: Store, orgId: string): Promise<readonly StampProgram[]> {
+  const { db } = store;
+  return store.caches.stampPrograms.load(orgId, async () => {
     const rows = await db
       .select()
       .from(stampPrograms)
@@ -79,7 +79,7 @@ export async function ensureStampWallets(
   db: DbExecutor,
   cards: readonly CardRef[],
 ): Promise<void> {
-  const { stampCards: opened } = cachesOf(db);
+  const { stampCards: opened } = deps.caches;
   const unique = new Map(cards.map((card) => [cardKey(card), card]));
   for (const [key, card] of unique) {
     if (opened.has(openedKey(card))) {

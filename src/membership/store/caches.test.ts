@@ -22,7 +22,12 @@ import { getMemberBalances } from "../members/get-member-balances.ts";
 import { updateMember } from "../members/update-member.ts";
 import { recordPurchase } from "../purchases/record-purchase.ts";
 import { createStampProgram } from "../stamp-programs/create-stamp-program.ts";
-import { BoundedCache, invalidateOrgCaches, LoadingCache } from "./caches.ts";
+import {
+  BoundedCache,
+  createMembershipCaches,
+  invalidateOrgCaches,
+  LoadingCache,
+} from "./caches.ts";
 import { type Database, openDatabase } from "./db.ts";
 
 describe("BoundedCache", () => {
@@ -92,7 +97,8 @@ describe("the membership caches on a real pool", () => {
         statements += 1;
       },
     });
-    deps = { ...environment.deps, db: counted.db };
+    // Its own pool, so its own caches, as the composition would build them.
+    deps = { ...environment.deps, db: counted.db, caches: createMembershipCaches() };
   });
   afterAll(async () => {
     await counted?.close();
@@ -156,7 +162,7 @@ describe("the membership caches on a real pool", () => {
     const stale = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(stale.stamps).toEqual([]);
     // What the time to live does after orgCacheTtlMs, done by hand.
-    invalidateOrgCaches(counted.db, org.id);
+    invalidateOrgCaches(deps.caches, org.id);
     const fresh = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
     expect(fresh.stamps.map((card) => card.name)).toEqual(["Elsewhere"]);
   });

@@ -18,8 +18,9 @@
  *   re-checks in the same statement, so a suspended member stops earning at once (in every
  *   process) and a new tier applies to the next purchase.
  *
- * One set of caches per database pool, so every use case on that pool sees what any other one
- * invalidated; deps built on a transaction get a private, short-lived set.
+ * One set of caches per database pool, built by the composition and passed in (`deps.caches`),
+ * so every use case on that pool sees what any other one invalidated; deps built on a
+ * transaction get a private, short-lived set.
  */
 import assert from "node:assert/strict";
 import type { StampProgram } from "../ledger-types.ts";
@@ -31,7 +32,6 @@ import {
 } from "../limits.ts";
 import type { LocationRef } from "../orgs/ensure-location.ts";
 import type { Org } from "../types.ts";
-import type { DbExecutor } from "./db.ts";
 
 export interface OrgLedgerContext {
   org: Org;
@@ -158,7 +158,12 @@ export interface MembershipCaches {
   stampCards: BoundedCache<true>;
 }
 
-function createMembershipCaches(): MembershipCaches {
+/**
+ * A fresh set of caches: one per database pool, built by the composition (createApp, the bench,
+ * the test environment) and passed in `LedgerDeps.caches`; deps on a transaction get their own
+ * short-lived set (recovery), so nothing a rolled-back transaction saw is remembered.
+ */
+export function createMembershipCaches(): MembershipCaches {
   return {
     orgs: new LoadingCache(orgCacheEntriesMax, orgCacheTtlMs),
     pointsLedgers: new BoundedCache(orgCacheEntriesMax, null),
@@ -172,25 +177,11 @@ function createMembershipCaches(): MembershipCaches {
   };
 }
 
-/** Keyed by the executor object: the pool's set lives as long as the pool. */
-const cachesByExecutor = new WeakMap<DbExecutor, MembershipCaches>();
-
-/** The caches of this pool (or transaction), created on first use. */
-export function cachesOf(db: DbExecutor): MembershipCaches {
-  let caches = cachesByExecutor.get(db);
-  if (caches === undefined) {
-    caches = createMembershipCaches();
-    cachesByExecutor.set(db, caches);
-  }
-  return caches;
-}
-
 /**
  * Forgets what is cached about an org's settings and stamp programs, in this process. Called by
  * the verbs that change them, after their commit.
  */
-export function invalidateOrgCaches(db: DbExecutor, orgId: string): void {
-  const caches = cachesOf(db);
+export function invalidateOrgCaches(caches: MembershipCaches, orgId: string): void {
   caches.orgs.delete(orgId);
   caches.stampPrograms.delete(orgId);
 }
