@@ -6,7 +6,7 @@ import { defineConfig } from "drizzle-kit";
 export default defineConfig({
   dialect: "postgresql",
   // The membership module's tables and the HTTP edge's idempotency records.
-  schema: ["./src/membership/schema.ts", "./src/http/schema.ts"],
+  schema: ["./src/membership/store/schema.ts", "./src/http/schema.ts"],
   out: "./drizzle",
   strict: true,
   verbose: true,

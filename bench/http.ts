@@ -33,9 +33,14 @@ import { pino } from "pino";
 import { loadConfig } from "../src/config.ts";
 import { createApp, createEdgeRedis, createMetrics, httpLimits } from "../src/http/index.ts";
 import { createLedgerClient } from "../src/ledger/index.ts";
-import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/db.ts";
 import type { LedgerDeps, MembershipSecrets } from "../src/membership/index.ts";
-import { createOrg, enrollMemberWithLedger, openDatabase } from "../src/membership/index.ts";
+import {
+  createMembershipCaches,
+  createOrg,
+  enrollMemberWithLedger,
+  openDatabase,
+} from "../src/membership/index.ts";
+import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/store/db.ts";
 
 const usage =
   "usage: [TB_ADDRESS=<replicas> [TB_CLUSTER_ID=<id>]] npm run bench:http [-- --quick] " +
@@ -276,7 +281,7 @@ async function cleanUp(): Promise<void> {
 }
 
 try {
-  const deps: LedgerDeps = { db: database.db, secrets, ledger };
+  const deps: LedgerDeps = { db: database.db, secrets, ledger, caches: createMembershipCaches() };
   const org = await createOrg(deps, {
     name: "Bench",
     slug: `bench-${runId.replace("_", "-")}`,

@@ -21,6 +21,8 @@ import { createLedgerClient, ledgerLabel } from "./ledger/index.ts";
 import type { Database, LedgerDeps, MembershipSecrets } from "./membership/index.ts";
 import {
   checkInstallation,
+  createIntentMetrics,
+  createMembershipCaches,
   InstallationMismatchError,
   openServiceDatabase,
   recoverPendingIntents,
@@ -28,9 +30,14 @@ import {
 } from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
 
-/** Recovery re-drives intents at least this old: younger ones are likely still in flight. */
-const recoveryOlderThanMs = 60_000;
-const recoveryIntervalMs = 30_000;
+/**
+ * Recovery re-drives intents at least this old: younger ones are likely still in flight (and
+ * re-driving one that is costs nothing wrong: its ids answer `exists`, its mark happens once).
+ * Together these bound the wait for a document left pending to about 8 s after its dependency
+ * returns (README, "Failure behaviour").
+ */
+const recoveryOlderThanMs = 3_000;
+const recoveryIntervalMs = 5_000;
 /** Intents per recovery pass, and passes per run, so one run is bounded. */
 const recoveryBatch = 500;
 const recoveryPassesMax = 20;
@@ -169,6 +176,8 @@ const domain: LedgerDeps = {
   db: database.db,
   secrets,
   ledger: countPostedTransfers(ledger, metrics),
+  intentMetrics: createIntentMetrics(metrics.registry),
+  caches: createMembershipCaches(),
 };
 
 const recoveryLogger = logger.child({ module: "recovery" });
@@ -212,6 +221,8 @@ const app = createApp({
   db: database.db,
   secrets,
   ledger: domain.ledger,
+  intentMetrics: domain.intentMetrics,
+  caches: domain.caches,
   redis,
   logger,
   metrics,

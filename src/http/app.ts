@@ -9,6 +9,11 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { LedgerDeps } from "../membership/index.ts";
+import {
+  createIntentMetrics,
+  createMembershipCaches,
+  createPurchaseBatcher,
+} from "../membership/index.ts";
 import { requestDeadline } from "./deadline.ts";
 import { createDocs } from "./docs.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
@@ -39,8 +44,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     db: deps.db,
     secrets: deps.secrets,
     ledger: deps.ledger,
+    intentMetrics: deps.intentMetrics ?? createIntentMetrics(deps.metrics.registry),
+    // One set per pool (this app's): built here, passed in, never looked up from a global.
+    caches: deps.caches ?? createMembershipCaches(),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
   };
+  // Built here, on the app's own deps: every purchase request of this app shares it.
+  domain.purchaseBatcher = createPurchaseBatcher(domain);
   const limiter = createRateLimiter(deps.redis, {
     keyPrefix: deps.options.redisKeyPrefix,
     requests: deps.options.rateLimit.requests,

@@ -7,8 +7,14 @@ import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import type { Context } from "hono";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { Client } from "tigerbeetle-node";
-import type { ApiKeyPrincipal, Db, MembershipSecrets } from "../membership/index.ts";
+import type { LedgerApi } from "../ledger/index.ts";
+import type {
+  ApiKeyPrincipal,
+  Db,
+  IntentMetrics,
+  MembershipCaches,
+  MembershipSecrets,
+} from "../membership/index.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface HttpOptions {
@@ -30,7 +36,14 @@ export interface AppDeps {
   db: Db;
   secrets: MembershipSecrets;
   /** The ledger, as the use cases see it (instrumented by `countPostedTransfers` in main). */
-  ledger: Client;
+  ledger: LedgerApi;
+  /**
+   * The pool's caches: one set per pool, so every app (and recovery) on `db` shares it; a fresh
+   * set when absent.
+   */
+  caches?: MembershipCaches;
+  /** The intent protocol's counters, on `metrics.registry`; built in createApp when absent. */
+  intentMetrics?: IntentMetrics;
   redis: Redis;
   logger: Logger;
   metrics: Metrics;

@@ -18,7 +18,7 @@ import {
 } from "drizzle-orm/pg-core";
 // The one table an idempotency record belongs to. The membership index does not export tables,
 // and the foreign key needs the table object; this is the only reach into the module's files.
-import { orgs } from "../membership/schema.ts";
+import { orgs } from "../membership/store/schema.ts";
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
   dataType() {

@@ -2,6 +2,12 @@
  * The ledger module's public surface. Other modules import from here, never from the files
  * behind it.
  */
+
+/**
+ * The ledger's interface and its transfers, for code that holds them without speaking
+ * TigerBeetle: only this module imports tigerbeetle-node (test/tidy.test.ts).
+ */
+export type { Client as LedgerApi, Transfer as LedgerTransfer } from "tigerbeetle-node";
 export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
 export { createLedgerClient, ledgerLabel } from "./client.ts";
 export * from "./codes.ts";
@@ -27,5 +33,7 @@ export {
 } from "./installation.ts";
 export * as ledgerLimits from "./limits.ts";
 export * from "./loyalty.ts";
+export type { LedgerMetrics } from "./metrics.ts";
+export { countPostedTransfers, createLedgerMetrics } from "./metrics.ts";
 export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./postings.ts";
 export * from "./reads.ts";

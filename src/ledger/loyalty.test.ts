@@ -8,6 +8,7 @@ import { AccountCode } from "./codes.ts";
 import { createEmbeddedClient } from "./embedded/index.ts";
 import { controlAccountId, walletAccountId } from "./ids.ts";
 import {
+  adjustmentTransferId,
   adjustPoints,
   completeStampCard,
   currencyExponent,
@@ -18,6 +19,7 @@ import {
   pointsForPurchase,
   postChains,
   resolveRedemption,
+  reversalTransferId,
   reversePoints,
   stampEarnChain,
 } from "./loyalty.ts";
@@ -246,7 +248,7 @@ describe("loyalty operations", () => {
       ledger,
       memberId,
       reason: "refund" as const,
-      externalId: "R-1",
+      transferId: reversalTransferId({ orgId, reason: "refund", externalId: "R-1" }),
       points: 100n,
       documentId: randomUUID(),
     };
@@ -259,16 +261,25 @@ describe("loyalty operations", () => {
   it("adjusts in both directions and refuses to overdraw", async () => {
     const { client, orgId, ledger, member } = setup();
     const memberId = await member(10n);
-    const base = { orgId, ledger, memberId, documentId: randomUUID() };
-    await adjustPoints(client, { ...base, externalId: "A-1", direction: "credit", points: 5n });
-    await adjustPoints(client, { ...base, externalId: "A-2", direction: "debit", points: 15n });
-    await expect(
-      adjustPoints(client, { ...base, externalId: "A-3", direction: "debit", points: 1n }),
-    ).rejects.toMatchObject({ refusal: "insufficient_points" });
+    const documentId = randomUUID();
+    const adjustment = (externalId: string, direction: "credit" | "debit", points: bigint) => ({
+      orgId,
+      ledger,
+      memberId,
+      documentId,
+      direction,
+      points,
+      transferId: adjustmentTransferId({ orgId, externalId, direction }),
+    });
+    await adjustPoints(client, adjustment("A-1", "credit", 5n));
+    await adjustPoints(client, adjustment("A-2", "debit", 15n));
+    await expect(adjustPoints(client, adjustment("A-3", "debit", 1n))).rejects.toMatchObject({
+      refusal: "insufficient_points",
+    });
     // The refused id is burned; its retry answers the same refusal.
-    await expect(
-      adjustPoints(client, { ...base, externalId: "A-3", direction: "debit", points: 1n }),
-    ).rejects.toMatchObject({ refusal: "insufficient_points" });
+    await expect(adjustPoints(client, adjustment("A-3", "debit", 1n))).rejects.toMatchObject({
+      refusal: "insufficient_points",
+    });
     expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(0n);
   });
 

@@ -43,21 +43,36 @@ export type LedgerRefusal =
   | "hold_already_fulfilled"
   | "hold_already_cancelled"
   | "not_found"
-  | "conflict";
+  | "conflict"
+  /**
+   * Any other answer that refuses a transfer for good (its id is then burnt or taken, e.g.
+   * `id_already_failed`, `exists_with_different_amount`): re-sending it can never succeed.
+   */
+  | "rejected";
 
 export class LedgerRefusedError extends Error {
   constructor(
     readonly refusal: LedgerRefusal,
     readonly status: CreateTransferStatus,
+    operation?: string,
   ) {
-    super(`ledger refused: ${refusal} (${CreateTransferStatus[status]})`);
+    const where = operation === undefined ? "" : `${operation}: `;
+    super(`${where}ledger refused: ${refusal} (${CreateTransferStatus[status] ?? status})`);
     this.name = "LedgerRefusedError";
+  }
+
+  /** The ledger's own name of the answer, e.g. `id_already_failed`: what a failed intent keeps. */
+  get reason(): string {
+    return CreateTransferStatus[this.status] ?? String(this.status);
   }
 }
 
-/** Unexpected ledger answers are bugs in our use of the ledger, never business outcomes. */
-function unexpected(operation: string, status: number): never {
-  assert.fail(`${operation}: unexpected ledger status ${CreateTransferStatus[status] ?? status}`);
+/**
+ * A refusal no business rule explains. TigerBeetle's answers are final for a transfer id, so the
+ * caller records the operation as failed for good (with `reason`) rather than retrying it.
+ */
+function unexpected(operation: string, status: CreateTransferStatus): never {
+  throw new LedgerRefusedError("rejected", status, operation);
 }
 
 export interface OrgLedger {
@@ -370,11 +385,28 @@ export interface ReversalInput extends OrgLedger {
   memberId: string;
   /** Where the reversal comes from: "refund" (to issuance) or "expiry" (to breakage). */
   reason: "refund" | "expiry";
-  /** The refund's or the expiry run's external id. */
-  externalId: string;
   /** Points that should leave the wallet. */
   points: bigint;
   documentId: string;
+  /**
+   * The reversal's id as its document recorded it (`reversalTransferId`, when the intent was
+   * written): posted as recorded, never derived a second time.
+   */
+  transferId: bigint;
+}
+
+/** The id of a reversal: what its document records before it is posted. */
+export function reversalTransferId(input: {
+  orgId: string;
+  reason: "refund" | "expiry";
+  externalId: string;
+}): bigint {
+  return transferId({
+    orgId: input.orgId,
+    source: input.reason,
+    externalId: input.externalId,
+    leg: "reversal",
+  });
 }
 
 /**
@@ -387,12 +419,8 @@ export async function reversePoints(
 ): Promise<{ reversed: bigint; shortfall: bigint }> {
   assert.ok(input.points > 0n, "a reversal takes a positive amount");
   const refund = input.reason === "refund";
-  const id = transferId({
-    orgId: input.orgId,
-    source: input.reason,
-    externalId: input.externalId,
-    leg: "reversal",
-  });
+  const id = input.transferId;
+  assert.ok(id > 0n, "a reversal posts the id its document recorded");
   const chain = link([
     transfer({
       id,
@@ -422,10 +450,25 @@ export async function reversePoints(
 
 export interface AdjustmentInput extends OrgLedger {
   memberId: string;
-  externalId: string;
   direction: "credit" | "debit";
   points: bigint;
   documentId: string;
+  /** The id its document recorded (`adjustmentTransferId`): posted as recorded. */
+  transferId: bigint;
+}
+
+/** The id of an adjustment's transfer: what its document records before it is posted. */
+export function adjustmentTransferId(input: {
+  orgId: string;
+  externalId: string;
+  direction: "credit" | "debit";
+}): bigint {
+  return transferId({
+    orgId: input.orgId,
+    source: "adjustment",
+    externalId: input.externalId,
+    leg: input.direction,
+  });
 }
 
 /** adjustments → wallet (credit) or wallet → adjustments (debit; refused beyond the balance). */
@@ -436,12 +479,7 @@ export async function adjustPoints(client: Client, input: AdjustmentInput): Prom
   const credit = input.direction === "credit";
   const chain = link([
     transfer({
-      id: transferId({
-        orgId: input.orgId,
-        source: "adjustment",
-        externalId: input.externalId,
-        leg: input.direction,
-      }),
+      id: input.transferId,
       debit_account_id: credit ? control : wallet,
       credit_account_id: credit ? wallet : control,
       amount: input.points,
@@ -557,17 +595,21 @@ export async function completeStampCard(
 }
 
 /** Posts any mix of prepared chains (earn, stamps) in as few requests as possible. */
+/**
+ * Posts independent chains (see `submitChains`) and returns one outcome per chain, in order.
+ * A `failed` outcome is final for that chain (TigerBeetle never accepts a refused id later):
+ * the caller records its document as failed; the other chains are unaffected.
+ */
 export async function postChains(
   client: Client,
   chains: readonly Transfer[][],
 ): Promise<ChainOutcome[]> {
-  const outcomes = await submitChains(client, chains);
-  for (const outcome of outcomes) {
-    if (outcome.kind === "failed") {
-      unexpected("postChains", outcome.status);
-    }
-  }
-  return outcomes;
+  return submitChains(client, chains);
+}
+
+/** The ledger's name of a failed chain's status, as a failed intent records it. */
+export function chainFailureReason(outcome: Extract<ChainOutcome, { kind: "failed" }>): string {
+  return CreateTransferStatus[outcome.status] ?? String(outcome.status);
 }
 
 /** Wallet flags are part of the contract: assert them when a wallet is read. */

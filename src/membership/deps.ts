@@ -3,9 +3,11 @@
  * server secrets. Built once in `main` from configuration.
  */
 import assert from "node:assert/strict";
-import type { Client } from "tigerbeetle-node";
-import { fieldKeyBytes, hashKeyBytesMin } from "./crypto.ts";
-import type { DbExecutor } from "./db.ts";
+import type { LedgerApi } from "../ledger/index.ts";
+import type { PurchaseBatcher } from "./purchases/batcher.ts";
+import type { MembershipCaches } from "./store/caches.ts";
+import { fieldKeyBytes, hashKeyBytesMin } from "./store/crypto.ts";
+import type { DbExecutor } from "./store/db.ts";
 
 export interface MembershipSecrets {
   /** HMAC-SHA256 key for API key hashes; at least 32 bytes. */
@@ -33,7 +35,9 @@ export interface IntentRef {
 /** What the ledger-backed use cases receive: the membership deps, the ledger and a clock. */
 export interface LedgerDeps extends MembershipDeps {
   /** TigerBeetle's client, or the embedded engine behind the same interface. */
-  ledger: Client;
+  ledger: LedgerApi;
+  /** The pool's caches (store/caches.ts), built once by the composition with the pool. */
+  caches: MembershipCaches;
   /** Wall clock; `new Date()` when absent. */
   clock?: () => Date;
   /**
@@ -42,7 +46,30 @@ export interface LedgerDeps extends MembershipDeps {
    * as a crash would. Never set in production.
    */
   interrupt?: (step: IntentStep, intent: IntentRef) => Promise<void> | void;
+  /**
+   * Coalesces `recordPurchase` calls; built on these very deps by the composition (createApp).
+   * Absent: each purchase is recorded on its own.
+   */
+  purchaseBatcher?: PurchaseBatcher;
+  /** Counts what the intent protocol cannot show in a response; absent: nothing is counted. */
+  intentMetrics?: IntentMetrics;
+  /**
+   * True when `db` is a transaction (recovery): a failed statement aborts it, so a posted mark
+   * that fails is not answered as success there (see intents/protocol.ts).
+   */
+  inTransaction?: boolean;
 }
+
+/** The protocol's counters (intents/metrics.ts builds them on a prom-client registry). */
+export interface IntentMetrics {
+  /** A document the ledger refused for good moved to `failed`. */
+  intentFailed(table: IntentRef["table"], reason: string): void;
+  /** The ledger accepted a document whose posted mark could not be written; recovery will. */
+  markDeferred(table: IntentRef["table"]): void;
+}
+
+/** The database and its caches: what the cached reads need. */
+export type Store = Pick<LedgerDeps, "db" | "caches">;
 
 /** Only the database: for use cases that touch no secret. */
 export type DbDeps = Pick<MembershipDeps, "db">;

@@ -6,30 +6,16 @@
  */
 
 // Ledger-backed use cases.
-export type { AdjustMemberPointsInput } from "./adjust-member-points.ts";
-export { adjustMemberPoints } from "./adjust-member-points.ts";
-export type { AllocateLedgerInput } from "./allocate-ledger.ts";
-export { allocateLedger } from "./allocate-ledger.ts";
-export type { AssignTierInput, AssignTierResult } from "./assign-tier.ts";
-export { assignTier } from "./assign-tier.ts";
-export type { AuthenticateApiKeyInput } from "./authenticate-api-key.ts";
-export { authenticateApiKey } from "./authenticate-api-key.ts";
-export type { CancelRedemptionInput } from "./cancel-redemption.ts";
-export { cancelRedemption } from "./cancel-redemption.ts";
-export type { CreateApiKeyInput } from "./create-api-key.ts";
-export { createApiKey } from "./create-api-key.ts";
-export type { CreateOrgInput, CreateOrgResult } from "./create-org.ts";
-export { createOrg, defaultTiers } from "./create-org.ts";
-export type { CreateRedemptionInput } from "./create-redemption.ts";
-export { createRedemption } from "./create-redemption.ts";
-export type { CreateStampProgramInput } from "./create-stamp-program.ts";
-export { createStampProgram } from "./create-stamp-program.ts";
-export type { FieldCipher } from "./crypto.ts";
-export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./crypto.ts";
-export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./db.ts";
-export { isPostgresError, openDatabase, openPool, redactedDatabaseUrl } from "./db.ts";
+export type { AdjustMemberPointsInput } from "./adjustments/adjust-member-points.ts";
+export { adjustMemberPoints } from "./adjustments/adjust-member-points.ts";
+export type { AuthenticateApiKeyInput } from "./api-keys/authenticate-api-key.ts";
+export { authenticateApiKey } from "./api-keys/authenticate-api-key.ts";
+export type { CreateApiKeyInput } from "./api-keys/create-api-key.ts";
+export { createApiKey } from "./api-keys/create-api-key.ts";
+export { listApiKeys } from "./api-keys/list-api-keys.ts";
 export type {
   DbDeps,
+  IntentMetrics,
   IntentRef,
   IntentStep,
   LedgerDeps,
@@ -37,64 +23,89 @@ export type {
   MembershipSecrets,
 } from "./deps.ts";
 export { assertMembershipSecrets } from "./deps.ts";
-export type { EnrollMemberInput } from "./enroll-member.ts";
-export { enrollMember } from "./enroll-member.ts";
-export type { EnrollMemberWithLedgerResult } from "./enroll-member-with-ledger.ts";
-export { enrollMemberWithLedger } from "./enroll-member-with-ledger.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
-export type { FindMemberByExternalRefInput } from "./find-member-by-external-ref.ts";
-export { findMemberByExternalRef } from "./find-member-by-external-ref.ts";
-export type { FindMembersByEmailInput } from "./find-members-by-email.ts";
-export { findMembersByEmail } from "./find-members-by-email.ts";
-export type { FulfilRedemptionInput } from "./fulfil-redemption.ts";
-export { fulfilRedemption } from "./fulfil-redemption.ts";
-export type { GetMemberInput } from "./get-member.ts";
-export { getMember } from "./get-member.ts";
-export type { GetMemberBalancesInput } from "./get-member-balances.ts";
-export { getMemberBalances } from "./get-member-balances.ts";
-export type { GetMemberHistoryInput } from "./get-member-history.ts";
-export { getMemberHistory } from "./get-member-history.ts";
-export { getOrg } from "./get-org.ts";
-export type { GetTrialBalanceInput } from "./get-trial-balance.ts";
-export { getTrialBalance } from "./get-trial-balance.ts";
+export { createIntentMetrics } from "./intents/metrics.ts";
 export type {
   InstallationCheck,
   InstallationDeps,
   InstallationLabels,
   InstallationPart,
-} from "./installation.ts";
+} from "./store/installation.ts";
 export {
   checkInstallation,
   checkSecretsBelong,
   InstallationMismatchError,
   secretFingerprint,
-} from "./installation.ts";
+} from "./store/installation.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";
-export { listApiKeys } from "./list-api-keys.ts";
-export type { ListMemberTiersInput } from "./list-member-tiers.ts";
-export { listMemberTiers } from "./list-member-tiers.ts";
-export { listTiers } from "./list-tiers.ts";
-export type { Migration, ServiceDatabase } from "./migrations.ts";
+export type { AssignTierInput, AssignTierResult } from "./members/assign-tier.ts";
+export { assignTier } from "./members/assign-tier.ts";
+export type { EnrollMemberInput } from "./members/enroll-member.ts";
+export { enrollMember } from "./members/enroll-member.ts";
+export type { EnrollMemberWithLedgerResult } from "./members/enroll-member-with-ledger.ts";
+export { enrollMemberWithLedger } from "./members/enroll-member-with-ledger.ts";
+export type { FindMemberByExternalRefInput } from "./members/find-member-by-external-ref.ts";
+export { findMemberByExternalRef } from "./members/find-member-by-external-ref.ts";
+export type { FindMembersByEmailInput } from "./members/find-members-by-email.ts";
+export { findMembersByEmail } from "./members/find-members-by-email.ts";
+export type { GetMemberInput } from "./members/get-member.ts";
+export { getMember } from "./members/get-member.ts";
+export type { GetMemberBalancesInput } from "./members/get-member-balances.ts";
+export { getMemberBalances } from "./members/get-member-balances.ts";
+export type { GetMemberHistoryInput } from "./members/get-member-history.ts";
+export { getMemberHistory } from "./members/get-member-history.ts";
+export type { ListMemberTiersInput } from "./members/list-member-tiers.ts";
+export { listMemberTiers } from "./members/list-member-tiers.ts";
+export type { MemberPatch, UpdateMemberInput } from "./members/update-member.ts";
+export { updateMember } from "./members/update-member.ts";
+export type { AllocateLedgerInput } from "./orgs/allocate-ledger.ts";
+export { allocateLedger } from "./orgs/allocate-ledger.ts";
+export type { CreateOrgInput, CreateOrgResult } from "./orgs/create-org.ts";
+export { createOrg, defaultTiers } from "./orgs/create-org.ts";
+export { getOrg } from "./orgs/get-org.ts";
+export type { GetTrialBalanceInput } from "./orgs/get-trial-balance.ts";
+export { getTrialBalance } from "./orgs/get-trial-balance.ts";
+export { listTiers } from "./orgs/list-tiers.ts";
+export type { OrgSettings } from "./orgs/settings.ts";
+export { defaultOrgSettings, orgSettingsSchema } from "./orgs/settings.ts";
+export type { PurchaseBatcher, PurchaseBatcherOptions } from "./purchases/batcher.ts";
+export { createPurchaseBatcher } from "./purchases/batcher.ts";
+export type { PurchaseInput, RecordPurchaseInput } from "./purchases/record-purchase.ts";
+export { recordPurchase } from "./purchases/record-purchase.ts";
+export type { RecordPurchasesInput } from "./purchases/record-purchases.ts";
+export { recordPurchases } from "./purchases/record-purchases.ts";
+export type {
+  RecoverPendingIntentsOptions,
+  RecoveryReport,
+} from "./recovery/recover-pending-intents.ts";
+export { recoverPendingIntents } from "./recovery/recover-pending-intents.ts";
+export type { CancelRedemptionInput } from "./redemptions/cancel-redemption.ts";
+export { cancelRedemption } from "./redemptions/cancel-redemption.ts";
+export type { CreateRedemptionInput } from "./redemptions/create-redemption.ts";
+export { createRedemption } from "./redemptions/create-redemption.ts";
+export type { FulfilRedemptionInput } from "./redemptions/fulfil-redemption.ts";
+export { fulfilRedemption } from "./redemptions/fulfil-redemption.ts";
+export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
+export { refundPurchase } from "./refunds/refund-purchase.ts";
+export type { CreateStampProgramInput } from "./stamp-programs/create-stamp-program.ts";
+export { createStampProgram } from "./stamp-programs/create-stamp-program.ts";
+export type { MembershipCaches } from "./store/caches.ts";
+export { createMembershipCaches } from "./store/caches.ts";
+export type { FieldCipher } from "./store/crypto.ts";
+export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./store/crypto.ts";
+export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./store/db.ts";
+export { isPostgresError, openDatabase, openPool, redactedDatabaseUrl } from "./store/db.ts";
+export type { Migration, ServiceDatabase } from "./store/migrations.ts";
 export {
   knownMigrations,
   migrateCommand,
   openServiceDatabase,
   pendingMigrations,
   SchemaOutOfDateError,
-} from "./migrations.ts";
-export type { OutboxTopic } from "./outbox.ts";
-export type { PurchaseInput, RecordPurchaseInput } from "./record-purchase.ts";
-export { recordPurchase } from "./record-purchase.ts";
-export type { RecordPurchasesInput } from "./record-purchases.ts";
-export { recordPurchases } from "./record-purchases.ts";
-export type { RecoverPendingIntentsOptions, RecoveryReport } from "./recover-pending-intents.ts";
-export { recoverPendingIntents } from "./recover-pending-intents.ts";
-export type { RefundPurchaseInput } from "./refund-purchase.ts";
-export { refundPurchase } from "./refund-purchase.ts";
-export type { OrgSettings } from "./settings.ts";
-export { defaultOrgSettings, orgSettingsSchema } from "./settings.ts";
+} from "./store/migrations.ts";
+export type { OutboxTopic } from "./store/outbox.ts";
 export type {
   ApiKey,
   ApiKeyPrincipal,
@@ -106,8 +117,6 @@ export type {
   Org,
   Tier,
 } from "./types.ts";
-export type { MemberPatch, UpdateMemberInput } from "./update-member.ts";
-export { updateMember } from "./update-member.ts";
 export {
   currencyPattern,
   isTimeZone,

@@ -13,6 +13,8 @@ export interface PurchaseItem {
   category?: string | null;
   /** Units bought, a positive integer. */
   quantity: number;
+  /** The line's amount in minor units; part of the request (and its hash), not of earning. */
+  amountMinor?: bigint | null;
 }
 
 export interface StampProgram {

@@ -1,5 +1,5 @@
 /** Domain values returned by the membership use cases. Points are bigint; nothing is a float. */
-import type { OrgSettings } from "./settings.ts";
+import type { OrgSettings } from "./orgs/settings.ts";
 
 export type ApiKeyRole = "admin" | "pos" | "finance";
 export type MemberStatus = "active" | "suspended" | "closed";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEmbeddedClient } from "../../src/ledger/index.ts";
 import type { Db } from "../../src/membership/index.ts";
 import { openDatabase } from "../../src/membership/index.ts";
-import * as schema from "../../src/membership/schema.ts";
+import * as schema from "../../src/membership/store/schema.ts";
 import type { Harness, TestOrg } from "./support.ts";
 import {
   buildTestOrg,

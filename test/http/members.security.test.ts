@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiKeyCacheTtlMs } from "../../src/http/limits.ts";
-import { revokeApiKey } from "../../src/membership/revoke-api-key.ts";
+import { revokeApiKey } from "../../src/membership/api-keys/revoke-api-key.ts";
 import type { Harness, Role, TestOrg } from "./support.ts";
 import {
   buildTestOrg,

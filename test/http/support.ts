@@ -15,14 +15,14 @@ import type { Metrics } from "../../src/http/metrics.ts";
 import { countPostedTransfers, createMetrics } from "../../src/http/metrics.ts";
 import type { EmbeddedClient } from "../../src/ledger/index.ts";
 import type { CreateOrgResult, Db, LedgerDeps } from "../../src/membership/index.ts";
+import type { TestDatabase } from "../support/db.ts";
+import { createTestDatabase } from "../support/db.ts";
 import {
   buildLedgerOrg,
   cardNumber,
   createLedgerTestEnvironment,
   type LedgerTestEnvironment,
-} from "../../src/membership/ledger-testing.ts";
-import type { TestDatabase } from "../support/db.ts";
-import { createTestDatabase } from "../support/db.ts";
+} from "../support/ledger.ts";
 
 export const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 /** Keys one cleanup SCAN batch asks for. */
@@ -128,6 +128,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       db: variant.db ?? database.db,
       secrets: environment.deps.secrets,
       ledger: variant.ledger ?? ledger,
+      // The pool's caches, shared with `environment.deps` as in one process; another pool, its own.
+      ...(variant.db === undefined ? { caches: environment.deps.caches } : {}),
       redis: variant.redis ?? redis,
       logger: variant.logger ?? options.logger ?? silent,
       metrics,

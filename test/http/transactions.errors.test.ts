@@ -1,7 +1,7 @@
 /**
  * POS transactions over HTTP, the refusals. Amounts must be integers from 1 to 10^12 (floats,
  * strings and zero are 400 with the field's path); a reused external id with another body is
- * 409; refunds beyond the purchase are 422; a batch with one malformed item is refused whole.
+ * 409 (line amounts included); refunds beyond the purchase are 422; a batch with one malformed item is refused whole.
  * Every refusal leaves Postgres and the ledger unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -165,6 +165,31 @@ describe("external id reuse", () => {
     expect(first.status).toBe(201);
     const response = await expectRefused("/v1/transactions", { ...body, amount: 2_000 }, 409);
     expect(response.body.error?.code).toBe("conflict");
+  });
+
+  it("answers 409 when only the line amounts differ, and 200 for the same lines", async () => {
+    const lines = [
+      { sku: "latte", category: "coffee", quantity: 2, amount: 700 },
+      { sku: "bagel", quantity: 1, amount: 300 },
+    ];
+    const body = purchase({ external_id: "reused-lines", items: lines });
+    const first = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      body,
+    });
+    expect(first.status).toBe(201);
+    const moved = [
+      { ...lines[0], amount: 600 },
+      { ...lines[1], amount: 400 },
+    ];
+    const response = await expectRefused("/v1/transactions", { ...body, items: moved }, 409);
+    expect(response.body.error?.code).toBe("conflict");
+    const replay = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      body,
+    });
+    expect(replay.status).toBe(200);
+    expect(replay.body.transaction_id).toBe(first.body.transaction_id);
   });
 });
 

@@ -13,14 +13,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Sql } from "postgres";
-import type { Db } from "../../src/membership/db.ts";
+import type { Db } from "../../src/membership/store/db.ts";
 import {
   isPostgresError,
   openAdminClient,
   openDatabase,
   quoteIdentifier,
   withDatabaseName,
-} from "../../src/membership/db.ts";
+} from "../../src/membership/store/db.ts";
 
 /** The server tests run against; override for CI with TEST_POSTGRES_URL. */
 const serverUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

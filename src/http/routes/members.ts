@@ -407,7 +407,9 @@ export function membersRoutes(deps: RouteDeps) {
       description:
         "Holds the points (a pending ledger transfer) until fulfilled, cancelled or expired. " +
         "Concurrent redemptions can never overdraw: the ledger refuses a hold beyond the " +
-        "available balance (422 `insufficient_points`). Roles: admin, pos.",
+        "available balance (422 `insufficient_points`). Roles: admin, pos. " +
+        "A refusal (`insufficient_points`, `member_inactive`) is final for its `external_id`: " +
+        "a retry answers the same refusal; send a new `external_id` once the points are there.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin", "pos"]),
       request: {

@@ -112,12 +112,13 @@ function purchaseInput(body: PurchaseBodyValue): PurchaseInput {
     currency: body.currency,
     occurredAt: body.occurred_at === undefined ? undefined : new Date(body.occurred_at),
     locationRef: body.location,
-    // Line amounts are accepted and validated, but points are earned on the purchase amount
-    // (discounts and tenders make line sums an unreliable basis); stamps count quantities.
+    // Line amounts are kept and hashed with the request; points are earned on the purchase
+    // amount (discounts and tenders make line sums an unreliable basis), stamps on quantities.
     items: body.items?.map((item) => ({
       sku: item.sku,
       category: item.category ?? null,
       quantity: item.quantity,
+      amountMinor: BigInt(item.amount),
     })),
   };
 }

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { and, eq, sql } from "drizzle-orm";
+import type { MembershipDeps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
+import {
+  emailLookupHash,
+  encryptPii,
+  memberCipher,
+  phoneLookupHash,
+  toMember,
+} from "../store/records.ts";
+import { members } from "../store/schema.ts";
+import type { Member, MemberStatus } from "../types.ts";
+import { isUuid } from "../validation.ts";
+
+/** PATCH semantics: an absent field is unchanged, `null` clears it. */
+export interface MemberPatch {
+  email?: string | null;
+  phone?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  status?: MemberStatus;
+}
+
+export interface UpdateMemberInput {
+  orgId: string;
+  memberId: string;
+  patch: MemberPatch;
+}
+
+/**
+ * Changes a member's personal data and/or status. `closed` is final: a closed member cannot be
+ * changed any more (`invalid_state`); `suspended` ↔ `active` is free. Another org's member is
+ * `not_found`.
+ */
+export async function updateMember(
+  deps: MembershipDeps,
+  input: UpdateMemberInput,
+): Promise<Member> {
+  const { orgId, memberId, patch } = input;
+  const notFound = new DomainError("not_found", "member not found", { memberId });
+  if (!isUuid(memberId)) {
+    throw notFound;
+  }
+  const cipher = memberCipher(deps.secrets);
+
+  return deps.db.transaction(async (tx) => {
+    // Locked so the status check and the write see the same row.
+    const [current] = await tx
+      .select()
+      .from(members)
+      .where(and(eq(members.orgId, orgId), eq(members.id, memberId)))
+      .limit(1)
+      .for("update");
+    if (current === undefined) {
+      throw notFound;
+    }
+    const changes: Partial<typeof members.$inferInsert> = {};
+    if (patch.email !== undefined) {
+      changes.emailEncrypted = encryptPii(cipher, "email", orgId, memberId, patch.email);
+      changes.emailHash =
+        patch.email === null ? null : emailLookupHash(deps.secrets, orgId, patch.email);
+    }
+    if (patch.phone !== undefined) {
+      changes.phoneEncrypted = encryptPii(cipher, "phone", orgId, memberId, patch.phone);
+      changes.phoneHash =
+        patch.phone === null ? null : phoneLookupHash(deps.secrets, orgId, patch.phone);
+    }
+    if (patch.firstName !== undefined) {
+      changes.firstNameEncrypted = encryptPii(
+        cipher,
+        "first_name",
+        orgId,
+        memberId,
+        patch.firstName,
+      );
+    }
+    if (patch.lastName !== undefined) {
+      changes.lastNameEncrypted = encryptPii(cipher, "last_name", orgId, memberId, patch.lastName);
+    }
+    if (patch.status !== undefined) {
+      changes.status = patch.status;
+    }
+    if (Object.keys(changes).length === 0) {
+      return toMember(cipher, current);
+    }
+    if (current.status === "closed") {
+      throw new DomainError("invalid_state", "a closed member cannot be changed", {
+        memberId,
+        status: current.status,
+      });
+    }
+
+    const [row] = await tx
+      .update(members)
+      .set({ ...changes, updatedAt: sql`now()` })
+      .where(and(eq(members.orgId, orgId), eq(members.id, memberId)))
+      .returning();
+    assert.ok(row, "locked member vanished during update");
+    return toMember(cipher, row);
+  });
+}

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { count, eq } from "drizzle-orm";
+import { provisionLedger } from "../../ledger/index.ts";
+import type { LedgerDeps } from "../deps.ts";
+import { invalidInput, loadOrgLedger } from "../intents/support.ts";
+import type { StampProgram } from "../ledger-types.ts";
+import {
+  categoryLengthMax,
+  documentPointsMax,
+  stampProgramNameLengthMax,
+  stampProgramsPerOrgMax,
+  stampsRequiredMax,
+} from "../limits.ts";
+import { allocateLedger } from "../orgs/allocate-ledger.ts";
+import { invalidateOrgCaches } from "../store/caches.ts";
+import { orgs, stampPrograms } from "../store/schema.ts";
+import { toStampProgram } from "./stamp-cards.ts";
+
+export interface CreateStampProgramInput {
+  orgId: string;
+  name: string;
+  /** Stamps that fill a card, 1..stampsRequiredMax. */
+  stampsRequired: bigint;
+  /** Points credited when a card completes; may be 0. */
+  rewardPoints: bigint;
+  /** Null or absent: every purchase earns one stamp. Otherwise one per unit in this category. */
+  matchCategory?: string | null;
+}
+
+/**
+ * Creates a stamp-card program with its own ledger (unit "stamps:<id>"), then provisions that
+ * ledger's control accounts. Provisioning is idempotent and repeated when a member's first card
+ * is opened, so a crash between the two steps leaves nothing to repair by hand.
+ */
+export async function createStampProgram(
+  deps: LedgerDeps,
+  input: CreateStampProgramInput,
+): Promise<StampProgram> {
+  const matchCategory = input.matchCategory ?? null;
+  if (input.name.length === 0 || input.name.length > stampProgramNameLengthMax) {
+    throw invalidInput("program name length out of range", { field: "name" });
+  }
+  if (input.stampsRequired < 1n || input.stampsRequired > BigInt(stampsRequiredMax)) {
+    throw invalidInput("stamps required out of range", { field: "stampsRequired" });
+  }
+  if (input.rewardPoints < 0n || input.rewardPoints > documentPointsMax) {
+    throw invalidInput("reward points out of range", { field: "rewardPoints" });
+  }
+  if (
+    matchCategory !== null &&
+    (matchCategory.length === 0 || matchCategory.length > categoryLengthMax)
+  ) {
+    throw invalidInput("match category length out of range", { field: "matchCategory" });
+  }
+  const { org } = await loadOrgLedger(deps, input.orgId);
+  const id = randomUUID();
+
+  const row = await deps.db.transaction(async (tx) => {
+    // Serialises program creation per org, so the count below cannot be raced past the bound.
+    await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
+    const [existing] = await tx
+      .select({ n: count() })
+      .from(stampPrograms)
+      .where(eq(stampPrograms.orgId, org.id));
+    if ((existing?.n ?? 0) >= stampProgramsPerOrgMax) {
+      throw invalidInput("too many stamp programs", { limit: stampProgramsPerOrgMax });
+    }
+    const ledger = await allocateLedger({ db: tx }, { orgId: org.id, unit: `stamps:${id}` });
+    const [inserted] = await tx
+      .insert(stampPrograms)
+      .values({
+        id,
+        orgId: org.id,
+        name: input.name,
+        ledger,
+        stampsRequired: Number(input.stampsRequired),
+        rewardPoints: input.rewardPoints,
+        matchCategory,
+      })
+      .returning();
+    assert.ok(inserted !== undefined, "insert into stamp_programs returned no row");
+    return inserted;
+  });
+  // Purchases in this process see the new program from now on; other processes within
+  // orgCacheTtlMs. A purchase that stamps it before the ledger below is provisioned provisions
+  // it itself (ensureStampWallets), so the order does not matter.
+  invalidateOrgCaches(deps.caches, org.id);
+  await provisionLedger(deps.ledger, row.ledger);
+  return toStampProgram(row);
+}

@@ -1,0 +1,591 @@
+/**
+ * Postgres tables owned by the membership module: orgs and their ledger numbers, API keys,
+ * locations, members, tiers and tier history; stamp programs and cards; the ledger-backed
+ * documents (purchases and refunds, redemptions, adjustments) and the outbox.
+ *
+ * Rules kept throughout: every org-owned table has `org_id`; every unique index on one includes
+ * it (the single exception, `api_keys.hash`, is explained there); references between org-owned
+ * rows go through composite `(org_id, id)` foreign keys, so the database itself refuses to link
+ * a row to another org's row. Points are `bigint` in bigint mode, never floats.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  customType,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+import type { OrgSettings } from "../orgs/settings.ts";
+
+/** Raw bytes; postgres.js reads and writes bytea as a Node Buffer. */
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType() {
+    return "bytea";
+  },
+});
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+
+export const apiKeyRole = pgEnum("api_key_role", ["admin", "pos", "finance"]);
+export const memberStatus = pgEnum("member_status", ["active", "suspended", "closed"]);
+/** Where an intent row stands with the ledger. `failed`: the ledger refused it for good. */
+export const intentStatus = pgEnum("intent_status", ["pending", "posted", "failed"]);
+
+export const orgs = pgTable(
+  "orgs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    name: text("name").notNull(),
+    /** URL-safe handle, unique across all orgs (orgs are not owned by an org). */
+    slug: text("slug").notNull(),
+    /** ISO 4217 code of the currency purchases are made in, e.g. "EUR". */
+    currency: text("currency").notNull(),
+    /** IANA zone used for calendar rules (day boundaries, birthdays), e.g. "Europe/Paris". */
+    timezone: text("timezone").notNull().default("UTC"),
+    /** Earning and hold defaults; integers only (see settings.ts). */
+    settings: jsonb("settings").$type<OrgSettings>().notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex("orgs_slug_key").on(table.slug),
+    check("orgs_currency_check", sql`${table.currency} ~ '^[A-Z]{3}$'`),
+    check("orgs_slug_check", sql`${table.slug} ~ '^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$'`),
+  ],
+);
+
+/**
+ * TigerBeetle ledger numbers, one per (org, unit). A ledger keeps an org's balances apart from
+ * every other org's: TigerBeetle refuses transfers between accounts on different ledgers.
+ * Numbers come from the identity sequence, start at 1 (0 is invalid in TigerBeetle) and are never
+ * reused, even when an insert loses a race and leaves a gap. Rows are immutable once written.
+ */
+export const orgLedgers = pgTable(
+  "org_ledgers",
+  {
+    /** The TigerBeetle `ledger` (u32); int4 keeps it within range, 2^31-1 numbers suffice. */
+    ledger: integer("ledger")
+      .primaryKey()
+      .generatedAlwaysAsIdentity({ startWith: 1, minValue: 1, maxValue: 2_147_483_647 }),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    /** What one unit on this ledger counts: "points", or "stamps:<program id>". */
+    unit: text("unit").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex("org_ledgers_org_id_unit_key").on(table.orgId, table.unit),
+    check("org_ledgers_unit_check", sql`${table.unit} ~ '^(points|stamps:[A-Za-z0-9_-]{1,64})$'`),
+  ],
+);
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    /** Public identifier, "key_" + random hex; safe to log. */
+    id: text("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    role: apiKeyRole("role").notNull(),
+    /** Label chosen by the org, e.g. "till 3". */
+    name: text("name").notNull(),
+    /** First characters of the token, shown to humans to tell keys apart; not a secret. */
+    prefix: text("prefix").notNull(),
+    /**
+     * HMAC-SHA256 of the whole token under the server's API key secret, hex. The plaintext is
+     * never stored. Unique across orgs because a request is resolved to its org by this hash.
+     */
+    hash: text("hash").notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    /** Refreshed at most once a minute, so authentication is not a write per request. */
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("api_keys_hash_key").on(table.hash),
+    index("api_keys_org_id_idx").on(table.orgId),
+  ],
+);
+
+export const locations = pgTable(
+  "locations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    /** The org's own identifier for the store or till group. */
+    externalRef: text("external_ref").notNull(),
+    name: text("name").notNull(),
+    /**
+     * Small per-org number (1, 2, ...) carried in the earn transfer's `user_data_32`, so ledger
+     * history can name the location without a Postgres read. Allocated as max + 1 per org.
+     */
+    number: integer("number").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex("locations_org_id_external_ref_key").on(table.orgId, table.externalRef),
+    unique("locations_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("locations_org_id_number_key").on(table.orgId, table.number),
+    check("locations_number_check", sql`${table.number} > 0`),
+  ],
+);
+
+export const tiers = pgTable(
+  "tiers",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    name: text("name").notNull(),
+    /** 0 is the entry tier every member starts in; higher is better. */
+    rank: integer("rank").notNull(),
+    /** Qualifying points needed to reach this tier. */
+    qualifyingPointsMin: bigint("qualifying_points_min", { mode: "bigint" }).notNull(),
+    /** Earning multiplier in basis points: 10000 = 1.0x, 12500 = 1.25x. Integers, never floats. */
+    multiplierBps: integer("multiplier_bps").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex("tiers_org_id_rank_key").on(table.orgId, table.rank),
+    uniqueIndex("tiers_org_id_name_key").on(table.orgId, table.name),
+    // Target of the composite foreign keys that keep a member's tier inside its org. A
+    // constraint, not an index: drizzle-kit emits it inside CREATE TABLE, before the foreign keys.
+    unique("tiers_org_id_id_key").on(table.orgId, table.id),
+    check("tiers_rank_check", sql`${table.rank} >= 0`),
+    check("tiers_qualifying_points_min_check", sql`${table.qualifyingPointsMin} >= 0`),
+    check("tiers_multiplier_bps_check", sql`${table.multiplierBps} > 0`),
+  ],
+);
+
+/**
+ * Members. Personal data is encrypted per field (AES-256-GCM, layout in crypto.ts) with the
+ * org, member id and column as associated data. The `*_hash` columns are keyed HMACs of the
+ * normalised value, scoped to the org, for exact-match lookups.
+ */
+export const members = pgTable(
+  "members",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    /** The org's identifier for the member, e.g. a card number. */
+    externalRef: text("external_ref").notNull(),
+    /** Current tier; the history is in member_tiers. */
+    tierId: uuid("tier_id").notNull(),
+    status: memberStatus("status").notNull().default("active"),
+    emailEncrypted: bytea("email_encrypted"),
+    phoneEncrypted: bytea("phone_encrypted"),
+    firstNameEncrypted: bytea("first_name_encrypted"),
+    lastNameEncrypted: bytea("last_name_encrypted"),
+    emailHash: bytea("email_hash"),
+    phoneHash: bytea("phone_hash"),
+    /**
+     * Enrollment on the ledger (wallet open, welcome bonus posted) is an intent kept on this row:
+     * `pending` until the ledger answered; recovery finishes members a crash left pending.
+     */
+    ledgerStatus: intentStatus("ledger_status").notNull().default("pending"),
+    /** The welcome bonus decided at enrollment, so a re-drive posts the same amount. */
+    welcomeBonusPoints: bigint("welcome_bonus_points", { mode: "bigint" })
+      .notNull()
+      .default(sql`0`),
+    ledgerPostedAt: timestamp("ledger_posted_at", { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    uniqueIndex("members_org_id_external_ref_key").on(table.orgId, table.externalRef),
+    unique("members_org_id_id_key").on(table.orgId, table.id),
+    index("members_org_id_email_hash_idx").on(table.orgId, table.emailHash),
+    index("members_org_id_phone_hash_idx").on(table.orgId, table.phoneHash),
+    index("members_ledger_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.ledgerStatus} = 'pending'`),
+    check("members_welcome_bonus_points_check", sql`${table.welcomeBonusPoints} >= 0`),
+    foreignKey({
+      name: "members_tier_fk",
+      columns: [table.orgId, table.tierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+  ],
+);
+
+/** Every tier a member has been given, in order; `members.tier_id` is the latest. */
+export const memberTiers = pgTable(
+  "member_tiers",
+  {
+    /** Identity, so history has a total order even within one transaction. */
+    id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    tierId: uuid("tier_id").notNull(),
+    /** Why the tier changed, e.g. "enrollment", "qualification", "manual". */
+    reason: text("reason").notNull(),
+    effectiveAt: timestamp("effective_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    index("member_tiers_org_id_member_id_idx").on(table.orgId, table.memberId, table.id),
+    foreignKey({
+      name: "member_tiers_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    foreignKey({
+      name: "member_tiers_tier_fk",
+      columns: [table.orgId, table.tierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Ledger-backed documents. Each table below is both a source document and an *intent*: its row
+// is written (with the deterministic ids of the transfers it will post) before anything reaches
+// the ledger, then marked posted in the same transaction as its outbox row. docs/consistency.md
+// has the protocol; recover-pending-intents.ts finishes rows a crash left pending.
+// ---------------------------------------------------------------------------------------------
+
+export const posTransactionKind = pgEnum("pos_transaction_kind", ["purchase", "refund"]);
+export const redemptionStatus = pgEnum("redemption_status", [
+  "pending",
+  "fulfilled",
+  "cancelled",
+  "expired",
+  "failed",
+]);
+export const redemptionResolution = pgEnum("redemption_resolution", ["fulfil", "cancel"]);
+export const adjustmentDirection = pgEnum("adjustment_direction", ["credit", "debit"]);
+export const outboxTopic = pgEnum("outbox_topic", [
+  "member.enrolled",
+  "points.earned",
+  "points.reversed",
+  "points.adjusted",
+  "redemption.created",
+  "redemption.fulfilled",
+  "redemption.cancelled",
+  "tier.changed",
+]);
+
+/**
+ * Stamp-card programs. Each has its own ledger (unit "stamps:<id>"), so stamps never mix with
+ * points or with another program's stamps. `stamps_required` and `reward_points` are part of the
+ * completion transfers and never change once created.
+ */
+export const stampPrograms = pgTable(
+  "stamp_programs",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    name: text("name").notNull(),
+    /** The program's TigerBeetle ledger, allocated in org_ledgers. */
+    ledger: integer("ledger")
+      .notNull()
+      .references(() => orgLedgers.ledger),
+    stampsRequired: integer("stamps_required").notNull(),
+    /** Points credited to the member's points wallet when a card completes. */
+    rewardPoints: bigint("reward_points", { mode: "bigint" }).notNull(),
+    /** Null: every purchase earns one stamp. Otherwise one stamp per unit of matching items. */
+    matchCategory: text("match_category"),
+    active: boolean("active").notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    unique("stamp_programs_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("stamp_programs_ledger_key").on(table.ledger),
+    check("stamp_programs_stamps_required_check", sql`${table.stampsRequired} > 0`),
+    check("stamp_programs_reward_points_check", sql`${table.rewardPoints} >= 0`),
+  ],
+);
+
+/**
+ * A member's card in a program: the row exists once the member's stamp wallet is open on the
+ * program's ledger. `completions` counts finished cards and numbers the next completion's ids.
+ */
+export const stampCards = pgTable(
+  "stamp_cards",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    programId: uuid("program_id").notNull(),
+    memberId: uuid("member_id").notNull(),
+    completions: integer("completions").notNull().default(0),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.programId, table.memberId] }),
+    foreignKey({
+      name: "stamp_cards_program_fk",
+      columns: [table.orgId, table.programId],
+      foreignColumns: [stampPrograms.orgId, stampPrograms.id],
+    }),
+    foreignKey({
+      name: "stamp_cards_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("stamp_cards_completions_check", sql`${table.completions} >= 0`),
+  ],
+);
+
+/** A stamp grant of one purchase, as stored in `pos_transactions.stamps`. */
+export interface StoredStampGrant {
+  program_id: string;
+  ledger: number;
+  /** Decimal string. */
+  stamps: string;
+}
+
+/** A purchase line, as stored in `pos_transactions.items`. */
+export interface StoredItem {
+  sku: string;
+  category: string | null;
+  quantity: number;
+  /** Minor units as a decimal string; absent on rows written before line amounts were kept. */
+  amount_minor?: string | null;
+}
+
+/**
+ * Purchases and refunds reported by points of sale: the source documents of earning and
+ * reversing points, and the intents of their transfers.
+ */
+export const posTransactions = pgTable(
+  "pos_transactions",
+  {
+    /**
+     * Chosen by us before the insert: transfers carry it in `user_data_128`. The primary key is
+     * (org_id, id): every lookup names the org, and one index fewer on the hottest table.
+     */
+    id: uuid("id").notNull(),
+    /**
+     * No foreign key to orgs, members or locations: this is the hottest insert of the system, and
+     * each such key costs an index probe and a `FOR KEY SHARE` lock on the parent row per
+     * inserted row (so a MultiXact whenever batches of one org run concurrently). The insert
+     * checks the member itself (`purchase-intake.ts`), and orgs, members and locations are never
+     * deleted (`refuse_delete` triggers, migration 0003), so no reference can dangle.
+     */
+    orgId: uuid("org_id").notNull(),
+    memberId: uuid("member_id").notNull(),
+    kind: posTransactionKind("kind").notNull(),
+    /** The POS's id of the document; the idempotency key, unique per org and kind. */
+    externalId: text("external_id").notNull(),
+    /** Refunds: the purchase refunded. */
+    purchaseId: uuid("purchase_id"),
+    /** SHA-256 (hex) of the canonical request: a retry must match it, or it is a conflict. */
+    requestHash: text("request_hash").notNull(),
+    amountMinor: bigint("amount_minor", { mode: "bigint" }).notNull(),
+    currency: text("currency").notNull(),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+    locationId: uuid("location_id"),
+    items: jsonb("items").$type<StoredItem[]>().notNull().default([]),
+    /** Purchases: points earned. Refunds: points this refund is to reverse (before shortfall). */
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    stamps: jsonb("stamps").$type<StoredStampGrant[]>().notNull().default([]),
+    /** Refunds: points that could not be reversed because the member had spent them. */
+    shortfall: bigint("shortfall", { mode: "bigint" }),
+    /**
+     * Why the ledger refused this document for good (its answer's name, e.g. `id_already_failed`
+     * or `insufficient_points`), when `status` is `failed`; null otherwise.
+     */
+    failureReason: text("failure_reason"),
+    status: intentStatus("status").notNull().default("pending"),
+    /** Decimal strings of the deterministic u128 ids this document posts. */
+    transferIds: text("transfer_ids").array().notNull(),
+    /** The outcome returned to the caller, replayed on a retry (snake_case, amounts as strings). */
+    response: jsonb("response").$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("pos_transactions_org_id_kind_external_id_key").on(
+      table.orgId,
+      table.kind,
+      table.externalId,
+    ),
+    primaryKey({ name: "pos_transactions_pkey", columns: [table.orgId, table.id] }),
+    // Refunds only: purchases (nearly every row) add no entry.
+    index("pos_transactions_org_id_purchase_id_idx")
+      .on(table.orgId, table.purchaseId)
+      .where(sql`${table.purchaseId} is not null`),
+    index("pos_transactions_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.status} = 'pending'`),
+    foreignKey({
+      name: "pos_transactions_purchase_fk",
+      columns: [table.orgId, table.purchaseId],
+      foreignColumns: [table.orgId, table.id],
+    }),
+    check("pos_transactions_amount_minor_check", sql`${table.amountMinor} > 0`),
+    check("pos_transactions_points_check", sql`${table.points} >= 0`),
+    check(
+      "pos_transactions_purchase_id_check",
+      sql`(${table.kind} = 'refund') = (${table.purchaseId} is not null)`,
+    ),
+    check(
+      "pos_transactions_shortfall_check",
+      sql`${table.shortfall} is null or ${table.shortfall} >= 0`,
+    ),
+  ],
+);
+
+/**
+ * Redemptions: a hold on a member's points (a pending transfer with a timeout), then fulfilled
+ * (posted) or cancelled (voided), or expired by the ledger. Two intents live on the row: the
+ * hold (`hold_status`) and the resolution (`resolution`, written before posting or voiding).
+ */
+export const redemptions = pgTable(
+  "redemptions",
+  {
+    /** Chosen by us: the hold's transfer id is derived from it. */
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    /** The caller's idempotency key, optional. */
+    externalId: text("external_id"),
+    requestHash: text("request_hash").notNull(),
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    holdSeconds: integer("hold_seconds").notNull(),
+    status: redemptionStatus("status").notNull().default("pending"),
+    /** The hold's intent: `pending` until the ledger answered, `failed` when it refused it. */
+    holdStatus: intentStatus("hold_status").notNull().default("pending"),
+    /**
+     * Why the ledger refused this document for good (its answer's name, e.g. `id_already_failed`
+     * or `insufficient_points`), when `hold_status` is `failed`; null otherwise.
+     */
+    failureReason: text("failure_reason"),
+    /** Decimal string of the hold's transfer id. */
+    holdTransferId: text("hold_transfer_id").notNull(),
+    /** The resolution asked for and not yet confirmed by the ledger, or the one confirmed. */
+    resolution: redemptionResolution("resolution"),
+    resolutionRequestedAt: timestamp("resolution_requested_at", { withTimezone: true }),
+    /** Estimated at the intent, then set from the ledger's timestamp of the hold. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+    resolvedAt: timestamp("resolved_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("redemptions_org_id_external_id_key").on(table.orgId, table.externalId),
+    index("redemptions_org_id_member_id_idx").on(table.orgId, table.memberId),
+    index("redemptions_hold_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.holdStatus} = 'pending'`),
+    index("redemptions_resolution_pending_idx")
+      .on(table.resolutionRequestedAt)
+      .where(sql`${table.status} = 'pending' and ${table.resolution} is not null`),
+    foreignKey({
+      name: "redemptions_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("redemptions_points_check", sql`${table.points} > 0`),
+    check("redemptions_hold_seconds_check", sql`${table.holdSeconds} > 0`),
+  ],
+);
+
+/** Manual point adjustments by an org's staff: source documents and intents. */
+export const adjustments = pgTable(
+  "adjustments",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    externalId: text("external_id").notNull(),
+    requestHash: text("request_hash").notNull(),
+    direction: adjustmentDirection("direction").notNull(),
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    reason: text("reason").notNull(),
+    status: intentStatus("status").notNull().default("pending"),
+    /**
+     * Why the ledger refused this document for good (its answer's name, e.g. `id_already_failed`
+     * or `insufficient_points`), when `status` is `failed`; null otherwise.
+     */
+    failureReason: text("failure_reason"),
+    transferId: text("transfer_id").notNull(),
+    createdAt: createdAt(),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("adjustments_org_id_external_id_key").on(table.orgId, table.externalId),
+    index("adjustments_pending_idx").on(table.createdAt).where(sql`${table.status} = 'pending'`),
+    foreignKey({
+      name: "adjustments_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("adjustments_points_check", sql`${table.points} > 0`),
+  ],
+);
+
+/**
+ * Events for other systems, written in the same transaction as the change they announce, so an
+ * event exists exactly when its change does. A relay delivers them and sets `delivered_at`.
+ * Payloads are snake_case with amounts as decimal strings.
+ */
+export const outbox = pgTable(
+  "outbox",
+  {
+    id: bigint("id", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    /** No foreign key, as for `pos_transactions` (written once per purchase; orgs are never deleted). */
+    orgId: uuid("org_id").notNull(),
+    topic: outboxTopic("topic").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    createdAt: createdAt(),
+    deliveredAt: timestamp("delivered_at", { withTimezone: true }),
+    attempts: integer("attempts").notNull().default(0),
+  },
+  (table) => [
+    index("outbox_undelivered_idx").on(table.id).where(sql`${table.deliveredAt} is null`),
+    index("outbox_org_id_idx").on(table.orgId, table.id),
+  ],
+);
+
+/**
+ * Which installation this database belongs to: one row, written at the first start on an empty
+ * database and ledger (installation.ts). The ledger carries the same id in its installation
+ * marker, and the fingerprints say which keys this database's data was written with: an
+ * HMAC-SHA256 of a constant under each key, never the keys themselves. A start that finds a
+ * different ledger or different keys refuses to serve.
+ */
+export const installation = pgTable(
+  "installation",
+  {
+    /** Always true: the primary key allows one row. */
+    singleton: boolean("singleton").primaryKey().default(true),
+    id: uuid("id").notNull(),
+    piiEncryptionKeyFingerprint: bytea("pii_encryption_key_fingerprint").notNull(),
+    piiHashKeyFingerprint: bytea("pii_hash_key_fingerprint").notNull(),
+    apiKeyHashKeyFingerprint: bytea("api_key_hash_key_fingerprint").notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    check("installation_singleton_check", sql`${table.singleton}`),
+    check(
+      "installation_fingerprints_check",
+      sql`octet_length(${table.piiEncryptionKeyFingerprint}) = 32 and octet_length(${table.piiHashKeyFingerprint}) = 32 and octet_length(${table.apiKeyHashKeyFingerprint}) = 32`,
+    ),
+  ],
+);
