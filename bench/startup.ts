@@ -16,8 +16,8 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/db.ts";
 import { openDatabase } from "../src/membership/index.ts";
+import { openAdminClient, quoteIdentifier, withDatabaseName } from "../src/membership/store/db.ts";
 import {
   buildIfStale,
   freePort,

@@ -26,18 +26,6 @@ export { assertMembershipSecrets } from "./deps.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
 export { createIntentMetrics } from "./intents/metrics.ts";
-export type {
-  InstallationCheck,
-  InstallationDeps,
-  InstallationLabels,
-  InstallationPart,
-} from "./store/installation.ts";
-export {
-  checkInstallation,
-  checkSecretsBelong,
-  InstallationMismatchError,
-  secretFingerprint,
-} from "./store/installation.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";
 export type { AssignTierInput, AssignTierResult } from "./members/assign-tier.ts";
@@ -97,6 +85,18 @@ export type { FieldCipher } from "./store/crypto.ts";
 export { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./store/crypto.ts";
 export type { Database, Db, DbExecutor, OpenDatabaseOptions } from "./store/db.ts";
 export { isPostgresError, openDatabase, openPool, redactedDatabaseUrl } from "./store/db.ts";
+export type {
+  InstallationCheck,
+  InstallationDeps,
+  InstallationLabels,
+  InstallationPart,
+} from "./store/installation.ts";
+export {
+  checkInstallation,
+  checkSecretsBelong,
+  InstallationMismatchError,
+  secretFingerprint,
+} from "./store/installation.ts";
 export type { Migration, ServiceDatabase } from "./store/migrations.ts";
 export {
   knownMigrations,

@@ -9,13 +9,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { knownMigrations, pendingMigrations } from "../../src/membership/index.ts";
 import {
   openAdminClient,
   openDatabase,
   quoteIdentifier,
   withDatabaseName,
-} from "../../src/membership/db.ts";
-import { knownMigrations, pendingMigrations } from "../../src/membership/index.ts";
+} from "../../src/membership/store/db.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { createTestDatabase } from "../support/db.ts";
 import {

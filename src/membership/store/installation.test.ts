@@ -10,19 +10,20 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestDatabase } from "../../../test/support/db.ts";
 import { createTestDatabase } from "../../../test/support/db.ts";
+import { buildLedgerOrg, cardNumber } from "../../../test/support/ledger.ts";
+import { createTestSecrets } from "../../../test/support/membership.ts";
 import type { EmbeddedClient } from "../../ledger/index.ts";
 import { createEmbeddedClient, readInstallationMarker } from "../../ledger/index.ts";
 import type { MembershipSecrets } from "../deps.ts";
 import { enrollMemberWithLedger } from "../members/enroll-member-with-ledger.ts";
+import { createMembershipCaches } from "./caches.ts";
 import type { InstallationLabels } from "./installation.ts";
 import {
   checkInstallation,
   checkSecretsBelong,
   InstallationMismatchError,
 } from "./installation.ts";
-import { buildLedgerOrg, cardNumber } from "../../../test/support/ledger.ts";
 import { installation } from "./schema.ts";
-import { createTestSecrets } from "../../../test/support/membership.ts";
 
 let directory: string;
 const databases: TestDatabase[] = [];
@@ -76,7 +77,7 @@ async function populate(
   ledger: EmbeddedClient,
   secrets: MembershipSecrets,
 ): Promise<void> {
-  const deps = { db: db.db, ledger, secrets };
+  const deps = { db: db.db, ledger, secrets, caches: createMembershipCaches() };
   const { org } = await buildLedgerOrg(deps);
   await enrollMemberWithLedger(deps, {
     orgId: org.id,

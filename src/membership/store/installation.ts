@@ -26,9 +26,9 @@ import {
   walletAccountId,
   writeInstallationMarker,
 } from "../../ledger/index.ts";
+import type { MembershipSecrets } from "../deps.ts";
 import { keyedHash } from "./crypto.ts";
 import type { DbExecutor } from "./db.ts";
-import type { MembershipSecrets } from "../deps.ts";
 import { emailLookupHash, memberCipher, toMember } from "./records.ts";
 import { installation, members, orgLedgers } from "./schema.ts";
 
