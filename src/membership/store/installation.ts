@@ -19,7 +19,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { and, eq, isNotNull, or } from "drizzle-orm";
-import type { Client } from "tigerbeetle-node";
+import type { LedgerApi } from "../../ledger/index.ts";
 import {
   accountsFound,
   readInstallationMarker,
@@ -48,7 +48,7 @@ export class InstallationMismatchError extends Error {
 
 export interface InstallationDeps {
   db: DbExecutor;
-  ledger: Client;
+  ledger: LedgerApi;
   secrets: MembershipSecrets;
 }
 
