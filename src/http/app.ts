@@ -65,8 +65,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", observe(deps), refuseUnsafeUrl());
+  // Only the API routes wait on Postgres or the ledger; /health and /metrics answer from memory
+  // and /ready bounds its own probes, so they skip the timer.
   app.use(
-    "*",
+    "/v1/*",
     requestDeadline({ deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs }),
   );
   app.onError((error, c) => respondWithError(c, error, c.get("log")?.logger ?? deps.logger));
