@@ -23,8 +23,9 @@ import {
   isDomainError,
   isTimeZone,
   membershipLimits,
-  openDatabase,
+  openServiceDatabase,
   redactedDatabaseUrl,
+  SchemaOutOfDateError,
   slugPattern,
 } from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
@@ -114,12 +115,17 @@ async function orgCreate(args: string[]): Promise<void> {
     dataDirectory: config.dataDirectory,
     logger,
   });
-  const database = await openDatabase({
-    url: config.postgres.url,
-    poolMax: 1,
-    statementTimeoutMs: config.postgres.statementTimeoutMs,
-    applicationName: "loyalty-ledger-cli",
-  });
+  // The service's schema rule: in production an out-of-date schema is refused, not migrated,
+  // unless MIGRATE_ON_START=true (`npm run migrate` is the deployment step).
+  const { database } = await openServiceDatabase(
+    {
+      url: config.postgres.url,
+      poolMax: 1,
+      statementTimeoutMs: config.postgres.statementTimeoutMs,
+      applicationName: "loyalty-ledger-cli",
+    },
+    { migrate: config.postgres.migrateOnStart },
+  );
   try {
     // Keys that are not this database's would write API keys the server cannot recognise.
     await checkSecretsBelong(
@@ -163,7 +169,8 @@ try {
   if (
     error instanceof ConfigError ||
     error instanceof SecretsError ||
-    error instanceof InstallationMismatchError
+    error instanceof InstallationMismatchError ||
+    error instanceof SchemaOutOfDateError
   ) {
     fail(error.message, 1);
   }

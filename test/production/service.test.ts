@@ -211,6 +211,38 @@ describe("the schema at start", () => {
   );
 
   it(
+    "in production, the CLI refuses an out-of-date schema as the service does, and changes nothing",
+    async () => {
+      const database = await createTestDatabase();
+      try {
+        const last = knownMigrations().at(-1);
+        await database.sql`
+          delete from drizzle.__drizzle_migrations where created_at = ${last?.when ?? -1}`;
+
+        const cli = startProcess(
+          process.execPath,
+          ["dist/cli.js", "org", "create", "--name", "Late", "--slug", "late", "--currency", "EUR"],
+          serviceEnv(database.url, await freePort(), {
+            NODE_ENV: "production",
+            ...productionSecrets(),
+          }),
+        );
+        const exit = await cli.exited;
+
+        expect(exit.code).toBe(1);
+        expect(cli.output()).toContain(String(last?.tag));
+        expect(cli.output()).toContain("npm run migrate");
+        expect(await pendingTags(database.url)).toEqual([last?.tag]);
+        const [orgs] = await database.sql<{ count: string }[]>`select count(*) from orgs`;
+        expect(orgs?.count).toBe("0");
+      } finally {
+        await database.close();
+      }
+    },
+    processTestTimeoutMs,
+  );
+
+  it(
     "in production with MIGRATE_ON_START=true, creates and migrates the database, then serves",
     async () => {
       const url = freshDatabaseUrl();
