@@ -6,7 +6,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../intents/support.ts";
-import { purchaseRequestText } from "./intake.ts";
+import { purchaseRequestText } from "./intake-check.ts";
 
 const text = fc.string({ unit: "binary", maxLength: 40 });
 const nullableText = fc.option(text, { nil: null });
