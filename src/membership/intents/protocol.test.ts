@@ -4,7 +4,8 @@
  *   renamed away, so the mark's statement fails in Postgres): the caller hears success, the row
  *   stays pending, and a retry or recovery converges on exactly one recording;
  * - the ledger refuses a document for good: it becomes `failed` with the ledger's reason, is
- *   counted, does not hold up the other documents, and its retry is a `conflict`;
+ *   counted, does not hold up the other documents, and its retry is a `conflict` (a purchase
+ *   and a refund alike);
  * - a refused redemption is final for its external id, `member_inactive` as `insufficient_points`.
  */
 import { Registry } from "prom-client";
@@ -49,6 +50,27 @@ function failingMarks(table: IntentRef["table"]): { deps: LedgerDeps; restore():
       if (away) {
         await fixture.database.sql`alter table outbox_away rename to outbox`;
         away = false;
+      }
+    },
+  };
+}
+
+/** The fixture's deps with intent counters in a registry of their own. */
+function countingDeps(): { registry: Registry; deps: LedgerDeps } {
+  const registry = new Registry();
+  return {
+    registry,
+    deps: { ...fixture.environment.deps, intentMetrics: createIntentMetrics(registry) },
+  };
+}
+
+/** `deps` that stop every document right after its intent is committed, as a crash would. */
+function crashingAfterIntent(deps: LedgerDeps): LedgerDeps {
+  return {
+    ...deps,
+    interrupt: (step) => {
+      if (step === "after_intent") {
+        throw new Error("crash after the intent");
       }
     },
   };
@@ -191,21 +213,10 @@ describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
 
 describe("a document the ledger refuses for good", () => {
   it("becomes failed with its reason, is counted, blocks nothing, and its retry is a conflict", async () => {
-    const registry = new Registry();
-    const deps: LedgerDeps = {
-      ...fixture.environment.deps,
-      intentMetrics: createIntentMetrics(registry),
-    };
+    const { registry, deps } = countingDeps();
     const { org } = await buildLedgerOrg(deps);
     const member = await buildLedgerMember(deps, org.id);
-    const crashed: LedgerDeps = {
-      ...deps,
-      interrupt: (step) => {
-        if (step === "after_intent") {
-          throw new Error("crash after the intent");
-        }
-      },
-    };
+    const crashed = crashingAfterIntent(deps);
     const poisoned = {
       orgId: org.id,
       externalId: externalId("poisoned"),
@@ -255,6 +266,54 @@ describe("a document the ledger refuses for good", () => {
         amountMinor: 1n,
       }),
     ).rejects.toMatchObject({ code: "conflict" });
+  });
+});
+
+describe("a refund the ledger refuses for good", () => {
+  it("becomes failed with its reason, is counted, and its retry is a conflict", async () => {
+    const { registry, deps } = countingDeps();
+    const { org } = await buildLedgerOrg(deps);
+    const member = await buildLedgerMember(deps, org.id);
+    const purchase = {
+      orgId: org.id,
+      externalId: externalId("purchase"),
+      memberId: member.id,
+      amountMinor: 1_000n,
+      currency: org.currency,
+    };
+    await recordPurchase(deps, purchase);
+    const crashed = crashingAfterIntent(deps);
+    const refund = {
+      orgId: org.id,
+      purchaseExternalId: purchase.externalId,
+      externalId: externalId("refund"),
+      amountMinor: 500n,
+    };
+    await expect(refundPurchase(crashed, refund)).rejects.toThrow("crash after the intent");
+    const [row] = await fixture.database.sql<{ id: string; transfer_ids: string[] }[]>`
+      select id, transfer_ids from pos_transactions
+      where org_id = ${org.id} and external_id = ${refund.externalId}`;
+    expect(row?.transfer_ids).toHaveLength(1);
+    await occupyTransferId(deps.ledger, BigInt(row?.transfer_ids[0] ?? "0"));
+
+    const report = await recoverPendingIntents(deps, everything);
+    expect(report.refunds).toBe(1);
+    expect(await statusOf("pos_transactions", row?.id ?? "")).toEqual({
+      status: "failed",
+      failure_reason: "exists_with_different_flags",
+    });
+    const counted = await registry.getSingleMetric("loyalty_intents_failed_total")?.get();
+    expect(counted?.values).toEqual([
+      {
+        labels: { table: "pos_transactions", reason: "exists_with_different_flags" },
+        value: 1,
+      },
+    ]);
+    expect((await recoverPendingIntents(deps, everything)).refunds).toBe(0);
+    await expect(refundPurchase(deps, refund)).rejects.toMatchObject({
+      code: "conflict",
+      details: { reason: "exists_with_different_flags" },
+    });
   });
 });
 

@@ -214,6 +214,28 @@ export async function postPurchases(
 }
 
 /**
+ * Marks a `pos_transactions` intent (a purchase or a refund) still pending `failed` with the
+ * ledger's reason, and counts it. For a chain the ledger refused for good.
+ */
+export async function failPosTransaction(
+  deps: LedgerDeps,
+  row: { orgId: string; id: string },
+  reason: string,
+): Promise<void> {
+  await deps.db
+    .update(posTransactions)
+    .set({ status: "failed", failureReason: reason })
+    .where(
+      and(
+        eq(posTransactions.orgId, row.orgId),
+        eq(posTransactions.id, row.id),
+        eq(posTransactions.status, "pending"),
+      ),
+    );
+  countFailed(deps, { table: "pos_transactions", id: row.id }, reason);
+}
+
+/**
  * Marks failed, with the ledger's reason, every row one of whose chains the ledger refused for
  * good (TigerBeetle never accepts that id later), and counts it. Returns each one's refusal.
  */
@@ -240,17 +262,7 @@ async function failRefusedPurchases(
       continue;
     }
     const reason = chainFailureReason(failed);
-    await deps.db
-      .update(posTransactions)
-      .set({ status: "failed", failureReason: reason })
-      .where(
-        and(
-          eq(posTransactions.orgId, row.orgId),
-          eq(posTransactions.id, row.id),
-          eq(posTransactions.status, "pending"),
-        ),
-      );
-    countFailed(deps, { table: "pos_transactions", id: row.id }, reason);
+    await failPosTransaction(deps, row, reason);
     refusals.set(row.id, failedIntentError("purchase", { ...row, failureReason: reason }));
   }
   assert.equal(next, outcomes.length, "one outcome per chain");

@@ -5,7 +5,6 @@ import { reversalTransferId, reversePoints } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import {
-  countFailed,
   failedIntentError,
   markAfterPosting,
   recordIntent,
@@ -21,7 +20,7 @@ import {
 } from "../intents/support.ts";
 import type { RefundOutcome, RefundPurchaseResult } from "../ledger-types.ts";
 import { amountMinorMax, externalIdLengthMax } from "../limits.ts";
-import { type PosTransactionRow, postPurchases } from "../purchases/posting.ts";
+import { failPosTransaction, type PosTransactionRow, postPurchases } from "../purchases/posting.ts";
 import { writeOutbox } from "../store/outbox.ts";
 import { posTransactions } from "../store/schema.ts";
 import { parseRefundResponse, refundResponse } from "../store/stored-responses.ts";
@@ -249,7 +248,7 @@ export async function postRefund(
       if (refused === null) {
         throw error;
       }
-      await failRefund(deps, row, refused.reason);
+      await failPosTransaction(deps, row, refused.reason);
       throw failedIntentError("refund", { ...row, failureReason: refused.reason });
     }
     assert.equal(reversal.reversed + reversal.shortfall, row.points, "reversal adds up");
@@ -320,19 +319,4 @@ async function markRefundPosted(
     .from(posTransactions)
     .where(and(eq(posTransactions.orgId, row.orgId), eq(posTransactions.id, row.id)));
   return parseRefundResponse(stored?.response);
-}
-
-/** The ledger refused the reversal for good: the refund is failed, with the ledger's reason. */
-async function failRefund(deps: LedgerDeps, row: PosTransactionRow, reason: string): Promise<void> {
-  await deps.db
-    .update(posTransactions)
-    .set({ status: "failed", failureReason: reason })
-    .where(
-      and(
-        eq(posTransactions.orgId, row.orgId),
-        eq(posTransactions.id, row.id),
-        eq(posTransactions.status, "pending"),
-      ),
-    );
-  countFailed(deps, { table: "pos_transactions", id: row.id }, reason);
 }
