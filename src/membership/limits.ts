@@ -86,7 +86,7 @@ export const recoveryBatchMax = 1_000;
 /** Largest page of member history (the ledger's bound). */
 export const historyPageMax = 200;
 
-// Coalescing single purchases (purchase-batcher.ts) and the caches of the hot paths (caches.ts).
+// Coalescing single purchases (purchases/batcher.ts) and the caches of the hot paths (caches.ts).
 
 /** Purchases one coalesced batch carries at most: the batch route's own bound. */
 export const coalescedPurchasesMax = purchaseBatchItemsMax;

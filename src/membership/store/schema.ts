@@ -381,7 +381,7 @@ export const posTransactions = pgTable(
      * No foreign key to orgs, members or locations: this is the hottest insert of the system, and
      * each such key costs an index probe and a `FOR KEY SHARE` lock on the parent row per
      * inserted row (so a MultiXact whenever batches of one org run concurrently). The insert
-     * checks the member itself (`purchase-intake.ts`), and orgs, members and locations are never
+     * checks the member itself (`purchases/intake.ts`), and orgs, members and locations are never
      * deleted (`refuse_delete` triggers, migration 0003), so no reference can dangle.
      */
     orgId: uuid("org_id").notNull(),
