@@ -176,17 +176,22 @@ describe("npm start", () => {
   );
 });
 
+/** The database of the previous version: every migration but the newest recorded as applied. */
+async function forgetNewestMigration(database: TestDatabase) {
+  const last = knownMigrations().at(-1);
+  await database.sql`
+    delete from drizzle.__drizzle_migrations where created_at = ${last?.when ?? -1}`;
+  expect(await pendingTags(database.url)).toEqual([last?.tag]);
+  return last;
+}
+
 describe("the schema at start", () => {
   it(
     "in production, refuses an out-of-date schema, naming the missing migration and npm run migrate, and changes nothing",
     async () => {
       const database = await createTestDatabase();
       try {
-        const last = knownMigrations().at(-1);
-        // The database of the previous version: everything but the newest migration recorded.
-        await database.sql`
-          delete from drizzle.__drizzle_migrations where created_at = ${last?.when ?? -1}`;
-        expect(await pendingTags(database.url)).toEqual([last?.tag]);
+        const last = await forgetNewestMigration(database);
 
         const port = await freePort();
         const service = startProcess(
@@ -215,9 +220,7 @@ describe("the schema at start", () => {
     async () => {
       const database = await createTestDatabase();
       try {
-        const last = knownMigrations().at(-1);
-        await database.sql`
-          delete from drizzle.__drizzle_migrations where created_at = ${last?.when ?? -1}`;
+        const last = await forgetNewestMigration(database);
 
         const cli = startProcess(
           process.execPath,
