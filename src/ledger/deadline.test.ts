@@ -5,6 +5,7 @@
  */
 import { createClient } from "tigerbeetle-node";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { accountOf } from "../../test/ledger/builders.ts";
 import { createBlackHole } from "../../test/support/tcp-fault.ts";
 import { createEmbeddedClient, isLedgerUnavailable, withDeadline } from "./index.ts";
 
@@ -57,23 +58,7 @@ describe("withDeadline", () => {
   it("passes answers of a ledger that answers through unchanged, close included", async () => {
     const engine = createEmbeddedClient();
     const ledger = withDeadline(engine);
-    const results = await ledger.createAccounts([
-      {
-        id: 7n,
-        debits_pending: 0n,
-        debits_posted: 0n,
-        credits_pending: 0n,
-        credits_posted: 0n,
-        user_data_128: 0n,
-        user_data_64: 0n,
-        user_data_32: 0,
-        reserved: 0,
-        ledger: 1,
-        code: 1,
-        flags: 0,
-        timestamp: 0n,
-      },
-    ]);
+    const results = await ledger.createAccounts([accountOf({ id: 7n, ledger: 1, code: 1 })]);
     expect(results).toHaveLength(1);
     expect((await ledger.lookupAccounts([7n])).map((account) => account.id)).toEqual([7n]);
     await ledger.close();
