@@ -130,17 +130,24 @@ export async function recordEventOutcomes(
 }
 
 /**
- * Orgs with an event queued since before `receivedBefore`: the backlog no announcement reached
- * (Redis was down when it was accepted) or that a worker left behind. At most `inboxSweepOrgsMax`.
+ * Orgs with an event queued for longer than `queuedForMs`: the backlog no announcement reached
+ * (Redis was down when it was accepted) or that a worker left behind. The age is measured by the
+ * database's clock, which also stamped `received_at`. At most `inboxSweepOrgsMax`.
  */
 export async function listOrgsWithQueuedEvents(
   deps: DbDeps,
-  receivedBefore: Date,
+  queuedForMs: number,
 ): Promise<string[]> {
+  assert.ok(Number.isSafeInteger(queuedForMs) && queuedForMs >= 0, "an age in milliseconds");
   const rows = await deps.db
     .selectDistinct({ orgId: inboxEvents.orgId })
     .from(inboxEvents)
-    .where(and(eq(inboxEvents.status, "queued"), lt(inboxEvents.receivedAt, receivedBefore)))
+    .where(
+      and(
+        eq(inboxEvents.status, "queued"),
+        lt(inboxEvents.receivedAt, sql`now() - make_interval(secs => ${queuedForMs / 1000})`),
+      ),
+    )
     .limit(inboxSweepOrgsMax);
   return rows.map((row) => row.orgId);
 }

@@ -15,6 +15,7 @@ import {
   getMember,
   getMemberBalances,
   type InboxEventInput,
+  listOrgsWithQueuedEvents,
   withInboxLock,
 } from "../../membership/index.ts";
 import { type IngestDeps, processOrgEvents } from "./process-org-events.ts";
@@ -181,6 +182,21 @@ describe("processOrgEvents", () => {
       status: "processed",
       result: { member_id: member.id },
     });
+  });
+
+  it("lists the org for the sweep while it has queued events, and not after", async () => {
+    const deps = ingestDeps();
+    const { org } = await buildLedgerOrg(deps);
+    const member = await buildLedgerMember(deps, org.id);
+    await acceptEvents(deps, {
+      orgId: org.id,
+      events: [transaction(member.id, externalId("purchase"), 1_000)],
+    });
+    expect(await listOrgsWithQueuedEvents(deps, 0)).toContain(org.id);
+    // Just accepted: the announcement's to handle, not yet the sweep's.
+    expect(await listOrgsWithQueuedEvents(deps, 60_000)).not.toContain(org.id);
+    await processOrgEvents(deps, org.id);
+    expect(await listOrgsWithQueuedEvents(deps, 0)).not.toContain(org.id);
   });
 
   it("leaves an org whose lock another worker holds alone", async () => {
