@@ -3,8 +3,26 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { DbDeps } from "../deps.ts";
 import { invalidInput, requestHash } from "../intents/support.ts";
 import { externalIdLengthMax, inboxEventsPerRequestMax } from "../limits.ts";
+import { executeStatement } from "../store/db.ts";
 import { inboxEvents } from "../store/schema.ts";
 import type { AcceptEventsResult, InboxEventInput } from "./types.ts";
+
+/**
+ * One statement for the whole request (`$1`: a JSON array of rows), inserted in the request's
+ * order (`n`), so the sequence numbers, and so the processing order, follow it. Events whose id
+ * the org already used are skipped; their stored hash tells a resend from a conflict.
+ */
+const eventInsert = `
+  insert into inbox_events (org_id, event_id, event_type, member_id, member_external_ref,
+    occurred_at, location, payload, request_hash)
+  select r.org_id, r.event_id, r.event_type, r.member_id, r.member_external_ref, r.occurred_at,
+    r.location, r.payload, r.request_hash
+  from jsonb_to_recordset($1::jsonb) as r(n int, org_id uuid, event_id text,
+    event_type inbox_event_type, member_id uuid, member_external_ref text,
+    occurred_at timestamptz, location text, payload jsonb, request_hash text)
+  order by r.n
+  on conflict (org_id, event_id) do nothing
+  returning event_id`;
 
 export interface AcceptEventsInput {
   orgId: string;
@@ -44,28 +62,29 @@ export async function acceptEvents(
     assertEventShape(event);
   }
 
-  const rows = events.map((event) => ({
-    orgId,
-    eventId: event.eventId,
-    eventType: event.eventType,
-    memberId: event.memberId,
-    memberExternalRef: event.memberExternalRef,
-    occurredAt: event.occurredAt,
+  const rows = events.map((event, index) => ({
+    n: index,
+    org_id: orgId,
+    event_id: event.eventId,
+    event_type: event.eventType,
+    member_id: event.memberId,
+    member_external_ref: event.memberExternalRef,
+    occurred_at: event.occurredAt.toISOString(),
     location: event.location,
     payload: event.payload,
-    requestHash: eventHash(event),
+    request_hash: eventHash(event),
   }));
-  const inserted = await deps.db
-    .insert(inboxEvents)
-    .values(rows)
-    .onConflictDoNothing({ target: [inboxEvents.orgId, inboxEvents.eventId] })
-    .returning({ eventId: inboxEvents.eventId });
+  const inserted = await executeStatement<{ event_id: string }>(
+    deps.db,
+    eventInsert,
+    JSON.stringify(rows),
+  );
 
   const conflicting = new Set<string>();
   if (inserted.length < rows.length) {
     // Resends: the stored event is the same one exactly when its hash is.
-    const fresh = new Set(inserted.map((row) => row.eventId));
-    const resent = rows.filter((row) => !fresh.has(row.eventId));
+    const fresh = new Set(inserted.map((row) => row.event_id));
+    const resent = rows.filter((row) => !fresh.has(row.event_id));
     const stored = await deps.db
       .select({ eventId: inboxEvents.eventId, requestHash: inboxEvents.requestHash })
       .from(inboxEvents)
@@ -74,16 +93,16 @@ export async function acceptEvents(
           eq(inboxEvents.orgId, orgId),
           inArray(
             inboxEvents.eventId,
-            resent.map((row) => row.eventId),
+            resent.map((row) => row.event_id),
           ),
         ),
       );
     const storedHash = new Map(stored.map((row) => [row.eventId, row.requestHash]));
     for (const row of resent) {
-      const hash = storedHash.get(row.eventId);
+      const hash = storedHash.get(row.event_id);
       assert.ok(hash !== undefined, "an event the insert skipped is stored");
-      if (hash !== row.requestHash) {
-        conflicting.add(row.eventId);
+      if (hash !== row.request_hash) {
+        conflicting.add(row.event_id);
       }
     }
   }

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { DbDeps } from "../deps.ts";
 import { inboxEventsPerReadMax, inboxSweepOrgsMax } from "../limits.ts";
-import { type OutboxEvent, writeOutbox } from "../store/outbox.ts";
+import { executeStatement } from "../store/db.ts";
+import { assertOutboxEvent, type OutboxEvent } from "../store/outbox.ts";
 import { inboxEvents } from "../store/schema.ts";
 import type { InboxEventOutcome, InboxPayload, QueuedInboxEvent } from "./types.ts";
 
@@ -83,9 +84,40 @@ export async function listQueuedEvents(
 }
 
 /**
- * Writes the outcomes of processed events and their outbox events in one transaction, so an
- * outcome is announced exactly when it is recorded. Only queued rows change: the caller holds
- * the org's lock, so every one of them must still be queued (asserted).
+ * Records outcomes (`$1`: a JSON array of rows) and announces each on the outbox, in one
+ * statement, so in one transaction: an outcome is announced exactly when it is recorded. Only
+ * queued rows change; announcements follow the events' order.
+ */
+const outcomeUpdate = `
+  with v as (
+    select * from jsonb_to_recordset($1::jsonb)
+      as v(org_id uuid, seq bigint, status inbox_event_status, result jsonb, error jsonb)
+  ),
+  updated as (
+    update inbox_events e
+       set status = v.status, result = v.result, error = v.error, processed_at = now()
+      from v
+     where e.org_id = v.org_id and e.seq = v.seq and e.status = 'queued'
+    returning e.org_id, e.seq, e.event_id, e.status, e.result, e.error
+  ),
+  announced as (
+    insert into outbox (org_id, topic, payload)
+    select u.org_id, ('event.' || u.status::text)::outbox_topic,
+      case when u.status = 'processed'
+        then jsonb_build_object('event_id', u.event_id, 'status', u.status, 'result', u.result)
+        else jsonb_build_object('event_id', u.event_id, 'status', u.status, 'error', u.error)
+      end
+    from updated u
+    order by u.seq
+    returning 1
+  )
+  select (select count(*) from updated)::int as updated,
+         (select count(*) from announced)::int as announced`;
+
+/**
+ * Writes the outcomes of processed events and their outbox events (`event.processed` /
+ * `event.failed` `{event_id, status, result | error}`) at once. The caller holds the org's lock,
+ * so every one of them must still be queued (asserted).
  */
 export async function recordEventOutcomes(
   deps: DbDeps,
@@ -96,37 +128,24 @@ export async function recordEventOutcomes(
     return;
   }
   assert.ok(outcomes.length <= inboxEventsPerReadMax, "outcomes of one read at most");
-  const values = outcomes.map((outcome) =>
-    outcome.status === "processed"
-      ? { seq: outcome.seq, status: outcome.status, result: outcome.result, error: null }
-      : { seq: outcome.seq, status: outcome.status, result: null, error: outcome.error },
-  );
-  const events = outcomes.map(
-    (outcome): OutboxEvent => ({
-      orgId,
-      topic: outcome.status === "processed" ? "event.processed" : "event.failed",
-      payload:
-        outcome.status === "processed"
-          ? { event_id: outcome.eventId, status: outcome.status, result: outcome.result }
-          : {
-              event_id: outcome.eventId,
-              status: outcome.status,
-              error: { code: outcome.error.code, message: outcome.error.message },
-            },
-    }),
-  );
-  await deps.db.transaction(async (tx) => {
-    // One statement for the whole read: the outcomes travel as one JSON parameter.
-    const updated = await tx.execute(sql`
-      update inbox_events as e
-         set status = v.status, result = v.result, error = v.error, processed_at = now()
-        from jsonb_to_recordset(${JSON.stringify(values)}::jsonb)
-             as v(seq bigint, status inbox_event_status, result jsonb, error jsonb)
-       where e.org_id = ${orgId} and e.seq = v.seq and e.status = 'queued'
-      returning e.seq`);
-    assert.equal(updated.length, outcomes.length, "every outcome found its queued event");
-    await writeOutbox(tx, events);
+  const rows = outcomes.map((outcome) => {
+    const announced: OutboxEvent =
+      outcome.status === "processed"
+        ? { orgId, topic: "event.processed", payload: outcome.result }
+        : { orgId, topic: "event.failed", payload: { ...outcome.error } };
+    assertOutboxEvent(announced);
+    return outcome.status === "processed"
+      ? { org_id: orgId, seq: outcome.seq, status: outcome.status, result: outcome.result }
+      : { org_id: orgId, seq: outcome.seq, status: outcome.status, error: outcome.error };
   });
+  const [counts] = await executeStatement<{ updated: number; announced: number }>(
+    deps.db,
+    outcomeUpdate,
+    JSON.stringify(rows),
+  );
+  assert.ok(counts !== undefined, "the statement answers one row");
+  assert.equal(counts.updated, outcomes.length, "every outcome found its queued event");
+  assert.equal(counts.announced, outcomes.length, "every outcome is announced");
 }
 
 /**
