@@ -6,6 +6,7 @@
  * one stands. Another org's event is 404, exactly like an unknown one.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Logger } from "pino";
 import { ZodError } from "zod";
 import {
   acceptEvents,
@@ -14,7 +15,7 @@ import {
   type InboxEventInput,
   type InboxPayload,
 } from "../../membership/index.ts";
-import { principalOf } from "../env.ts";
+import { principalOf, requestLogger } from "../env.ts";
 import { eventsBodyBytesMax, eventsPerRequestMax, locationLengthMax } from "../limits.ts";
 import { requireRole } from "../middleware.ts";
 import { externalId, externalRef, IdempotencyHeaders, uuidParam } from "../wire.ts";
@@ -211,6 +212,21 @@ const transactionEventExample = {
   },
 } satisfies z.input<typeof Event>;
 
+/**
+ * Announces the org's new events to the `ingest` workers, without waiting: the events are already
+ * durable, so the answer does not depend on Redis. When the job cannot be added (Redis down, no
+ * producer in this process), the workers' sweep finds the events within seconds.
+ */
+function wakeWorkers(deps: RouteDeps, orgId: string, logger: Logger): void {
+  const { jobs } = deps.app;
+  if (jobs === undefined) {
+    return;
+  }
+  jobs.add("ingest", { orgId }).catch((error: unknown) => {
+    logger.warn({ err: error, orgId }, "ingest job not added; the sweep will find the events");
+  });
+}
+
 export function eventsRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
   const { domain } = deps;
@@ -273,6 +289,9 @@ export function eventsRoutes(deps: RouteDeps) {
       const events = "events" in body ? body.events : [body];
       const orgId = principalOf(c).orgId;
       const result = await acceptEvents(domain, { orgId, events: events.map(eventInput) });
+      if (result.inserted > 0) {
+        wakeWorkers(deps, orgId, requestLogger(c));
+      }
       return c.json({ accepted: result.accepted, conflicting: result.conflicting }, 202);
     },
     (result, c) => eventsValidation(result, c),
