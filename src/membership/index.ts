@@ -29,7 +29,7 @@ export type { AcceptEventsInput } from "./inbox/accept-events.ts";
 export { acceptEvents } from "./inbox/accept-events.ts";
 export type { GetInboxEventInput } from "./inbox/get-inbox-event.ts";
 export { getInboxEvent } from "./inbox/get-inbox-event.ts";
-export type { InboxLockResult } from "./inbox/processing.ts";
+export type { InboxLockResult, ListQueuedEventsOptions } from "./inbox/processing.ts";
 export {
   listOrgsWithQueuedEvents,
   listQueuedEvents,

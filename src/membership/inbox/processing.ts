@@ -4,7 +4,7 @@
  * outbox (`event.processed` / `event.failed`).
  */
 import assert from "node:assert/strict";
-import { and, asc, eq, lt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
 import type { DbDeps } from "../deps.ts";
 import { inboxEventsPerReadMax, inboxSweepOrgsMax } from "../limits.ts";
 import { executeStatement } from "../store/db.ts";
@@ -53,14 +53,23 @@ export async function withInboxLock<T>(
   });
 }
 
-/** The org's oldest queued events, in order, at most `limit` (≤ `inboxEventsPerReadMax`). */
+export interface ListQueuedEventsOptions {
+  /** Only events after this one (`seq`): those up to it are being recorded. */
+  afterSeq?: string;
+  /** At most this many, ≤ `inboxEventsPerReadMax` (the default). */
+  limit?: number;
+}
+
+/** The org's oldest queued events, in order. */
 export async function listQueuedEvents(
   deps: DbDeps,
   orgId: string,
-  limit: number = inboxEventsPerReadMax,
+  options: ListQueuedEventsOptions = {},
 ): Promise<QueuedInboxEvent[]> {
+  const limit = options.limit ?? inboxEventsPerReadMax;
   assert.ok(Number.isInteger(limit) && limit >= 1, "limit is a positive integer");
   assert.ok(limit <= inboxEventsPerReadMax, "limit within the read bound");
+  const after = options.afterSeq === undefined ? undefined : BigInt(options.afterSeq);
   const rows = await deps.db
     .select({
       seq: inboxEvents.seq,
@@ -73,7 +82,13 @@ export async function listQueuedEvents(
       payload: inboxEvents.payload,
     })
     .from(inboxEvents)
-    .where(and(eq(inboxEvents.orgId, orgId), eq(inboxEvents.status, "queued")))
+    .where(
+      and(
+        eq(inboxEvents.orgId, orgId),
+        eq(inboxEvents.status, "queued"),
+        after === undefined ? undefined : gt(inboxEvents.seq, after),
+      ),
+    )
     .orderBy(asc(inboxEvents.seq))
     .limit(limit);
   return rows.map((row) => ({

@@ -104,6 +104,42 @@ describe("processOrgEvents", () => {
     expect(await outboxTopics(org.id)).toEqual(["event.processed", "event.processed"]);
   });
 
+  it("overlaps reads of transactions but runs a refund after every earlier read, in order", async () => {
+    const deps = ingestDeps();
+    const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    const members = [await buildLedgerMember(deps, org.id), await buildLedgerMember(deps, org.id)];
+    // Three reads of transactions (the first purchase in the first), then the refund of that
+    // purchase, then two more reads of transactions: 5,001 events, one request at a time.
+    const purchases = Array.from({ length: 5_000 }, (_, index) =>
+      transaction(members[index % 2]?.id ?? "", `multi-${index}`, 1_000),
+    );
+    const refundOfFirst = refund(members[0]?.id ?? "", "multi-0", 1_000);
+    const events = [...purchases.slice(0, 3_000), refundOfFirst, ...purchases.slice(3_000)];
+    for (let start = 0; start < events.length; start += 1_000) {
+      await acceptEvents(deps, { orgId: org.id, events: events.slice(start, start + 1_000) });
+    }
+    expect(await processOrgEvents(deps, org.id)).toMatchObject({
+      processed: 5_001,
+      failed: 0,
+      more: false,
+    });
+    expect(
+      await getInboxEvent(deps, { orgId: org.id, eventId: refundOfFirst.eventId }),
+    ).toMatchObject({
+      status: "processed",
+      result: { points_reversed: "10", shortfall: "0" },
+    });
+    for (const member of members) {
+      const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
+      expect(balances.points.available).toBe(member === members[0] ? 2_500n * 10n - 10n : 25_000n);
+    }
+    // Announced in the order the events were sent.
+    const announced = await fixture.database.sql<{ eventId: string }[]>`
+      select payload->>'event_id' as "eventId" from outbox
+      where org_id = ${org.id} and topic = 'event.processed' order by id`;
+    expect(announced.map((row) => row.eventId)).toEqual(events.map((event) => event.eventId));
+  });
+
   it("fails an unknown member's events and a refund the use case refuses, with their codes", async () => {
     const deps = ingestDeps();
     const { org } = await buildLedgerOrg(deps);
