@@ -35,6 +35,8 @@ const routes: Array<[string, string]> = [
   ["post", "/v1/redemptions/{id}/fulfill"],
   ["post", "/v1/redemptions/{id}/cancel"],
   ["get", "/v1/ledger/trial-balance"],
+  ["post", "/v1/events"],
+  ["get", "/v1/events/{event_id}"],
   ["get", "/health"],
   ["get", "/ready"],
   ["get", "/metrics"],
