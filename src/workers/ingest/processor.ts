@@ -7,11 +7,13 @@
  *   lost; the sweep finds orgs whose events have waited longer than `sweepAgeMs` and announces
  *   them. It adds jobs rather than processing, so orgs spread over every worker.
  * A job for an org another worker is processing ends at once (`busy`): that worker reads the
- * org's queue until it is empty, and the sweep covers the instant between its last read and its
- * release of the lock.
+ * org's queue until it is empty, and after letting the lock go looks once more. Events stored
+ * between its last read and its release were announced by a job that found the lock busy; the
+ * look after the release (which comes after that job, so after their insert) finds them and
+ * announces the org again. The sweep remains the net under both.
  */
 import type { Job } from "bullmq";
-import { listOrgsWithQueuedEvents } from "../../membership/index.ts";
+import { listOrgsWithQueuedEvents, listQueuedEvents } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { QueueProcessor } from "../processors.ts";
 import { jobSchemas } from "../queues.ts";
@@ -34,10 +36,15 @@ export const ingestProcessor: QueueProcessor = {
       return { announced: orgIds.length };
     }
     const result = await processOrgEvents(deps, orgId);
-    if (result.status === "done" && result.more) {
-      // This job took its share; the rest goes to the back of the queue, behind other orgs.
+    if (result.status === "busy") {
+      return result;
+    }
+    // More left: this job took its share, the rest goes to the back of the queue, behind other
+    // orgs. None left at the last read: look again now that the lock is free (see above).
+    const again = result.more || (await listQueuedEvents(deps, orgId, { limit: 1 })).length > 0;
+    if (again) {
       await deps.producer.add("ingest", { orgId });
     }
-    return result;
+    return { ...result, again };
   },
 };
