@@ -57,6 +57,20 @@ describe("events security", () => {
     expect(await countRows(harness, "inbox_events", org.id)).toBe(1);
   });
 
+  it("reads an event whose id has reserved characters, sent percent-encoded", async () => {
+    const id = "till-3:evt/000123?x#y";
+    const sent = await call(harness.app, "POST", "/v1/events", {
+      key: org.keys.pos,
+      body: event(id),
+    });
+    expect(sent.status).toBe(202);
+    const read = await call(harness.app, "GET", `/v1/events/${encodeURIComponent(id)}`, {
+      key: org.keys.pos,
+    });
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ event_id: id, status: "queued" });
+  });
+
   it("answers 404 for another org's event, as for an unknown one", async () => {
     for (const path of ["/v1/events/mine-1", "/v1/events/never-sent"]) {
       const response = await call(harness.app, "GET", path, { key: other.keys.pos });
@@ -72,7 +86,7 @@ describe("events security", () => {
     });
     expect(theirs.status).toBe(202);
     expect(theirs.body).toEqual({ accepted: ["mine-1"], conflicting: [] });
-    expect(await countRows(harness, "inbox_events", org.id)).toBe(1);
+    expect(await countRows(harness, "inbox_events", org.id)).toBe(2);
     expect(await countRows(harness, "inbox_events", other.id)).toBe(1);
   });
 });
