@@ -1,7 +1,13 @@
 /** Tier progression from ledger history: evaluation, overrides, and the member's tier status. */
-export type { MemberTierState, TierEvaluation, TierSource } from "./progression.ts";
+export type {
+  DueDowngrade,
+  MemberTierState,
+  TierEvaluation,
+  TierSource,
+} from "./progression.ts";
 export {
   downgradeDate,
+  dueDowngrades,
   evaluateMemberTier,
   qualifiedTier,
   reviewDate,

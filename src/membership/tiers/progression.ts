@@ -14,7 +14,7 @@
  * event in the same transaction. Evaluating again changes nothing: events arrive at least once.
  */
 import assert from "node:assert/strict";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, lte, or, sql } from "drizzle-orm";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { loadOrgLedger, nowOf } from "../intents/support.ts";
@@ -356,4 +356,43 @@ export async function setTierOverride(
     return { action: "overridden" as const, to: target };
   });
   return done ?? evaluateMemberTier(deps, input);
+}
+
+export interface DueDowngrade {
+  orgId: string;
+  memberId: string;
+  at: Date;
+}
+
+/**
+ * Members whose scheduled downgrade is due at `now`, oldest first, after the cursor `after`
+ * (exclusive): a page of the partial index on `tier_downgrade_at`.
+ */
+export async function dueDowngrades(
+  deps: Pick<LedgerDeps, "db" | "clock">,
+  input: { after: { at: Date; memberId: string } | null; limit: number },
+): Promise<DueDowngrade[]> {
+  assert.ok(Number.isInteger(input.limit) && input.limit >= 1 && input.limit <= 10_000, "limit");
+  const { after } = input;
+  const rows = await deps.db
+    .select({ memberId: members.id, orgId: members.orgId, at: members.tierDowngradeAt })
+    .from(members)
+    .where(
+      and(
+        isNotNull(members.tierDowngradeAt),
+        lte(members.tierDowngradeAt, nowOf(deps)),
+        after === null
+          ? undefined
+          : or(
+              gt(members.tierDowngradeAt, after.at),
+              and(eq(members.tierDowngradeAt, after.at), gt(members.id, after.memberId)),
+            ),
+      ),
+    )
+    .orderBy(asc(members.tierDowngradeAt), asc(members.id))
+    .limit(input.limit);
+  return rows.map((row) => {
+    assert.ok(row.at !== null, "a due member has a downgrade date");
+    return { orgId: row.orgId, memberId: row.memberId, at: row.at };
+  });
 }
