@@ -17,6 +17,7 @@ import {
   operationName,
   scanWalletTransfers,
   TransferCode,
+  u128ToUuid,
 } from "../../ledger/index.ts";
 import { occurredAtFutureSkewMsMax } from "../limits.ts";
 import type { TierMetric } from "../orgs/settings.ts";
@@ -29,8 +30,8 @@ export interface QualifyingTransfer {
   timestamp: bigint;
   /** The document's time (ms): what the window is about. */
   documentTimeMs: number;
-  /** The source document (a purchase, also for a reversal: the refunded one). */
-  documentId: bigint;
+  /** The source document's UUID (a purchase, also for a reversal: the refunded one). */
+  documentId: string;
   operation: string;
   /** What it adds to the value: positive for a purchase, negative (or 0) for a reversal. */
   counted: bigint;
@@ -119,7 +120,7 @@ export async function qualifyingValue(
         transferId: transfer.id,
         timestamp: transfer.timestamp,
         documentTimeMs: timeMs,
-        documentId: transfer.user_data_128,
+        documentId: u128ToUuid(transfer.user_data_128),
         operation: operationName(transfer.code, transfer.flags),
         counted,
       });
