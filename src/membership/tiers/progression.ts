@@ -20,7 +20,7 @@ import { DomainError } from "../errors.ts";
 import { loadOrgLedger, nowOf } from "../intents/support.ts";
 import { tiersPerOrgMax } from "../limits.ts";
 import type { OrgSettings } from "../orgs/settings.ts";
-import type { DbExecutor } from "../store/db.ts";
+import { type DbExecutor, executeStatement } from "../store/db.ts";
 import { writeOutbox } from "../store/outbox.ts";
 import { toTier } from "../store/records.ts";
 import { members, memberTiers, tiers } from "../store/schema.ts";
@@ -77,6 +77,87 @@ export async function readTierState(
     .limit(1);
   const [row] = lock ? await query.for("update") : await query;
   return row ?? null;
+}
+
+/**
+ * The member's tier columns and the org's whole ladder (lowest rank first) in one statement:
+ * `$1` is {org_id, member_id}. Each evaluation runs it once (then only the ledger is read).
+ */
+const tierContextQuery = `
+  with k as (
+    select ($1::jsonb ->> 'org_id')::uuid as org_id, ($1::jsonb ->> 'member_id')::uuid as member_id
+  )
+  select m.id as member_id, m.org_id, m.status, m.tier_id, m.tier_source, m.tier_since,
+    m.tier_downgrade_tier_id, m.tier_downgrade_at,
+    (select json_agg(json_build_object('id', t.id, 'org_id', t.org_id, 'name', t.name,
+        'rank', t.rank, 'qualifying_points_min', t.qualifying_points_min::text,
+        'multiplier_bps', t.multiplier_bps, 'immutable', t.immutable, 'created_at', t.created_at)
+        order by t.rank)
+      from tiers t where t.org_id = m.org_id) as ladder
+  from k join members m on m.org_id = k.org_id and m.id = k.member_id`;
+
+type TierContextRow = {
+  member_id: string;
+  org_id: string;
+  status: string;
+  tier_id: string;
+  tier_source: TierSource;
+  tier_since: Date | string;
+  tier_downgrade_tier_id: string | null;
+  tier_downgrade_at: Date | string | null;
+  ladder: Array<{
+    id: string;
+    org_id: string;
+    name: string;
+    rank: number;
+    qualifying_points_min: string;
+    multiplier_bps: number;
+    immutable: boolean;
+    created_at: string;
+  }>;
+};
+
+/** The member's tier state and the org's ladder; null for an unknown or another org's member. */
+export async function readTierContext(
+  db: DbExecutor,
+  input: { orgId: string; memberId: string },
+): Promise<{ state: MemberTierState; ladder: Tier[] } | null> {
+  if (!isUuid(input.memberId)) {
+    return null;
+  }
+  const [row] = await executeStatement<TierContextRow>(
+    db,
+    tierContextQuery,
+    JSON.stringify({ org_id: input.orgId, member_id: input.memberId }),
+  );
+  if (row === undefined) {
+    return null;
+  }
+  assert.ok(Array.isArray(row.ladder) && row.ladder.length > 0, "every org has an entry tier");
+  assert.ok(row.ladder.length <= tiersPerOrgMax, "a ladder within its bound");
+  const ladder = row.ladder.map((tier) =>
+    toTier({
+      id: tier.id,
+      orgId: tier.org_id,
+      name: tier.name,
+      rank: tier.rank,
+      qualifyingPointsMin: BigInt(tier.qualifying_points_min),
+      multiplierBps: tier.multiplier_bps,
+      immutable: tier.immutable,
+      createdAt: new Date(tier.created_at),
+    }),
+  );
+  const state: MemberTierState = {
+    memberId: row.member_id,
+    orgId: row.org_id,
+    status: row.status,
+    tierId: row.tier_id,
+    source: row.tier_source,
+    since: new Date(row.tier_since),
+    downgradeTierId: row.tier_downgrade_tier_id,
+    downgradeAt: row.tier_downgrade_at === null ? null : new Date(row.tier_downgrade_at),
+  };
+  return { state, ladder };
 }
 
 /** The org's tiers, lowest rank first. */
@@ -151,12 +232,12 @@ export async function evaluateMemberTier(
   input: { orgId: string; memberId: string },
 ): Promise<TierEvaluation> {
   const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
-  const ladder = await tiersOf(deps.db, org.id);
   for (let attempt = 1; ; attempt++) {
-    const state = await readTierState(deps.db, input);
-    if (state === null) {
+    const context = await readTierContext(deps.db, { orgId: org.id, memberId: input.memberId });
+    if (context === null) {
       throw new DomainError("not_found", "member not found", { memberId: input.memberId });
     }
+    const { state, ladder } = context;
     const current = tierById(ladder, state.tierId);
     if (state.status === "closed" || state.source === "override" || current.immutable) {
       return { action: "skipped", qualifying: null };

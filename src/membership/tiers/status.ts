@@ -8,7 +8,7 @@ import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { loadOrgLedger, nowOf } from "../intents/support.ts";
 import type { Tier } from "../types.ts";
-import { type MemberTierState, readTierState, type TierSource, tiersOf } from "./progression.ts";
+import { type MemberTierState, readTierContext, type TierSource } from "./progression.ts";
 import { type Qualifying, qualifyingValue } from "./qualifying.ts";
 
 export interface MemberTierStatus {
@@ -27,11 +27,11 @@ async function load(
   explain: boolean,
 ): Promise<{ state: MemberTierState; ladder: Tier[]; qualifying: Qualifying }> {
   const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
-  const state = await readTierState(deps.db, input);
-  if (state === null) {
+  const context = await readTierContext(deps.db, { orgId: org.id, memberId: input.memberId });
+  if (context === null) {
     throw new DomainError("not_found", "member not found", { memberId: input.memberId });
   }
-  const ladder = await tiersOf(deps.db, org.id);
+  const { state, ladder } = context;
   const qualifying = await qualifyingValue(deps.ledger, {
     pointsLedger,
     memberId: state.memberId,
