@@ -5,12 +5,16 @@
  * caches, as the API process would) earns the new multiplier; and the daily `tiers` job applies
  * a due downgrade.
  */
+
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { getMemberTier, type LedgerDeps } from "../../src/membership/index.ts";
+import { evaluateMemberTier, getMemberTier, type LedgerDeps } from "../../src/membership/index.ts";
 import { recordPurchase } from "../../src/membership/purchases/record-purchase.ts";
 import { createMembershipCaches } from "../../src/membership/store/caches.ts";
+import { tiers } from "../../src/membership/store/schema.ts";
 import { tierDowngradesJob } from "../../src/workers/queues.ts";
 import { relayOutboxPass } from "../../src/workers/relay.ts";
+import { applyDueDowngrades } from "../../src/workers/tiers/downgrades.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../support/ledger.ts";
 import { useWorkerFixture, waitFor } from "../support/workers.ts";
 
@@ -122,5 +126,56 @@ describe("tier progression through the workers", () => {
       tier: { name: "Bronze" },
       downgrade: null,
     });
+  });
+
+  it("sweeps in bounded batches, visiting a member it cannot downgrade once per run", async () => {
+    const { deps, environment } = fixture;
+    const { org } = await buildLedgerOrg(deps, {
+      settings: { tierWindowMonths: 1, tierDowngradeGraceDays: 1 },
+    });
+    const ids: string[] = [];
+    for (let index = 0; index < 3; index++) {
+      const member = await buildLedgerMember(deps, org.id);
+      ids.push(member.id);
+      await recordPurchase(deps, {
+        orgId: org.id,
+        externalId: externalId(),
+        memberId: member.id,
+        amountMinor: 150_000n,
+        currency: "EUR",
+      });
+      expect((await evaluateMemberTier(deps, { orgId: org.id, memberId: member.id })).action).toBe(
+        "upgraded",
+      );
+    }
+    // A few days past the window: each is scheduled for a date that is then reached.
+    environment.advanceSeconds(35 * 24 * 60 * 60);
+    for (const memberId of ids) {
+      expect((await evaluateMemberTier(deps, { orgId: org.id, memberId })).action).toBe(
+        "downgrade_scheduled",
+      );
+    }
+    environment.advanceSeconds(24 * 60 * 60 + 60);
+    // Silver becomes immutable: the member still there stays due, and is visited once.
+    const { tier: silver } = await getMemberTier(deps, { orgId: org.id, memberId: ids[0] ?? "" });
+    await deps.db.update(tiers).set({ immutable: true }).where(eq(tiers.id, silver.id));
+    const batches: number[] = [];
+    const sweep = await applyDueDowngrades(fixture.deps, {
+      batch: 1,
+      onBatch: async (progress) => {
+        batches.push(progress.visited);
+      },
+    });
+    // Only these three are due in this file's database: each visited once, one per batch.
+    expect(sweep).toEqual({ visited: 3, downgraded: 0 });
+    expect(batches).toEqual([1, 2, 3, 3]);
+    for (const memberId of ids) {
+      expect((await getMemberTier(deps, { orgId: org.id, memberId })).tier.name).toBe("Silver");
+    }
+    await deps.db.update(tiers).set({ immutable: false }).where(eq(tiers.id, silver.id));
+    expect(await applyDueDowngrades(fixture.deps)).toEqual({ visited: 3, downgraded: 3 });
+    for (const memberId of ids) {
+      expect((await getMemberTier(deps, { orgId: org.id, memberId })).tier.name).toBe("Bronze");
+    }
   });
 });
