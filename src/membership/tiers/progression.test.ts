@@ -13,7 +13,9 @@ import { recordPurchase } from "../purchases/record-purchase.ts";
 import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createMembershipCaches } from "../store/caches.ts";
 import { tiers } from "../store/schema.ts";
-import { evaluateMemberTier, setTierOverride, tiersOf } from "./progression.ts";
+import type { Tier } from "../types.ts";
+import { evaluateMemberTier, qualifiedTier, setTierOverride, tiersOf } from "./progression.ts";
+import { addMonthsUtc } from "./qualifying.ts";
 import { explainMemberTier, getMemberTier } from "./status.ts";
 
 const fixture = useLedgerFixture();
@@ -252,5 +254,39 @@ describe("tier progression", () => {
     await expect(
       explainMemberTier(deps, { orgId: org.id, memberId: "00000000-0000-4000-8000-000000000000" }),
     ).rejects.toMatchObject({ code: "not_found" });
+  });
+});
+
+describe("tier arithmetic", () => {
+  const tier = (rank: number, min: bigint): Tier => ({
+    id: `t${rank}`,
+    orgId: "o",
+    name: `T${rank}`,
+    rank,
+    qualifyingPointsMin: min,
+    multiplierBps: 10_000,
+    immutable: false,
+    createdAt: new Date(0),
+  });
+
+  it("picks the highest tier whose threshold the value reaches", () => {
+    const ladder = [tier(0, 0n), tier(1, 1_000n), tier(2, 5_000n)];
+    expect(qualifiedTier(ladder, 0n).rank).toBe(0);
+    expect(qualifiedTier(ladder, 999n).rank).toBe(0);
+    expect(qualifiedTier(ladder, 1_000n).rank).toBe(1);
+    expect(qualifiedTier(ladder, 10n ** 15n).rank).toBe(2);
+    expect(() => qualifiedTier([tier(1, 0n), tier(0, 0n)], 0n)).toThrow(/sorted/);
+  });
+
+  it("moves by calendar months, clamping the day to the month's last", () => {
+    expect(addMonthsUtc(new Date("2026-01-31T10:00:00.000Z"), 1).toISOString()).toBe(
+      "2026-02-28T10:00:00.000Z",
+    );
+    expect(addMonthsUtc(new Date("2028-03-31T00:00:00.000Z"), -1).toISOString()).toBe(
+      "2028-02-29T00:00:00.000Z",
+    );
+    expect(addMonthsUtc(new Date("2026-12-07T06:00:00.000Z"), -12).toISOString()).toBe(
+      "2025-12-07T06:00:00.000Z",
+    );
   });
 });

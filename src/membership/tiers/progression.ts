@@ -177,12 +177,12 @@ export function qualifiedTier(ladder: readonly Tier[], value: bigint): Tier {
   const [entry] = ladder;
   assert.ok(entry !== undefined, "a ladder has an entry tier");
   let best = entry;
-  for (const tier of ladder) {
-    assert.ok(tier.rank >= best.rank || tier === entry, "ladder sorted by rank");
-    if (tier.qualifyingPointsMin <= value && tier.rank > best.rank) {
+  ladder.forEach((tier, index) => {
+    assert.ok(index === 0 || tier.rank > (ladder[index - 1] as Tier).rank, "ladder sorted by rank");
+    if (tier.qualifyingPointsMin <= value) {
       best = tier;
     }
-  }
+  });
   return best;
 }
 
