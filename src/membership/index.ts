@@ -130,6 +130,7 @@ export {
   SchemaOutOfDateError,
 } from "./store/migrations.ts";
 export type { OutboxTopic } from "./store/outbox.ts";
+export * from "./tiers/index.ts";
 export type {
   ApiKey,
   ApiKeyPrincipal,

@@ -117,9 +117,19 @@ export interface Schedule {
   data: { orgId: null } & Record<string, unknown>;
 }
 
+/** The tiers queue's daily job: apply due downgrades (upgrades run inline on events). */
+export const tierDowngradesJob = "downgrades";
+
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
   // Announces inbox events no job announced (Redis down when they were accepted).
   { id: "ingest-sweep", queue: "ingest", name: "sweep", everyMs: 1_000, data: { orgId: null } },
+  {
+    id: "tiers-downgrades",
+    queue: "tiers",
+    name: tierDowngradesJob,
+    pattern: "15 3 * * *",
+    data: { orgId: null },
+  },
 ];
