@@ -25,6 +25,17 @@ export type {
 export { assertMembershipSecrets } from "./deps.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
+export type {
+  ExpireMembersPointsInput,
+  MemberExpiryOutcome,
+} from "./expiry/expire-member-points.ts";
+export { expireMembersPoints, expiryNoticeDays } from "./expiry/expire-member-points.ts";
+export type { OrgExpiryBatchInput, OrgExpiryBatchResult } from "./expiry/run-org-expiry.ts";
+export {
+  expireOrgMembersBatch,
+  expiryOrgsPageMax,
+  listExpiryOrgs,
+} from "./expiry/run-org-expiry.ts";
 export { createIntentMetrics } from "./intents/metrics.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";

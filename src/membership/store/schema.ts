@@ -282,6 +282,8 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "redemption.fulfilled",
   "redemption.cancelled",
   "tier.changed",
+  "points.expiring",
+  "points.expired",
 ]);
 
 /**
