@@ -5,6 +5,7 @@
 import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
+import { expiryProcessor } from "./expiry/processor.ts";
 import { jobSchemas, type QueueName } from "./queues.ts";
 import { relayOutbox } from "./relay.ts";
 
@@ -23,4 +24,5 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       return { handlers: await runEventHandlers(deps, event) };
     },
   },
+  expiry: expiryProcessor,
 };
