@@ -17,7 +17,18 @@ import type { ExpiryPolicy, ExpirySchedule, WalletMovement } from "./lots.ts";
 import { expirySchedule } from "./lots.ts";
 
 /** Reads of one schedule when transfers keep arriving between the balance read and the scan. */
-const scheduleReadAttemptsMax = 3;
+const scheduleReadAttemptsMax = 5;
+
+/**
+ * The wallet changed during every read of its schedule: transient (a job retries it later), not
+ * a broken invariant.
+ */
+export class WalletBusyError extends Error {
+  constructor(memberId: string) {
+    super(`the wallet of member ${memberId} kept changing while its history was read`);
+    this.name = "WalletBusyError";
+  }
+}
 
 /**
  * When a credit was earned. A purchase carries its document's time (the purchase's
@@ -55,8 +66,9 @@ export function walletMovementOf(
 
 /**
  * The member's schedule under `policy`, or null when the wallet was never opened. The remaining
- * lots must add up to the wallet's available balance: a transfer posted between the balance read
- * and the scan is met by reading again (bounded); a lasting difference is a broken invariant.
+ * lots must add up to the wallet's available balance: a transfer posted between the balance reads
+ * and the scan is met by reading again (bounded, then `WalletBusyError`); a scan that disagrees
+ * with a wallet that did not change is a broken invariant.
  */
 export async function readExpirySchedule(
   ledger: LedgerApi,
@@ -73,7 +85,8 @@ export async function readExpirySchedule(
       return null;
     }
     const movements: WalletMovement[] = [];
-    let posted = 0n;
+    let credits = 0n;
+    let debits = 0n;
     for await (const page of scanWalletTransfers(ledger, {
       ledger: args.ledger,
       memberId: args.memberId,
@@ -82,17 +95,26 @@ export async function readExpirySchedule(
         const movement = walletMovementOf(transfer, walletId);
         if (movement !== null) {
           movements.push(movement);
-          posted += movement.kind === "credit" ? movement.points : -movement.points;
+          if (movement.kind === "credit") {
+            credits += movement.points;
+          } else {
+            debits += movement.points;
+          }
         }
       }
     }
     const [after] = await ledger.lookupAccounts([walletId]);
     assert.ok(after !== undefined, "a wallet is never closed");
-    const postedBefore = account.credits_posted - account.debits_posted;
-    const postedAfter = after.credits_posted - after.debits_posted;
-    if (posted !== postedBefore || postedBefore !== postedAfter) {
+    // Posted totals only grow: equal before and after means nothing was posted meanwhile, and
+    // then the scan must account for every point of them.
+    if (
+      account.credits_posted !== after.credits_posted ||
+      account.debits_posted !== after.debits_posted
+    ) {
       continue;
     }
+    assert.equal(credits, after.credits_posted, "the history holds every credit posted");
+    assert.equal(debits, after.debits_posted, "the history holds every debit posted");
     const schedule = expirySchedule({
       movements,
       pendingPoints: after.debits_pending,
@@ -105,5 +127,5 @@ export async function readExpirySchedule(
     );
     return schedule;
   }
-  assert.fail("the wallet kept changing while its history was read");
+  throw new WalletBusyError(args.memberId);
 }
