@@ -150,13 +150,16 @@ describe("GET /v1/members/:id/balances and /history", () => {
 
 describe("GET /v1/members/:id/balances with an expiry policy", () => {
   it("lists the points still to expire, soonest first", async () => {
-    const created = await buildLedgerOrg(harness.deps, {
-      settings: { welcomeBonusPoints: 0, expiry: { policy: "lots", months: 12 } },
-    });
+    const created = await buildLedgerOrg(harness.deps, { settings: { welcomeBonusPoints: 0 } });
     const lotsOrg = {
       key: created.apiKeys.pos.token,
       admin: created.apiKeys.admin.token,
     };
+    const patched = await call(harness.app, "PATCH", "/v1/settings", {
+      key: lotsOrg.admin,
+      body: { expiry: { policy: "lots", months: 12 } },
+    });
+    expect(patched.status).toBe(200);
     const enrolled = await call(harness.app, "POST", "/v1/members", {
       key: lotsOrg.admin,
       body: { external_ref: "card-expiring-1" },
