@@ -5,8 +5,12 @@ import { defineConfig } from "drizzle-kit";
 // biome-ignore lint/style/noDefaultExport: drizzle-kit reads its configuration from the default export.
 export default defineConfig({
   dialect: "postgresql",
-  // The membership module's tables and the HTTP edge's idempotency records.
-  schema: ["./src/membership/store/schema.ts", "./src/http/schema.ts"],
+  // The membership module's tables, the HTTP edge's idempotency records and the webhooks.
+  schema: [
+    "./src/membership/store/schema.ts",
+    "./src/http/schema.ts",
+    "./src/membership/webhooks/schema.ts",
+  ],
   out: "./drizzle",
   strict: true,
   verbose: true,

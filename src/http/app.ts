@@ -32,6 +32,7 @@ import { orgsRoutes } from "./routes/orgs.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
+import { webhooksRoutes } from "./routes/webhooks.ts";
 
 /**
  * @example
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/transactions", transactionsRoutes(routeDeps)],
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],
+    ["/v1/webhooks", webhooksRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

@@ -29,6 +29,10 @@ export interface HttpOptions {
   apiKeyCacheTtlMs: number;
   /** Answer 503 when a handler has not answered within this long; default `requestDeadlineMs`. */
   requestDeadlineMs?: number;
+  /** NODE_ENV: webhook URLs must be https in production. */
+  nodeEnv?: string;
+  /** WEBHOOK_ALLOW_PRIVATE: webhook URLs may point to private and loopback addresses. */
+  webhookAllowPrivate?: boolean;
 }
 
 export interface AppDeps {

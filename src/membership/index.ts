@@ -124,3 +124,4 @@ export {
   ledgerUnitPattern,
   slugPattern,
 } from "./validation.ts";
+export * from "./webhooks/index.ts";

@@ -244,7 +244,13 @@ describe("415 Unsupported Media Type", () => {
     for (const { method, path, operation } of withBody) {
       const example = operation.requestBody?.content?.["application/json"]?.example;
       const response = await call(harness.app, method.toUpperCase(), concretePath(path), {
-        key: path === "/v1/orgs" ? platformToken : org.keys.pos,
+        // Transactions are pos only, webhooks admin only; pos is the default.
+        key:
+          path === "/v1/orgs"
+            ? platformToken
+            : path.startsWith("/v1/webhooks")
+              ? org.keys.admin
+              : org.keys.pos,
         rawBody: JSON.stringify(example),
         headers: { "Content-Type": "text/plain" },
       });

@@ -57,6 +57,10 @@ export interface HarnessOptions {
    * production value.
    */
   requestDeadlineMs?: number;
+  /** NODE_ENV as the app sees it (webhook URL rules); default "test". */
+  nodeEnv?: string;
+  /** Webhook URLs may point to private and loopback addresses; default true, as in tests. */
+  webhookAllowPrivate?: boolean;
 }
 
 /** See `HarnessOptions.requestDeadlineMs`. */
@@ -123,6 +127,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       apiKeyCacheTtlMs: variant.apiKeyCacheTtlMs ?? options.apiKeyCacheTtlMs ?? apiKeyCacheTtlMs,
       requestDeadlineMs:
         variant.requestDeadlineMs ?? options.requestDeadlineMs ?? testRequestDeadlineMs,
+      nodeEnv: variant.nodeEnv ?? options.nodeEnv ?? "test",
+      webhookAllowPrivate: variant.webhookAllowPrivate ?? options.webhookAllowPrivate ?? true,
     };
     const deps: AppDeps = {
       db: variant.db ?? database.db,
