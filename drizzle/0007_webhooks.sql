@@ -56,4 +56,5 @@ CREATE INDEX "webhook_attempts_delivery_id_idx" ON "webhook_attempts" USING btre
 CREATE UNIQUE INDEX "webhook_deliveries_webhook_id_outbox_id_key" ON "webhook_deliveries" USING btree ("webhook_id","outbox_id");--> statement-breakpoint
 CREATE INDEX "webhook_deliveries_org_id_webhook_id_idx" ON "webhook_deliveries" USING btree ("org_id","webhook_id","id");--> statement-breakpoint
 CREATE INDEX "webhook_deliveries_pending_member_idx" ON "webhook_deliveries" USING btree ("webhook_id","member_id","outbox_id") WHERE "webhook_deliveries"."status" = 'pending';--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_pending_due_idx" ON "webhook_deliveries" USING btree ("next_attempt_at") WHERE "webhook_deliveries"."status" = 'pending';--> statement-breakpoint
 CREATE INDEX "webhooks_org_id_live_idx" ON "webhooks" USING btree ("org_id","created_at") WHERE "webhooks"."deleted_at" is null;

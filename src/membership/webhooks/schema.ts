@@ -102,6 +102,10 @@ export const webhookDeliveries = pgTable(
     index("webhook_deliveries_pending_member_idx")
       .on(table.webhookId, table.memberId, table.outboxId)
       .where(sql`${table.status} = 'pending'`),
+    // The sweep's probe (workers/webhooks/sweep.ts): pending deliveries by due time.
+    index("webhook_deliveries_pending_due_idx")
+      .on(table.nextAttemptAt)
+      .where(sql`${table.status} = 'pending'`),
     foreignKey({
       name: "webhook_deliveries_webhook_fk",
       columns: [table.orgId, table.webhookId],

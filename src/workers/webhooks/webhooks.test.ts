@@ -20,6 +20,7 @@ import { DeadDeliveryError, deliverWebhook } from "./deliver.ts";
 import type { WebhookSourceEvent } from "./event-data.ts";
 import { fanOutWebhooks } from "./fan-out.ts";
 import { nextRetryAt, retryHorizonMs } from "./schedule.ts";
+import { wakeOverdueDeliveries } from "./sweep.ts";
 
 const fixture = useLedgerFixture();
 let receiver: WebhookReceiver;
@@ -307,5 +308,36 @@ describe("fan-out and delivery", () => {
         .map((delivery) => delivery.payload.data.points);
       expect(points).toEqual(["1", "2", "3", "4"]);
     }
+  });
+
+  it("wakes a pending delivery whose job was lost, and only that one", async () => {
+    const { deps } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps);
+    const driver = createDriver([1]);
+    const hook = await createWebhook(deps, {
+      orgId: org.id,
+      url: receiver.url,
+      events: ["member.enrolled"],
+      rules: { requireHttps: false, allowPrivate: true },
+    });
+    receiver.secret = hook.secret;
+    receiver.respond = () => 200;
+    await buildLedgerMember(deps, org.id);
+    const [event] = await outboxEvents(org.id);
+    // Fanned out with its job lost: a scheduler that drops it.
+    await fanOutWebhooks(
+      { ...driver.deps(), scheduleWakeup: async () => {} },
+      event as WebhookSourceEvent,
+    );
+    expect(await wakeOverdueDeliveries(driver.deps())).toBe(0);
+    await fixture.database.sql`
+      update webhook_deliveries set next_attempt_at = now() - interval '2 minutes'
+      where webhook_id = ${hook.id}`;
+    const before = receiver.received.length;
+    expect(await wakeOverdueDeliveries(driver.deps())).toBeGreaterThanOrEqual(1);
+    await driver.drain();
+    expect(receiver.received.slice(before).map((delivery) => delivery.id)).toEqual([
+      `evt_${event?.outboxId}`,
+    ]);
   });
 });
