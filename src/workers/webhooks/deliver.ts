@@ -105,22 +105,30 @@ async function loadState(deps: LedgerDeps, deliveryId: string): Promise<Delivery
   return state ?? null;
 }
 
-/** Leases the delivery for one attempt when it is pending, due, free and first in its order. */
-async function claim(deps: LedgerDeps, deliveryId: string): Promise<boolean> {
-  const claimed = await rows<{ id: string }>(
+/**
+ * Leases the delivery for one attempt when it is pending, due, free, first in its order and its
+ * webhook live; returns its state then, null otherwise.
+ */
+async function claim(deps: LedgerDeps, deliveryId: string): Promise<DeliveryState | null> {
+  const [claimed] = await rows<DeliveryState>(
     deps,
     sql`update webhook_deliveries d
         set leased_until = now() + make_interval(secs => ${leaseMs / 1000}::double precision)
+        from webhooks w
         where d.id = ${deliveryId}::bigint and d.status = 'pending'
+          and w.org_id = d.org_id and w.id = d.webhook_id and w.deleted_at is null
           and d.next_attempt_at <= now() + make_interval(secs => ${earlyToleranceMs / 1000}::double precision)
           and (d.leased_until is null or d.leased_until < now())
           and (d.member_id is null or not exists (
             select 1 from webhook_deliveries e
             where e.webhook_id = d.webhook_id and e.member_id = d.member_id
               and e.status = 'pending' and e.outbox_id < d.outbox_id))
-        returning d.id::text as id`,
+        returning d.id::text as id, d.org_id, d.webhook_id, d.member_id,
+          d.outbox_id::text as outbox_id, d.event_id, d.body, d.status, d.schedule_step,
+          d.wakeups, d.first_attempt_at, d.next_attempt_at, d.leased_until, w.url,
+          w.secret_encrypted, false as deleted`,
   );
-  return claimed.length === 1;
+  return claimed ?? null;
 }
 
 /** Moves the delivery's next attempt to `delayMs` from now and schedules a job for it. */
@@ -259,56 +267,54 @@ export async function deliverWebhook(
   deliveryId: string,
 ): Promise<DeliveryOutcome> {
   assert.ok(/^[1-9][0-9]*$/.test(deliveryId), "a delivery id is a positive integer");
-  let state = await loadState(deps, deliveryId);
-  if (state === null || state.status === "delivered") {
-    return "finished";
+  let state = await claim(deps, deliveryId);
+  if (state === null) {
+    const found = await loadState(deps, deliveryId);
+    if (found?.status === "dead" && !found.deleted) {
+      // Only a retried failed job finds its delivery dead: start it over.
+      await deps.db.execute(
+        sql`update webhook_deliveries
+            set status = 'pending', schedule_step = 0, first_attempt_at = null,
+              next_attempt_at = now(), finished_at = null
+            where id = ${deliveryId}::bigint and status = 'dead'`,
+      );
+      state = await claim(deps, deliveryId);
+    }
   }
-  if (state.deleted) {
-    return "webhook_deleted";
-  }
-  if (state.status === "dead") {
-    // Only a retried failed job finds its delivery dead: start it over.
-    await deps.db.execute(
-      sql`update webhook_deliveries
-          set status = 'pending', schedule_step = 0, first_attempt_at = null,
-            next_attempt_at = now(), finished_at = null
-          where id = ${deliveryId}::bigint and status = 'dead'`,
-    );
-  }
-  if (!(await claim(deps, deliveryId))) {
-    state = await loadState(deps, deliveryId);
-    assert.ok(state !== null);
-    if (state.status !== "pending") {
+  if (state === null) {
+    const found = await loadState(deps, deliveryId);
+    if (found === null || found.status !== "pending") {
       return "finished";
     }
-    if (state.leased_until !== null && toDate(state.leased_until).getTime() > Date.now()) {
+    if (found.deleted) {
+      return "webhook_deleted";
+    }
+    if (found.leased_until !== null && toDate(found.leased_until).getTime() > Date.now()) {
       return "busy";
     }
     const [earlier] =
-      state.member_id === null
+      found.member_id === null
         ? []
         : await rows<{ next_attempt_at: string | Date }>(
             deps,
             sql`select next_attempt_at from webhook_deliveries
-                where webhook_id = ${state.webhook_id}::uuid and member_id = ${state.member_id}::uuid
-                  and status = 'pending' and outbox_id < ${state.outbox_id}::bigint
+                where webhook_id = ${found.webhook_id}::uuid and member_id = ${found.member_id}::uuid
+                  and status = 'pending' and outbox_id < ${found.outbox_id}::bigint
                 order by outbox_id limit 1`,
           );
     if (earlier !== undefined) {
       const untilEarlier = toDate(earlier.next_attempt_at).getTime() - Date.now();
-      await reschedule(deps, state, Math.max(0, untilEarlier) + deferMs);
+      await reschedule(deps, found, Math.max(0, untilEarlier) + deferMs);
       return "deferred";
     }
     // Not due yet (an early or duplicate job): make sure its own job is there.
-    const dueInMs = toDate(state.next_attempt_at).getTime() - Date.now();
+    const dueInMs = toDate(found.next_attempt_at).getTime() - Date.now();
     await deps.scheduleWakeup(
-      { orgId: state.org_id, deliveryId: state.id, wakeup: state.wakeups },
+      { orgId: found.org_id, deliveryId: found.id, wakeup: found.wakeups },
       Math.max(0, dueInMs),
     );
     return "not_due";
   }
-  state = await loadState(deps, deliveryId);
-  assert.ok(state !== null && state.status === "pending", "a claimed delivery is pending");
   const attemptedAt = new Date();
   const result = await post(deps, state, attemptedAt);
   if (result.error === null) {
