@@ -106,6 +106,7 @@ export {
   SchemaOutOfDateError,
 } from "./store/migrations.ts";
 export type { OutboxTopic } from "./store/outbox.ts";
+export { outboxTopicNames } from "./store/outbox.ts";
 export type {
   ApiKey,
   ApiKeyPrincipal,

@@ -60,7 +60,16 @@ export const jobSchemas = {
       createdAt: z.string(),
     })
     .strict(),
-  webhooks: z.object({ orgId: orgIdOrNull }).passthrough(),
+  /** `deliver`: one attempt of a delivery (its org's); `sweep`: the platform-wide safety net. */
+  webhooks: z
+    .object({
+      orgId: orgIdOrNull,
+      deliveryId: z
+        .string()
+        .regex(/^[1-9][0-9]*$/)
+        .optional(),
+    })
+    .strict(),
   ingest: z.object({ orgId: orgIdOrNull }).passthrough(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
   rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
@@ -119,4 +128,12 @@ export interface Schedule {
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
+  // Wakes webhook deliveries whose job was lost (workers/webhooks/sweep.ts).
+  {
+    id: "webhooks-sweep",
+    queue: "webhooks",
+    name: "sweep",
+    everyMs: 60_000,
+    data: { orgId: null },
+  },
 ];

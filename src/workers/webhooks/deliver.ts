@@ -30,7 +30,7 @@ export const deferMs = 1_000;
 const errorLengthMax = 500;
 
 export interface WebhookDeliveryOptions {
-  nodeEnv: string;
+  nodeEnv: "development" | "test" | "production";
   webhookAllowPrivate: boolean;
   webhookRetryDelaysMs: readonly number[];
 }
