@@ -30,6 +30,7 @@ import { ledgerRoutes } from "./routes/ledger.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
+import { settingsRoutes } from "./routes/settings.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 import { webhooksRoutes } from "./routes/webhooks.ts";
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],
     ["/v1/webhooks", webhooksRoutes(routeDeps)],
+    ["/v1/settings", settingsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));
