@@ -149,30 +149,6 @@ async function reschedule(deps: DeliverDeps, state: DeliveryState, delayMs: numb
   }
 }
 
-/** Wakes the earliest pending delivery of the same (webhook, member), now. */
-async function wakeNext(deps: DeliverDeps, state: DeliveryState): Promise<void> {
-  if (state.member_id === null) {
-    return;
-  }
-  const [next] = await rows<{ id: string; wakeups: number }>(
-    deps,
-    sql`update webhook_deliveries
-        set next_attempt_at = now(), wakeups = wakeups + 1
-        where id = (
-          select id from webhook_deliveries
-          where webhook_id = ${state.webhook_id}::uuid and member_id = ${state.member_id}::uuid
-            and status = 'pending'
-          order by outbox_id limit 1)
-        returning id::text as id, wakeups`,
-  );
-  if (next !== undefined) {
-    await deps.scheduleWakeup(
-      { orgId: state.org_id, deliveryId: next.id, wakeup: next.wakeups },
-      0,
-    );
-  }
-}
-
 /** What one POST came to. */
 interface AttemptResult {
   statusCode: number | null;
@@ -224,18 +200,26 @@ async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise
   }
 }
 
-/** Records the attempt and the delivery's new state in one statement. */
+/**
+ * Records the attempt and the delivery's new state in one statement. When the delivery is
+ * finished (delivered or dead) the same statement wakes the earliest pending delivery of the
+ * same (webhook, member), which the order rule held back: its id and wake-up are returned.
+ */
 async function record(
   deps: DeliverDeps,
   state: DeliveryState,
   attemptedAt: Date,
   result: AttemptResult,
   next: { status: "delivered" | "pending" | "dead"; at: Date | null },
-): Promise<number> {
+): Promise<{ wakeups: number; next: { id: string; wakeups: number } | null }> {
   const at = attemptedAt.toISOString();
   const nextAt = next.at === null ? null : next.at.toISOString();
-  const finishedAt = next.status === "pending" ? null : at;
-  const [updated] = await rows<{ wakeups: number }>(
+  const finished = next.status !== "pending";
+  const [updated] = await rows<{
+    wakeups: number;
+    next_id: string | null;
+    next_wakeups: number | null;
+  }>(
     deps,
     sql`with d as (
           update webhook_deliveries
@@ -244,21 +228,51 @@ async function record(
             first_attempt_at = coalesce(first_attempt_at, ${at}::timestamptz),
             last_attempt_at = ${at}::timestamptz,
             next_attempt_at = coalesce(${nextAt}::timestamptz, next_attempt_at),
-            wakeups = wakeups + ${next.status === "pending" ? 1 : 0}::int,
-            finished_at = ${finishedAt}::timestamptz,
+            wakeups = wakeups + ${finished ? 0 : 1}::int,
+            finished_at = ${finished ? at : null}::timestamptz,
             leased_until = null
           where id = ${state.id}::bigint
-          returning id, org_id, wakeups)
+          returning id, org_id, wakeups, webhook_id, member_id)
         , a as (
           insert into webhook_attempts
             (org_id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
           select org_id, id, ${at}::timestamptz, ${result.statusCode}::int,
             ${result.durationMs}::int, ${result.error}::text, ${nextAt}::timestamptz
           from d)
-        select wakeups from d`,
+        , n as (
+          update webhook_deliveries
+          set next_attempt_at = now(), wakeups = wakeups + 1
+          where ${finished}::boolean and id = (
+            select e.id from webhook_deliveries e, d
+            where e.webhook_id = d.webhook_id and e.member_id = d.member_id
+              and e.status = 'pending' and e.id <> d.id
+            order by e.outbox_id limit 1)
+          returning id::text as id, wakeups)
+        select d.wakeups, (select id from n) as next_id, (select wakeups from n) as next_wakeups
+        from d`,
   );
   assert.ok(updated !== undefined, "a leased delivery is still there");
-  return updated.wakeups;
+  return {
+    wakeups: updated.wakeups,
+    next:
+      updated.next_id === null || updated.next_wakeups === null
+        ? null
+        : { id: updated.next_id, wakeups: updated.next_wakeups },
+  };
+}
+
+/** Schedules, now, the delivery the finished one held back (see `record`). */
+async function wakeHeldBack(
+  deps: DeliverDeps,
+  state: DeliveryState,
+  next: { id: string; wakeups: number } | null,
+): Promise<void> {
+  if (next !== null) {
+    await deps.scheduleWakeup(
+      { orgId: state.org_id, deliveryId: next.id, wakeup: next.wakeups },
+      0,
+    );
+  }
 }
 
 /** Runs what the delivery's state calls for; see the module comment. */
@@ -318,8 +332,11 @@ export async function deliverWebhook(
   const attemptedAt = new Date();
   const result = await post(deps, state, attemptedAt);
   if (result.error === null) {
-    await record(deps, state, attemptedAt, result, { status: "delivered", at: null });
-    await wakeNext(deps, state);
+    const recorded = await record(deps, state, attemptedAt, result, {
+      status: "delivered",
+      at: null,
+    });
+    await wakeHeldBack(deps, state, recorded.next);
     return "delivered";
   }
   const retryAt = nextRetryAt({
@@ -329,15 +346,18 @@ export async function deliverWebhook(
     overrideDelaysMs: deps.options.webhookRetryDelaysMs,
   });
   if (retryAt === null) {
-    await record(deps, state, attemptedAt, result, { status: "dead", at: null });
-    await wakeNext(deps, state);
+    const recorded = await record(deps, state, attemptedAt, result, { status: "dead", at: null });
+    await wakeHeldBack(deps, state, recorded.next);
     throw new DeadDeliveryError(
       `webhook delivery ${deliveryId} (${state.event_id}) is dead: ${result.error}`,
     );
   }
-  const wakeup = await record(deps, state, attemptedAt, result, { status: "pending", at: retryAt });
+  const { wakeups } = await record(deps, state, attemptedAt, result, {
+    status: "pending",
+    at: retryAt,
+  });
   await deps.scheduleWakeup(
-    { orgId: state.org_id, deliveryId: state.id, wakeup },
+    { orgId: state.org_id, deliveryId: state.id, wakeup: wakeups },
     Math.max(0, retryAt.getTime() - Date.now()),
   );
   return "retry_scheduled";
