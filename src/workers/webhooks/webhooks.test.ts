@@ -33,13 +33,17 @@ afterAll(async () => {
 });
 
 /** Runs scheduled wake-ups in due order until none is left (delays are ignored: time is not). */
-function createDriver(retryDelaysMs: number[]) {
+function createDriver(retryDelaysMs: number[], allowPrivate = true) {
   const queue: Array<{ deliveryId: string; wakeup: number }> = [];
   const seen = new Set<string>();
   const dead: string[] = [];
   const deps = (): DeliverDeps => ({
     ...fixture.environment.deps,
-    options: { nodeEnv: "test", webhookAllowPrivate: true, webhookRetryDelaysMs: retryDelaysMs },
+    options: {
+      nodeEnv: "test",
+      webhookAllowPrivate: allowPrivate,
+      webhookRetryDelaysMs: retryDelaysMs,
+    },
     scheduleWakeup: async (wake) => {
       const key = `${wake.deliveryId}-${wake.wakeup}`;
       if (!seen.has(key)) {
@@ -339,5 +343,36 @@ describe("fan-out and delivery", () => {
     expect(receiver.received.slice(before).map((delivery) => delivery.id)).toEqual([
       `evt_${event?.outboxId}`,
     ]);
+  });
+
+  it("checks the URL again before each attempt and sends nothing to a refused address", async () => {
+    const { deps } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps);
+    // Accepted when created (private targets allowed then), refused when delivered.
+    const driver = createDriver([1], false);
+    const hook = await createWebhook(deps, {
+      orgId: org.id,
+      url: receiver.url,
+      events: ["member.enrolled"],
+      rules: { requireHttps: false, allowPrivate: true },
+    });
+    receiver.secret = hook.secret;
+    const before = receiver.received.length;
+    await buildLedgerMember(deps, org.id);
+    const [event] = await outboxEvents(org.id);
+    await fanOutWebhooks(driver.deps(), event as WebhookSourceEvent);
+    await driver.drain();
+    expect(receiver.received.length).toBe(before);
+    expect(driver.dead).toHaveLength(1);
+    const attempts = await fixture.database.sql<
+      Array<{ status_code: number | null; error: string }>
+    >`
+      select a.status_code, a.error from webhook_attempts a
+      join webhook_deliveries d on d.id = a.delivery_id where d.webhook_id = ${hook.id}`;
+    expect(attempts).toHaveLength(2);
+    for (const attempt of attempts) {
+      expect(attempt.status_code).toBeNull();
+      expect(attempt.error).toMatch(/private or loopback/);
+    }
   });
 });
