@@ -304,6 +304,11 @@ export async function deliverWebhook(
       return "webhook_deleted";
     }
     if (found.leased_until !== null && toDate(found.leased_until).getTime() > Date.now()) {
+      // Another attempt holds it. Should that worker die, look again when its lease lapses.
+      await deps.scheduleWakeup(
+        { orgId: found.org_id, deliveryId: found.id, wakeup: found.wakeups },
+        toDate(found.leased_until).getTime() - Date.now(),
+      );
       return "busy";
     }
     const [earlier] =
