@@ -5,6 +5,7 @@
 import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
+import { ingestProcessor } from "./ingest/processor.ts";
 import { jobSchemas, type QueueName } from "./queues.ts";
 import { relayOutbox } from "./relay.ts";
 import { webhookProcessor } from "./webhooks/index.ts";
@@ -24,5 +25,6 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       return { handlers: await runEventHandlers(deps, event) };
     },
   },
+  ingest: ingestProcessor,
   webhooks: webhookProcessor,
 };

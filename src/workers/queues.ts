@@ -70,7 +70,8 @@ export const jobSchemas = {
         .optional(),
     })
     .strict(),
-  ingest: z.object({ orgId: orgIdOrNull }).passthrough(),
+  /** `ingest` jobs name the org whose inbox to process; `sweep` ticks name none. */
+  ingest: z.object({ orgId: orgIdOrNull }).strict(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
   rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
   expiry: z.object({ orgId: orgIdOrNull }).passthrough(),
@@ -128,6 +129,8 @@ export interface Schedule {
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
+  // Announces inbox events no job announced (Redis down when they were accepted).
+  { id: "ingest-sweep", queue: "ingest", name: "sweep", everyMs: 1_000, data: { orgId: null } },
   // Wakes webhook deliveries whose job was lost (workers/webhooks/sweep.ts).
   {
     id: "webhooks-sweep",

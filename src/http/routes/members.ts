@@ -100,7 +100,8 @@ const EnrollBody = z
   })
   .openapi("EnrollMember");
 
-const PatchBody = z
+/** PATCH fields; `customer.updated` events reuse the profile part (routes/events.ts). */
+export const PatchBody = z
   .strictObject({
     email: personalData.email.nullable().optional(),
     phone: personalData.phone.nullable().optional(),
