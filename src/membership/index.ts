@@ -131,6 +131,7 @@ export {
 } from "./store/migrations.ts";
 export type { OutboxTopic } from "./store/outbox.ts";
 export { outboxTopicNames } from "./store/outbox.ts";
+export * from "./tiers/index.ts";
 export type {
   ApiKey,
   ApiKeyPrincipal,

@@ -126,6 +126,9 @@ export interface Schedule {
   data: { orgId: null } & Record<string, unknown>;
 }
 
+/** The tiers queue's daily job: apply due downgrades (upgrades run inline on events). */
+export const tierDowngradesJob = "downgrades";
+
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
@@ -137,6 +140,13 @@ export const schedules: Schedule[] = [
     queue: "webhooks",
     name: "sweep",
     everyMs: 60_000,
+    data: { orgId: null },
+  },
+  {
+    id: "tiers-downgrades",
+    queue: "tiers",
+    name: tierDowngradesJob,
+    pattern: "15 3 * * *",
     data: { orgId: null },
   },
 ];

@@ -102,6 +102,8 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       query: { limit: "10" },
     },
+    "get /v1/members/{id}/tier": { key: "finance", params: { id: member.id } },
+    "get /v1/members/{id}/tier/explain": { key: "finance", params: { id: member.id } },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },

@@ -28,6 +28,8 @@ const routes: Array<[string, string]> = [
   ["patch", "/v1/members/{id}"],
   ["get", "/v1/members/{id}/balances"],
   ["get", "/v1/members/{id}/history"],
+  ["get", "/v1/members/{id}/tier"],
+  ["get", "/v1/members/{id}/tier/explain"],
   ["post", "/v1/members/{id}/redemptions"],
   ["post", "/v1/transactions"],
   ["post", "/v1/transactions/batch"],

@@ -43,6 +43,11 @@ export const apiKeyRole = pgEnum("api_key_role", ["admin", "pos", "finance"]);
 export const memberStatus = pgEnum("member_status", ["active", "suspended", "closed"]);
 /** Where an intent row stands with the ledger. `failed`: the ledger refused it for good. */
 export const intentStatus = pgEnum("intent_status", ["pending", "posted", "failed"]);
+/**
+ * Where a member's tier comes from: `default` (the entry tier, never qualified), `earned`
+ * (qualified from ledger history), `override` (set by hand; evaluation leaves it alone).
+ */
+export const tierSource = pgEnum("tier_source", ["default", "earned", "override"]);
 
 export const orgs = pgTable(
   "orgs",
@@ -160,6 +165,8 @@ export const tiers = pgTable(
     qualifyingPointsMin: bigint("qualifying_points_min", { mode: "bigint" }).notNull(),
     /** Earning multiplier in basis points: 10000 = 1.0x, 12500 = 1.25x. Integers, never floats. */
     multiplierBps: integer("multiplier_bps").notNull(),
+    /** A member in an immutable tier keeps it: evaluation neither upgrades nor downgrades them. */
+    immutable: boolean("immutable").notNull().default(false),
     createdAt: createdAt(),
   },
   (table) => [
@@ -190,6 +197,12 @@ export const members = pgTable(
     externalRef: text("external_ref").notNull(),
     /** Current tier; the history is in member_tiers. */
     tierId: uuid("tier_id").notNull(),
+    tierSource: tierSource("tier_source").notNull().default("default"),
+    /** When the current tier took effect: its review date is one tier window later. */
+    tierSince: timestamp("tier_since", { withTimezone: true }).notNull().defaultNow(),
+    /** A scheduled downgrade: to this tier at `tier_downgrade_at` (both set or both null). */
+    tierDowngradeTierId: uuid("tier_downgrade_tier_id"),
+    tierDowngradeAt: timestamp("tier_downgrade_at", { withTimezone: true }),
     status: memberStatus("status").notNull().default("active"),
     emailEncrypted: bytea("email_encrypted"),
     phoneEncrypted: bytea("phone_encrypted"),
@@ -224,6 +237,19 @@ export const members = pgTable(
       columns: [table.orgId, table.tierId],
       foreignColumns: [tiers.orgId, tiers.id],
     }),
+    foreignKey({
+      name: "members_tier_downgrade_fk",
+      columns: [table.orgId, table.tierDowngradeTierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+    check(
+      "members_tier_downgrade_check",
+      sql`(${table.tierDowngradeTierId} is null) = (${table.tierDowngradeAt} is null)`,
+    ),
+    // The daily job finds due downgrades here.
+    index("members_tier_downgrade_at_idx")
+      .on(table.tierDowngradeAt)
+      .where(sql`${table.tierDowngradeAt} is not null`),
   ],
 );
 
@@ -238,8 +264,10 @@ export const memberTiers = pgTable(
       .references(() => orgs.id),
     memberId: uuid("member_id").notNull(),
     tierId: uuid("tier_id").notNull(),
-    /** Why the tier changed, e.g. "enrollment", "qualification", "manual". */
+    /** Why the tier changed, e.g. "enrollment", "upgrade", "downgrade", "override", "manual". */
     reason: text("reason").notNull(),
+    /** The qualifying value (points or minor units, per the org's metric) when evaluated. */
+    qualifyingValue: bigint("qualifying_value", { mode: "bigint" }),
     effectiveAt: timestamp("effective_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
