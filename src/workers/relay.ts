@@ -20,6 +20,7 @@
 import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import type { WorkerDeps } from "./deps.ts";
+import { createWebhookDeliveries } from "./webhooks/fan-out.ts";
 
 /** Rows per pass, and passes per relay job, so one tick is bounded. */
 export const relayBatchMax = 1_000;
@@ -55,19 +56,23 @@ export async function relayOutboxPass(deps: WorkerDeps, batch = relayBatchMax): 
     if (rows.length === 0) {
       return 0;
     }
+    const events = rows.map((row) => ({
+      orgId: row.org_id,
+      outboxId: row.id,
+      topic: row.topic,
+      memberId: typeof row.payload.member_id === "string" ? row.payload.member_id : null,
+      payload: row.payload,
+      createdAt: row.created_at,
+    }));
+    // Webhook deliveries are created here, in outbox order, so that order per member survives
+    // the events queue running several events at once (webhooks/fan-out.ts).
+    await createWebhookDeliveries(deps, tx, events);
     await deps.producer.addBulk(
       "events",
-      rows.map((row) => ({
-        jobId: `outbox-${row.id}`,
-        name: row.topic,
-        data: {
-          orgId: row.org_id,
-          outboxId: row.id,
-          topic: row.topic,
-          memberId: typeof row.payload.member_id === "string" ? row.payload.member_id : null,
-          payload: row.payload,
-          createdAt: row.created_at,
-        },
+      events.map((event) => ({
+        jobId: `outbox-${event.outboxId}`,
+        name: event.topic,
+        data: event,
       })),
     );
     const ids = rows.map((row) => row.id);

@@ -20,8 +20,8 @@ import { useWorkerFixture, waitFor } from "../support/workers.ts";
 
 const fixture = useWorkerFixture({
   queues: ["events", "webhooks"],
-  // Events one at a time: the relay's order is the fan-out's order.
-  concurrency: { events: 1 },
+  // The events queue at its production concurrency: order per member must not depend on the
+  // fan-out running one event at a time (the relay reserves deliveries in order).
 });
 let receiver: WebhookReceiver;
 

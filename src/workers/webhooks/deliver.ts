@@ -158,6 +158,7 @@ interface AttemptResult {
 
 async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise<AttemptResult> {
   const started = performance.now();
+  const body = state.body;
   const elapsed = (): number => Math.max(0, Math.round(performance.now() - started));
   const problem = await webhookUrlProblem(state.url, {
     requireHttps: deps.options.nodeEnv === "production",
@@ -177,9 +178,9 @@ async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise
       headers: {
         "content-type": "application/json",
         "user-agent": "loyalty-ledger-webhooks",
-        ...signedHeaders(key, state.event_id, now, state.body),
+        ...signedHeaders(key, state.event_id, now, body),
       },
-      body: state.body,
+      body,
       redirect: "manual",
       signal: AbortSignal.timeout(deliveryTimeoutMs),
     });
@@ -314,15 +315,32 @@ export async function deliverWebhook(
     const [earlier] =
       found.member_id === null
         ? []
-        : await rows<{ next_attempt_at: string | Date }>(
+        : await rows<{
+            id: string;
+            wakeups: number;
+            next_attempt_at: string | Date;
+            leased_until: string | Date | null;
+          }>(
             deps,
-            sql`select next_attempt_at from webhook_deliveries
+            sql`select id::text as id, wakeups, next_attempt_at, leased_until
+                from webhook_deliveries
                 where webhook_id = ${found.webhook_id}::uuid and member_id = ${found.member_id}::uuid
                   and status = 'pending' and outbox_id < ${found.outbox_id}::bigint
                 order by outbox_id limit 1`,
           );
     if (earlier !== undefined) {
       const untilEarlier = toDate(earlier.next_attempt_at).getTime() - Date.now();
+      // The delivery holding this one back may have lost its wake-up (Redis refused the job
+      // while its row moved on): when it is due and free, wake it too. Its job id makes this a
+      // no-op when its wake-up is there.
+      const leased =
+        earlier.leased_until !== null && toDate(earlier.leased_until).getTime() > Date.now();
+      if (untilEarlier <= 0 && !leased) {
+        await deps.scheduleWakeup(
+          { orgId: found.org_id, deliveryId: earlier.id, wakeup: earlier.wakeups },
+          0,
+        );
+      }
       await reschedule(deps, found, Math.max(0, untilEarlier) + deferMs);
       return "deferred";
     }
