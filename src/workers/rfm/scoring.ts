@@ -8,28 +8,14 @@
  * posting time, so late-arriving purchases count on the day they happened.
  */
 import assert from "node:assert/strict";
+import type { RfmBoundariesStored, RfmSegmentName } from "../../membership/index.ts";
 
 export const dayMs = 86_400_000;
 
 /** A score: 1 (worst) to 5 (best). */
 export type Score = 1 | 2 | 3 | 4 | 5;
 
-/** The segment names as they travel (display names), and `none` for members without purchases. */
-export const segmentNames = [
-  "Champions",
-  "Loyal Customers",
-  "Potential Loyalist",
-  "New Customers",
-  "Promising",
-  "Need Attention",
-  "About To Sleep",
-  "At Risk",
-  "Cannot Lose Them",
-  "Hibernating",
-  "Lost",
-  "none",
-] as const;
-export type SegmentName = (typeof segmentNames)[number];
+export type SegmentName = RfmSegmentName;
 
 /**
  * Segment by R (rows, 5 first) and FM (columns 1..5), exactly the table of README "RFM segments".
@@ -308,4 +294,27 @@ export function scoreMetrics(metrics: RfmMetrics, boundaries: RfmBoundaries): Rf
   const f = scoreBy(boundaries.frequencyMin, (bound) => metrics.frequency >= bound);
   const m = scoreBy(boundaries.monetaryMinorMin, (bound) => metrics.monetaryMinor >= bound);
   return { r, f, m, segment: segmentOf(r, fmScore(f, m)) };
+}
+
+export function storedBoundaries(boundaries: RfmBoundaries): RfmBoundariesStored {
+  return {
+    recency_days_max: [...boundaries.recencyDaysMax],
+    frequency_min: [...boundaries.frequencyMin],
+    monetary_minor_min: boundaries.monetaryMinorMin.map((bound) =>
+      bound === null ? null : bound.toString(),
+    ),
+  };
+}
+
+export function boundariesFromStored(stored: RfmBoundariesStored): RfmBoundaries {
+  const boundaries: RfmBoundaries = {
+    recencyDaysMax: [...stored.recency_days_max],
+    frequencyMin: [...stored.frequency_min],
+    monetaryMinorMin: stored.monetary_minor_min.map((bound) => {
+      assert.ok(bound === null || /^-?[0-9]+$/.test(bound), "stored amounts are integers");
+      return bound === null ? null : BigInt(bound);
+    }),
+  };
+  assertBoundaries(boundaries);
+  return boundaries;
 }
