@@ -24,10 +24,8 @@ CREATE TABLE "rfm_runs" (
 	"window_days" integer NOT NULL,
 	"boundaries" jsonb NOT NULL,
 	"population" integer NOT NULL,
-	"members" integer NOT NULL,
 	"computed_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
-ALTER TABLE "member_rfm" ADD CONSTRAINT "member_rfm_member_fk" FOREIGN KEY ("org_id","member_id") REFERENCES "public"."members"("org_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "rfm_runs" ADD CONSTRAINT "rfm_runs_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "member_rfm_org_id_segment_idx" ON "member_rfm" USING btree ("org_id","segment","member_id");

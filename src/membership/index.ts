@@ -85,7 +85,11 @@ export { listSegmentMembers, segmentMembersPageMax } from "./rfm/list-segment-me
 export type { SegmentCounts } from "./rfm/list-segments.ts";
 export { listSegments } from "./rfm/list-segments.ts";
 export type { RfmScope } from "./rfm/load-rfm-scope.ts";
-export { getRfmRun, loadRfmScope, rfmMembersPerOrgMax } from "./rfm/load-rfm-scope.ts";
+export {
+  getRfmRun,
+  loadRfmMemberLedger,
+  loadRfmScope,
+} from "./rfm/load-rfm-scope.ts";
 export type { ReplaceOrgRfmInput } from "./rfm/replace-org-rfm.ts";
 export { replaceOrgRfm } from "./rfm/replace-org-rfm.ts";
 export type { SaveMemberRfmInput } from "./rfm/save-member-rfm.ts";

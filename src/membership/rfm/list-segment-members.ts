@@ -1,10 +1,10 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, or } from "drizzle-orm";
 import type { DbDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidInput } from "../intents/support.ts";
 import { memberRfm, members } from "../store/schema.ts";
 import { isRfmSegmentName } from "./segments.ts";
-import type { MemberRfm } from "./types.ts";
+import { type MemberRfm, rfmNone } from "./types.ts";
 
 /** Largest page of a segment listing. */
 export const segmentMembersPageMax = 500;
@@ -55,35 +55,46 @@ export async function listSegmentMembers(
     throw invalidInput("limit out of range", { field: "limit", max: segmentMembersPageMax });
   }
   const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+  // `none` is also every member without a row (never scored): listed from `members`.
+  const none = input.segment === "none";
   const rows = await deps.db
-    .select({ rfm: memberRfm, externalRef: members.externalRef })
-    .from(memberRfm)
-    .innerJoin(members, and(eq(members.orgId, memberRfm.orgId), eq(members.id, memberRfm.memberId)))
+    .select({ memberId: members.id, externalRef: members.externalRef, rfm: memberRfm })
+    .from(members)
+    [none ? "leftJoin" : "innerJoin"](
+      memberRfm,
+      and(eq(memberRfm.orgId, members.orgId), eq(memberRfm.memberId, members.id)),
+    )
     .where(
       and(
-        eq(memberRfm.orgId, input.orgId),
-        eq(memberRfm.segment, input.segment),
-        after === undefined ? undefined : gt(memberRfm.memberId, after),
+        eq(members.orgId, input.orgId),
+        none
+          ? or(isNull(memberRfm.memberId), eq(memberRfm.segment, "none"))
+          : eq(memberRfm.segment, input.segment),
+        after === undefined ? undefined : gt(members.id, after),
       ),
     )
-    .orderBy(asc(memberRfm.memberId))
+    .orderBy(asc(members.id))
     .limit(input.limit + 1);
   const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];
   return {
-    members: page.map(({ rfm, externalRef }) => ({
-      memberId: rfm.memberId,
+    members: page.map(({ memberId, externalRef, rfm }) => ({
+      memberId,
       externalRef,
-      recencyDays: rfm.recencyDays,
-      frequency: rfm.frequency,
-      monetaryMinor: rfm.monetaryMinor,
-      r: rfm.r,
-      f: rfm.f,
-      m: rfm.m,
-      segment: rfm.segment,
-      computedAt: rfm.computedAt,
+      ...(rfm === null
+        ? { ...rfmNone, computedAt: null }
+        : {
+            recencyDays: rfm.recencyDays,
+            frequency: rfm.frequency,
+            monetaryMinor: rfm.monetaryMinor,
+            r: rfm.r,
+            f: rfm.f,
+            m: rfm.m,
+            segment: rfm.segment,
+            computedAt: rfm.computedAt,
+          }),
     })),
     nextCursor:
-      rows.length > input.limit && last !== undefined ? encodeCursor(last.rfm.memberId) : null,
+      rows.length > input.limit && last !== undefined ? encodeCursor(last.memberId) : null,
   };
 }

@@ -1,6 +1,7 @@
+import assert from "node:assert/strict";
 import { count, eq } from "drizzle-orm";
 import type { DbDeps } from "../deps.ts";
-import { memberRfm, rfmRuns } from "../store/schema.ts";
+import { memberRfm, members, rfmRuns } from "../store/schema.ts";
 import { type RfmSegmentName, rfmSegmentNames } from "./segments.ts";
 
 export interface SegmentCounts {
@@ -11,8 +12,8 @@ export interface SegmentCounts {
 }
 
 /**
- * Members per segment, as stored by the last rebuild and the re-scores since. Members enrolled
- * after the last rebuild who have not purchased yet are counted in `none` from the next one.
+ * Members per segment, as stored by the last rebuild and the re-scores since. `none` counts every
+ * other member of the org: no counted purchase in the window, or never scored.
  */
 export async function listSegments(deps: DbDeps, input: { orgId: string }): Promise<SegmentCounts> {
   const [run] = await deps.db
@@ -25,7 +26,14 @@ export async function listSegments(deps: DbDeps, input: { orgId: string }): Prom
     .from(memberRfm)
     .where(eq(memberRfm.orgId, input.orgId))
     .groupBy(memberRfm.segment);
+  const [all] = await deps.db
+    .select({ members: count() })
+    .from(members)
+    .where(eq(members.orgId, input.orgId));
   const counts = new Map(rows.map((row) => [row.segment, row.members]));
+  const scored = rows.reduce((sum, row) => sum + (row.segment === "none" ? 0 : row.members), 0);
+  assert.ok(all !== undefined && all.members >= scored, "scored members are members");
+  counts.set("none", all.members - scored);
   return {
     computedAt: run?.computedAt ?? null,
     segments: rfmSegmentNames.map((name) => ({ name, members: counts.get(name) ?? 0 })),

@@ -1,33 +1,31 @@
-import { asc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Store } from "../deps.ts";
-import { loadOrgLedger } from "../intents/support.ts";
-import { members, rfmRuns } from "../store/schema.ts";
+import { loadOrgLedger, requireMemberInOrg } from "../intents/support.ts";
+import { rfmRuns } from "../store/schema.ts";
 import type { Org } from "../types.ts";
 import type { RfmRun } from "./types.ts";
 
-/** Members one org may have for a rebuild: the bound of the rebuild's memory and its writes. */
-export const rfmMembersPerOrgMax = 10_000_000;
-
 export interface RfmScope {
+  /** The org, with its `rfm` settings. */
   org: Org;
+  /** The ledger whose purchases and refunds RFM is computed from. */
   pointsLedger: number;
-  /** Every member of the org, by id; members without a counted purchase are segment `none`. */
-  memberIds: string[];
 }
 
-/** What a rebuild needs from Postgres: the org's settings, its points ledger and its members. */
+/** What a rebuild needs from Postgres: the org's settings and its points ledger. */
 export async function loadRfmScope(store: Store, orgId: string): Promise<RfmScope> {
   const { org, pointsLedger } = await loadOrgLedger(store, orgId);
-  const rows = await store.db
-    .select({ id: members.id })
-    .from(members)
-    .where(eq(members.orgId, org.id))
-    .orderBy(asc(members.id))
-    .limit(rfmMembersPerOrgMax + 1);
-  if (rows.length > rfmMembersPerOrgMax) {
-    throw new Error(`org ${org.id} has more than ${rfmMembersPerOrgMax} members`);
-  }
-  return { org, pointsLedger, memberIds: rows.map((row) => row.id) };
+  return { org, pointsLedger };
+}
+
+/** The points ledger a member's re-score reads; unknown or another org's member: `not_found`. */
+export async function loadRfmMemberLedger(
+  store: Store,
+  input: { orgId: string; memberId: string },
+): Promise<number> {
+  const { pointsLedger } = await loadOrgLedger(store, input.orgId);
+  await requireMemberInOrg(store, input);
+  return pointsLedger;
 }
 
 /** The org's last rebuild, or null when it never had one. */

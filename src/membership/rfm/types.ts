@@ -27,7 +27,6 @@ export interface RfmRun {
   windowDays: number;
   boundaries: RfmBoundariesStored;
   population: number;
-  members: number;
   computedAt: Date;
 }
 

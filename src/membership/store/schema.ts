@@ -586,16 +586,23 @@ export const rfmRuns = pgTable("rfm_runs", {
   boundaries: jsonb("boundaries").$type<RfmBoundariesStored>().notNull(),
   /** Members with at least one counted purchase in the window: the quintiles' population. */
   population: integer("population").notNull(),
-  /** Members written by the rebuild, `none` included. */
-  members: integer("members").notNull(),
   /** The "now" of the rebuild: recency and the window are measured from it. */
   computedAt: timestamp("computed_at", { withTimezone: true }).notNull(),
 });
 
-/** Each member's RFM as of its last rebuild or re-score. `none`: no scores, no recency. */
+/**
+ * Each member's RFM as of its last rebuild or re-score. `none`: no scores, no recency; a member
+ * without a row is `none` too (never scored). A rebuild writes its population's rows and turns
+ * rows of members who left it to `none`.
+ */
 export const memberRfm = pgTable(
   "member_rfm",
   {
+    /**
+     * No foreign key to members: a rebuild writes 100,000 rows at once, and a key checks each
+     * with a trigger (most of the write's time). The rebuild checks its rows against `members`
+     * in one join instead (replace-org-rfm.ts); members are never deleted (migration 0003).
+     */
     orgId: uuid("org_id").notNull(),
     memberId: uuid("member_id").notNull(),
     /** Whole days since the last counted purchase's document time; null for `none`. */
@@ -614,11 +621,6 @@ export const memberRfm = pgTable(
     primaryKey({ name: "member_rfm_pkey", columns: [table.orgId, table.memberId] }),
     // Segment listings page by member id within a segment.
     index("member_rfm_org_id_segment_idx").on(table.orgId, table.segment, table.memberId),
-    foreignKey({
-      name: "member_rfm_member_fk",
-      columns: [table.orgId, table.memberId],
-      foreignColumns: [members.orgId, members.id],
-    }),
     check(
       "member_rfm_scores_check",
       sql`(${table.segment} = 'none') = (${table.r} is null) and (${table.r} is null) = (${table.f} is null) and (${table.r} is null) = (${table.m} is null) and (${table.r} is null) = (${table.recencyDays} is null)`,

@@ -8,6 +8,7 @@
  * posting time, so late-arriving purchases count on the day they happened.
  */
 import assert from "node:assert/strict";
+import { documentTimeMs } from "../../ledger/index.ts";
 import type { RfmBoundariesStored, RfmSegmentName } from "../../membership/index.ts";
 
 export const dayMs = 86_400_000;
@@ -54,11 +55,6 @@ export interface RfmMetrics {
   frequency: number;
   /** Net spend in the window, minor units: purchases minus their refunds. */
   monetaryMinor: bigint;
-}
-
-/** The document time of a transfer: the UUIDv7 millisecond timestamp in `user_data_128`. */
-export function documentTimeOf(userData128: bigint): number {
-  return Number(userData128 >> 80n);
 }
 
 interface MemberAccumulator {
@@ -110,7 +106,7 @@ export class RfmMetricsBuilder<K> {
   addPurchase(member: K, documentId: bigint, spendMinor: bigint): void {
     this.#purchasesSeen = true;
     assert.ok(spendMinor >= 0n, "spend is not negative");
-    const documentMs = documentTimeOf(documentId);
+    const documentMs = documentTimeMs(documentId);
     if (documentMs < this.#windowStartMs) {
       return;
     }
