@@ -87,8 +87,10 @@ export { listSegments } from "./rfm/list-segments.ts";
 export type { RfmScope } from "./rfm/load-rfm-scope.ts";
 export {
   getRfmRun,
+  listOrgIdsAfter,
   loadRfmMemberLedger,
   loadRfmScope,
+  rfmOrgsPageMax,
 } from "./rfm/load-rfm-scope.ts";
 export type { ReplaceOrgRfmInput } from "./rfm/replace-org-rfm.ts";
 export { replaceOrgRfm } from "./rfm/replace-org-rfm.ts";

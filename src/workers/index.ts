@@ -14,5 +14,6 @@ export {
   jobSchemas,
   type QueueName,
   queueNames,
+  rfmJobNames,
   schedules,
 } from "./queues.ts";

@@ -7,6 +7,7 @@ import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
 import { jobSchemas, type QueueName } from "./queues.ts";
 import { relayOutbox } from "./relay.ts";
+import { rfmProcessor } from "./rfm/jobs.ts";
 
 export interface QueueProcessor {
   process(job: Job, deps: WorkerDeps): Promise<unknown>;
@@ -23,4 +24,5 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       return { handlers: await runEventHandlers(deps, event) };
     },
   },
+  rfm: rfmProcessor,
 };

@@ -63,7 +63,16 @@ export const jobSchemas = {
   webhooks: z.object({ orgId: orgIdOrNull }).passthrough(),
   ingest: z.object({ orgId: orgIdOrNull }).passthrough(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
-  rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
+  /**
+   * `rfm-nightly` (the scheduler's tick, orgId null) fans out one `rfm-rebuild` per org;
+   * `rfm-rebuild` rebuilds one org, nightly or asked for (POST /v1/rfm/rebuild).
+   */
+  rfm: z
+    .object({ orgId: orgIdOrNull, reason: z.enum(["nightly", "on_demand"]).optional() })
+    .strict()
+    .refine((data) => (data.orgId === null) === (data.reason === undefined), {
+      message: "a rebuild names its org and reason; the nightly tick neither",
+    }),
   expiry: z.object({ orgId: orgIdOrNull }).passthrough(),
   reconcile: z.object({ orgId: orgIdOrNull }).passthrough(),
 } satisfies Record<QueueName, z.ZodType<{ orgId: string | null }>>;
@@ -92,6 +101,9 @@ export const jobOptions: Record<QueueName, JobsOptions> = {
   reconcile: standard,
 };
 
+/** The rfm queue's job names (the processor dispatches on them). */
+export const rfmJobNames = { nightly: "rfm-nightly", rebuild: "rfm-rebuild" } as const;
+
 /** How many jobs of each queue one worker process runs at once. */
 export const queueConcurrency: Record<QueueName, number> = {
   relay: 1,
@@ -119,4 +131,12 @@ export interface Schedule {
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
+  // 02:30 UTC: after the day's trade in most zones, before the morning's campaigns.
+  {
+    id: "rfm-nightly",
+    queue: "rfm",
+    name: rfmJobNames.nightly,
+    pattern: "30 2 * * *",
+    data: { orgId: null },
+  },
 ];

@@ -1,7 +1,8 @@
-import { eq } from "drizzle-orm";
+import assert from "node:assert/strict";
+import { asc, eq, gt } from "drizzle-orm";
 import type { Store } from "../deps.ts";
 import { loadOrgLedger, requireMemberInOrg } from "../intents/support.ts";
-import { rfmRuns } from "../store/schema.ts";
+import { orgs, rfmRuns } from "../store/schema.ts";
 import type { Org } from "../types.ts";
 import type { RfmRun } from "./types.ts";
 
@@ -32,4 +33,23 @@ export async function loadRfmMemberLedger(
 export async function getRfmRun(store: Pick<Store, "db">, orgId: string): Promise<RfmRun | null> {
   const [row] = await store.db.select().from(rfmRuns).where(eq(rfmRuns.orgId, orgId)).limit(1);
   return row ?? null;
+}
+
+/** Orgs read per page by the nightly fan-out. */
+export const rfmOrgsPageMax = 1_000;
+
+/** Org ids in id order after `after` (exclusive), at most `limit`: the nightly fan-out's pages. */
+export async function listOrgIdsAfter(
+  store: Pick<Store, "db">,
+  input: { after: string | null; limit: number },
+): Promise<string[]> {
+  assert.ok(Number.isSafeInteger(input.limit) && input.limit >= 1, "a page has a size");
+  assert.ok(input.limit <= rfmOrgsPageMax, "pages are bounded");
+  const rows = await store.db
+    .select({ id: orgs.id })
+    .from(orgs)
+    .where(input.after === null ? undefined : gt(orgs.id, input.after))
+    .orderBy(asc(orgs.id))
+    .limit(input.limit);
+  return rows.map((row) => row.id);
 }
