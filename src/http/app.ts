@@ -30,6 +30,7 @@ import { ledgerRoutes } from "./routes/ledger.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
+import { jobsRoutes, rfmRoutes, segmentsRoutes } from "./routes/segments.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 
@@ -98,6 +99,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/transactions", transactionsRoutes(routeDeps)],
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],
+    ["/v1/segments", segmentsRoutes(routeDeps)],
+    ["/v1/rfm", rfmRoutes(routeDeps)],
+    ["/v1/jobs", jobsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

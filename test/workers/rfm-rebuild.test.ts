@@ -21,6 +21,7 @@ import { getMemberRfm, listSegmentMembers, listSegments } from "../../src/member
 import { invalidateOrgCaches } from "../../src/membership/store/caches.ts";
 import { rebuildOrgRfm, rescoreMember } from "../../src/workers/rfm/rebuild.ts";
 import { dayMs } from "../../src/workers/rfm/scoring.ts";
+import { transferOf } from "../ledger/builders.ts";
 import { useLedgerFixture } from "../support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg } from "../support/ledger.ts";
 
@@ -33,24 +34,6 @@ function randomId(): bigint {
 /** A purchase document id: a UUIDv7 whose millisecond timestamp is the purchase's time. */
 function purchaseDocumentId(occurredAtMs: number): bigint {
   return uuidToU128(uuidV7(occurredAtMs));
-}
-
-function baseTransfer(ledger: number): LedgerTransfer {
-  return {
-    id: randomId(),
-    debit_account_id: 0n,
-    credit_account_id: 0n,
-    amount: 1n,
-    pending_id: 0n,
-    user_data_128: 0n,
-    user_data_64: 0n,
-    user_data_32: 0,
-    timeout: 0,
-    ledger,
-    code: 0,
-    flags: 0,
-    timestamp: 0n,
-  };
 }
 
 interface Ledgered {
@@ -78,7 +61,7 @@ function ledgerOf(ledger: number): Ledgered {
       const documentId = purchaseDocumentId(now().getTime() - daysAgo * dayMs - 1_000);
       await post([
         {
-          ...baseTransfer(ledger),
+          ...transferOf({ id: randomId(), amount: 1n, ledger }),
           debit_account_id: controlAccountId(ledger, AccountCode.issuance),
           credit_account_id: walletAccountId(ledger, memberId),
           amount: 10n,
@@ -92,7 +75,7 @@ function ledgerOf(ledger: number): Ledgered {
     async refund(memberId, documentId, refundedMinor) {
       await post([
         {
-          ...baseTransfer(ledger),
+          ...transferOf({ id: randomId(), amount: 1n, ledger }),
           debit_account_id: walletAccountId(ledger, memberId),
           credit_account_id: controlAccountId(ledger, AccountCode.issuance),
           amount: 1n,
