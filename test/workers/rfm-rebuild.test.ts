@@ -275,6 +275,33 @@ describe("rebuildOrgRfm", () => {
     expect(events).toHaveLength(3);
     expect(result.changed).toBe(3);
   });
+  it("turns members who left the population to none, announcing each", async () => {
+    const { deps } = fixture.environment;
+    const { org, id } = await buildPopulation();
+    await rebuildOrgRfm(deps, { orgId: org.id });
+    // A 5-day window keeps only purchases of the last 4 whole days: a, b and j.
+    await fixture.database.sql`
+      update orgs set settings = settings || ${JSON.stringify({
+        rfm: { method: "quintiles", windowDays: 5 },
+      })}::jsonb where id = ${org.id}`;
+    invalidateOrgCaches(deps.caches, org.id);
+
+    const result = await rebuildOrgRfm(deps, { orgId: org.id });
+    expect(result.population).toBe(3);
+    const left = ["c", "d", "e", "f", "g", "h", "i"];
+    for (const name of left) {
+      const rfm = await getMemberRfm(deps, { orgId: org.id, memberId: id(name) });
+      expect({ name, segment: rfm.segment, r: rfm.r }).toEqual({ name, segment: "none", r: null });
+    }
+    const events = (await segmentEvents(org.id)) as Array<{ member_id: string; to: string }>;
+    const toNone = events.filter((event) => event.to === "none").map((event) => event.member_id);
+    expect(toNone.sort()).toEqual(left.map(id).sort());
+    const none = await listSegmentMembers(deps, { orgId: org.id, segment: "none", limit: 100 });
+    // The seven who left and the three who never counted (k, l, n).
+    expect(none.members.map((member) => member.memberId).sort()).toEqual(
+      [...left, "k", "l", "n"].map(id).sort(),
+    );
+  });
 });
 
 describe("rescoreMember", () => {
