@@ -103,21 +103,24 @@ export class RfmMetricsBuilder<K> {
     this.#refundedMinor.set(purchaseDocumentId, before + refundedMinor);
   }
 
+  /** Runs once per purchase of the window (a million in a rebuild): kept to the essentials. */
   addPurchase(member: K, documentId: bigint, spendMinor: bigint): void {
     this.#purchasesSeen = true;
-    assert.ok(spendMinor >= 0n, "spend is not negative");
     const documentMs = documentTimeMs(documentId);
     if (documentMs < this.#windowStartMs) {
       return;
     }
-    const refunded = this.#refundedMinor.get(documentId) ?? 0n;
+    // Few purchases are refunded: most skip the lookup and the subtraction.
+    const refunded =
+      this.#refundedMinor.size === 0 ? 0n : (this.#refundedMinor.get(documentId) ?? 0n);
     const counted = refunded < spendMinor;
     let state = this.#members.get(member);
     if (state === undefined) {
       state = { lastCountedMs: -1, frequency: 0, monetaryMinor: 0n };
       this.#members.set(member, state);
     }
-    state.monetaryMinor += spendMinor - refunded;
+    // user_data_64 is unsigned: spend is never negative, so only the refund can lower it.
+    state.monetaryMinor += refunded === 0n ? spendMinor : spendMinor - refunded;
     if (counted) {
       state.frequency += 1;
       if (documentMs > state.lastCountedMs) {
