@@ -101,6 +101,8 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       query: { limit: "10" },
     },
+    "get /v1/members/{id}/tier": { key: "finance", params: { id: member.id } },
+    "get /v1/members/{id}/tier/explain": { key: "finance", params: { id: member.id } },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },
@@ -116,6 +118,27 @@ function baseRequests(): Record<string, BaseRequest> {
     "post /v1/redemptions/{id}/fulfill": { key: "pos", params: { id: redemptionIds[0] ?? "" } },
     "post /v1/redemptions/{id}/cancel": { key: "pos", params: { id: redemptionIds[1] ?? "" } },
     "get /v1/ledger/trial-balance": { key: "finance" },
+    "post /v1/events": {
+      key: "pos",
+      body: {
+        events: [
+          {
+            event_id: "text-test-event",
+            event_type: "pos.transaction",
+            occurred_at: "2026-01-31T12:00:00.000Z",
+            location: "store-1",
+            member_id: member.id,
+            payload: {
+              external_id: "text-test-event-purchase",
+              amount: 1000,
+              currency: "EUR",
+              items: purchase.items,
+            },
+          },
+        ],
+      },
+    },
+    "get /v1/events/{event_id}": { key: "pos", params: { event_id: "text-test-event" } },
   };
 }
 

@@ -7,6 +7,7 @@ import type { OutboxTopic } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { JobData } from "../queues.ts";
 import { rfmRescoreHandler } from "../rfm/jobs.ts";
+import { tierEventHandler } from "../tiers/handler.ts";
 
 export type RelayedEvent = JobData<"events">;
 
@@ -17,7 +18,7 @@ export interface EventHandler {
 }
 
 /** Each stream of work appends its handler here. */
-export const eventHandlers: EventHandler[] = [rfmRescoreHandler];
+export const eventHandlers: EventHandler[] = [tierEventHandler, rfmRescoreHandler];
 
 export async function runEventHandlers(
   deps: WorkerDeps,
