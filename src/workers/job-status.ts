@@ -35,8 +35,12 @@ export function jobStatusOf(state: string): JobStatus {
   }
 }
 
-export async function viewJob(job: Job): Promise<JobView> {
-  const status = jobStatusOf(await job.getState());
+/**
+ * The view of `job` in `state`. Read the state first and the job after it: completion writes the
+ * result and the state in one step, so a job read before its state may lack a result it has.
+ */
+export function viewJob(job: Job, state: string): JobView {
+  const status = jobStatusOf(state);
   const progress = typeof job.progress === "number" ? job.progress : 0;
   const value: unknown = job.returnvalue;
   const result =

@@ -333,17 +333,21 @@ export function jobsRoutes(deps: RouteDeps) {
       if (!jobIdPattern.test(jobId)) {
         throw notFound;
       }
-      const job = await producerOf(deps).getJob("rfm", jobId);
-      const data: unknown = job?.data;
+      const producer = producerOf(deps);
+      const found = await producer.getJob("rfm", jobId);
+      const data: unknown = found?.data;
       if (
-        job === undefined ||
+        found === undefined ||
         typeof data !== "object" ||
         data === null ||
         (data as { orgId?: unknown }).orgId !== orgId
       ) {
         throw notFound;
       }
-      const view = await viewJob(job);
+      // The state first, then the job read again: a job read before it completed lacks its result.
+      const state = await found.getState();
+      const job = (await producer.getJob("rfm", jobId)) ?? found;
+      const view = viewJob(job, state);
       return c.json({ job_id: jobId, ...view }, 200);
     },
   );
