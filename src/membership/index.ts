@@ -25,6 +25,17 @@ export type {
 export { assertMembershipSecrets } from "./deps.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
+export type {
+  ExpireMembersPointsInput,
+  MemberExpiryOutcome,
+} from "./expiry/expire-member-points.ts";
+export { expireMembersPoints, expiryNoticeDays } from "./expiry/expire-member-points.ts";
+export type { OrgExpiryBatchInput, OrgExpiryBatchResult } from "./expiry/run-org-expiry.ts";
+export {
+  expireOrgMembersBatch,
+  expiryOrgsPageMax,
+  listExpiryOrgs,
+} from "./expiry/run-org-expiry.ts";
 export type { AcceptEventsInput } from "./inbox/accept-events.ts";
 export { acceptEvents } from "./inbox/accept-events.ts";
 export type { GetInboxEventInput } from "./inbox/get-inbox-event.ts";
@@ -152,6 +163,7 @@ export {
   SchemaOutOfDateError,
 } from "./store/migrations.ts";
 export type { OutboxTopic } from "./store/outbox.ts";
+export { outboxTopicNames } from "./store/outbox.ts";
 export * from "./tiers/index.ts";
 export type {
   ApiKey,
@@ -171,3 +183,4 @@ export {
   ledgerUnitPattern,
   slugPattern,
 } from "./validation.ts";
+export * from "./webhooks/index.ts";

@@ -6,11 +6,13 @@ import assert from "node:assert/strict";
 import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
+import { expiryProcessor } from "./expiry/processor.ts";
 import { ingestProcessor } from "./ingest/processor.ts";
 import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
 import { relayOutbox } from "./relay.ts";
 import { rfmProcessor } from "./rfm/jobs.ts";
 import { applyDueDowngrades } from "./tiers/downgrades.ts";
+import { webhookProcessor } from "./webhooks/index.ts";
 
 export interface QueueProcessor {
   process(job: Job, deps: WorkerDeps): Promise<unknown>;
@@ -29,6 +31,7 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
   },
   rfm: rfmProcessor,
   ingest: ingestProcessor,
+  webhooks: webhookProcessor,
   tiers: {
     // The daily sweep (job "downgrades"): applies due downgrades in bounded batches.
     process: async (job, deps) => {
@@ -41,4 +44,5 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       });
     },
   },
+  expiry: expiryProcessor,
 };

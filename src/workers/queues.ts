@@ -60,7 +60,16 @@ export const jobSchemas = {
       createdAt: z.string(),
     })
     .strict(),
-  webhooks: z.object({ orgId: orgIdOrNull }).passthrough(),
+  /** `deliver`: one attempt of a delivery (its org's); `sweep`: the platform-wide safety net. */
+  webhooks: z
+    .object({
+      orgId: orgIdOrNull,
+      deliveryId: z
+        .string()
+        .regex(/^[1-9][0-9]*$/)
+        .optional(),
+    })
+    .strict(),
   /** `ingest` jobs name the org whose inbox to process; `sweep` ticks name none. */
   ingest: z.object({ orgId: orgIdOrNull }).strict(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
@@ -74,7 +83,20 @@ export const jobSchemas = {
     .refine((data) => (data.orgId === null) === (data.reason === undefined), {
       message: "a rebuild names its org and reason; the nightly tick neither",
     }),
-  expiry: z.object({ orgId: orgIdOrNull }).passthrough(),
+  expiry: z.union([
+    /** The daily tick: fans out one job per org with an expiry policy. */
+    z.object({ orgId: z.null() }).strict(),
+    /** One batch of an org's members (workers/expiry/processor.ts). */
+    z
+      .object({
+        orgId: uuid,
+        /** The run's reference time (ms since the epoch): the same for every batch of a run. */
+        asOfMs: z.number().int().positive(),
+        /** The last member of the previous batch; null for the first. */
+        afterMemberId: uuid.nullable(),
+      })
+      .strict(),
+  ]),
   reconcile: z.object({ orgId: orgIdOrNull }).passthrough(),
 } satisfies Record<QueueName, z.ZodType<{ orgId: string | null }>>;
 
@@ -137,11 +159,26 @@ export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
   // Announces inbox events no job announced (Redis down when they were accepted).
   { id: "ingest-sweep", queue: "ingest", name: "sweep", everyMs: 1_000, data: { orgId: null } },
+  // Wakes webhook deliveries whose job was lost (workers/webhooks/sweep.ts).
+  {
+    id: "webhooks-sweep",
+    queue: "webhooks",
+    name: "sweep",
+    everyMs: 60_000,
+    data: { orgId: null },
+  },
   {
     id: "tiers-downgrades",
     queue: "tiers",
     name: tierDowngradesJob,
     pattern: "15 3 * * *",
+    data: { orgId: null },
+  },
+  {
+    id: "expiry-daily",
+    queue: "expiry",
+    name: "expiry-tick",
+    pattern: "0 3 * * *",
     data: { orgId: null },
   },
   // 02:30 UTC: after the day's trade in most zones, before the morning's campaigns.

@@ -44,6 +44,7 @@ let harness: Harness;
 let org: TestOrg;
 let member: { id: string; externalRef: string };
 let redemptionIds: string[];
+let webhookId: string;
 const purchaseExternalId = "text-test-purchase";
 
 type Key = "platform" | "admin" | "pos" | "finance" | "none";
@@ -154,6 +155,17 @@ function baseRequests(): Record<string, BaseRequest> {
     "get /v1/jobs/{job_id}": {
       key: "admin",
       params: { job_id: rebuildJobId },
+    },
+    "post /v1/webhooks": {
+      key: "admin",
+      body: { url: "https://hooks.example.com/text", events: ["points.earned"], description: "t" },
+    },
+    "get /v1/webhooks": { key: "admin" },
+    "delete /v1/webhooks/{id}": { key: "admin", params: { id: webhookId } },
+    "get /v1/webhooks/{id}/deliveries": {
+      key: "admin",
+      params: { id: webhookId },
+      query: { limit: "10", cursor: "1" },
     },
   };
 }
@@ -379,6 +391,12 @@ beforeAll(async () => {
     expect(hold.status).toBe(201);
     redemptionIds.push(String(hold.body.redemption?.id));
   }
+  const webhook = await call(harness.app, "POST", "/v1/webhooks", {
+    key: org.keys.admin,
+    body: { url: "https://hooks.example.com/text", events: ["member.enrolled"] },
+  });
+  expect(webhook.status).toBe(201);
+  webhookId = String(webhook.body.webhook?.id);
 });
 afterAll(async () => {
   await jobs?.close();

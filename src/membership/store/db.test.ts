@@ -60,6 +60,8 @@ describe("openDatabase", () => {
       expect(tables.map((table) => table.table_name)).toEqual([
         "adjustments",
         "api_keys",
+        "expiries",
+        "expiry_notices",
         "idempotency_keys",
         "inbox_events",
         "installation",
@@ -76,6 +78,9 @@ describe("openDatabase", () => {
         "stamp_cards",
         "stamp_programs",
         "tiers",
+        "webhook_attempts",
+        "webhook_deliveries",
+        "webhooks",
       ]);
     } finally {
       await database.close();
