@@ -33,6 +33,7 @@ import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
 import { queueBoardPath, queueBoardRoutes } from "./routes/queue-board.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
+import { jobsRoutes, rfmRoutes, segmentsRoutes } from "./routes/segments.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
@@ -108,6 +109,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/settings", settingsRoutes(routeDeps)],
     ["/v1/admin/jobs", adminJobsRoutes(routeDeps)],
     [queueBoardPath, queueBoardRoutes(deps)],
+    ["/v1/segments", segmentsRoutes(routeDeps)],
+    ["/v1/rfm", rfmRoutes(routeDeps)],
+    ["/v1/jobs", jobsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

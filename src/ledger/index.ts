@@ -43,3 +43,4 @@ export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./posting
 export * from "./reads.ts";
 export type { LedgerScanOptions, WalletScanOptions } from "./scans.ts";
 export { scanLedgerTransfers, scanPageTransfersMax, scanWalletTransfers } from "./scans.ts";
+export { walletMemberIds } from "./wallet-members.ts";

@@ -112,6 +112,28 @@ export type { FulfilRedemptionInput } from "./redemptions/fulfil-redemption.ts";
 export { fulfilRedemption } from "./redemptions/fulfil-redemption.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
+// RFM segmentation: stored by the rfm worker, read by the routes.
+export type { GetMemberRfmInput } from "./rfm/get-member-rfm.ts";
+export { getMemberRfm } from "./rfm/get-member-rfm.ts";
+export type { ListSegmentMembersInput, SegmentMembersPage } from "./rfm/list-segment-members.ts";
+export { listSegmentMembers, segmentMembersPageMax } from "./rfm/list-segment-members.ts";
+export type { SegmentCounts } from "./rfm/list-segments.ts";
+export { listSegments } from "./rfm/list-segments.ts";
+export type { RfmScope } from "./rfm/load-rfm-scope.ts";
+export {
+  getRfmRun,
+  listOrgIdsAfter,
+  loadRfmMemberLedger,
+  loadRfmScope,
+  rfmOrgsPageMax,
+} from "./rfm/load-rfm-scope.ts";
+export type { ReplaceOrgRfmInput } from "./rfm/replace-org-rfm.ts";
+export { replaceOrgRfm } from "./rfm/replace-org-rfm.ts";
+export type { SaveMemberRfmInput } from "./rfm/save-member-rfm.ts";
+export { saveMemberRfm } from "./rfm/save-member-rfm.ts";
+export type { RfmBoundariesStored, RfmSegmentName } from "./rfm/segments.ts";
+export { isRfmSegmentName, rfmSegmentNames } from "./rfm/segments.ts";
+export type { MemberRfm, MemberRfmValues, RfmMethod, RfmRun } from "./rfm/types.ts";
 export type { CreateStampProgramInput } from "./stamp-programs/create-stamp-program.ts";
 export { createStampProgram } from "./stamp-programs/create-stamp-program.ts";
 export type { MembershipCaches } from "./store/caches.ts";

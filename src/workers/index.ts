@@ -5,6 +5,7 @@
  */
 export type { WorkerDeps, WorkerOptions } from "./deps.ts";
 export type { EventHandler, RelayedEvent } from "./events/handlers.ts";
+export { type JobStatus, type JobView, jobStatusOf, viewJob } from "./job-status.ts";
 export { createWorkerMetrics, registerQueueDepth, type WorkerMetrics } from "./metrics.ts";
 export { type AddOptions, bullPrefix, createJobProducer, type JobProducer } from "./producer.ts";
 export {
@@ -14,5 +15,6 @@ export {
   jobSchemas,
   type QueueName,
   queueNames,
+  rfmJobNames,
   schedules,
 } from "./queues.ts";

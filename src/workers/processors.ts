@@ -10,6 +10,7 @@ import { expiryProcessor } from "./expiry/processor.ts";
 import { ingestProcessor } from "./ingest/processor.ts";
 import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
 import { relayOutbox } from "./relay.ts";
+import { rfmProcessor } from "./rfm/jobs.ts";
 import { applyDueDowngrades } from "./tiers/downgrades.ts";
 import { webhookProcessor } from "./webhooks/index.ts";
 
@@ -28,6 +29,7 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       return { handlers: await runEventHandlers(deps, event) };
     },
   },
+  rfm: rfmProcessor,
   ingest: ingestProcessor,
   webhooks: webhookProcessor,
   tiers: {

@@ -73,7 +73,16 @@ export const jobSchemas = {
   /** `ingest` jobs name the org whose inbox to process; `sweep` ticks name none. */
   ingest: z.object({ orgId: orgIdOrNull }).strict(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
-  rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
+  /**
+   * `rfm-nightly` (the scheduler's tick, orgId null) fans out one `rfm-rebuild` per org;
+   * `rfm-rebuild` rebuilds one org, nightly or asked for (POST /v1/rfm/rebuild).
+   */
+  rfm: z
+    .object({ orgId: orgIdOrNull, reason: z.enum(["nightly", "on_demand"]).optional() })
+    .strict()
+    .refine((data) => (data.orgId === null) === (data.reason === undefined), {
+      message: "a rebuild names its org and reason; the nightly tick neither",
+    }),
   expiry: z.union([
     /** The daily tick: fans out one job per org with an expiry policy. */
     z.object({ orgId: z.null() }).strict(),
@@ -114,6 +123,9 @@ export const jobOptions: Record<QueueName, JobsOptions> = {
   expiry: standard,
   reconcile: standard,
 };
+
+/** The rfm queue's job names (the processor dispatches on them). */
+export const rfmJobNames = { nightly: "rfm-nightly", rebuild: "rfm-rebuild" } as const;
 
 /** How many jobs of each queue one worker process runs at once. */
 export const queueConcurrency: Record<QueueName, number> = {
@@ -167,6 +179,14 @@ export const schedules: Schedule[] = [
     queue: "expiry",
     name: "expiry-tick",
     pattern: "0 3 * * *",
+    data: { orgId: null },
+  },
+  // 02:30 UTC: after the day's trade in most zones, before the morning's campaigns.
+  {
+    id: "rfm-nightly",
+    queue: "rfm",
+    name: rfmJobNames.nightly,
+    pattern: "30 2 * * *",
     data: { orgId: null },
   },
 ];

@@ -7,9 +7,12 @@
  * The fields are not listed by hand: they are read from the OpenAPI document, so a new route or
  * field is covered (or this test fails, asking for a valid request to start from).
  */
+import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
+import { deleteKeys } from "../support/redis.ts";
 import type { CallResult, Harness, Json, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -18,6 +21,7 @@ import {
   enrollOverHttp,
   ledgerTransferCount,
   list,
+  redisUrl,
 } from "./support.ts";
 
 const platformToken = "platform-token-for-input-text-tests-0123456789";
@@ -140,6 +144,18 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "get /v1/events/{event_id}": { key: "pos", params: { event_id: "text-test-event" } },
+    "get /v1/members/{id}/rfm": { key: "finance", params: { id: member.id } },
+    "get /v1/segments": { key: "admin" },
+    "get /v1/segments/{name}/members": {
+      key: "admin",
+      params: { name: "Champions" },
+      query: { limit: "10" },
+    },
+    "post /v1/rfm/rebuild": { key: "admin" },
+    "get /v1/jobs/{job_id}": {
+      key: "admin",
+      params: { job_id: rebuildJobId },
+    },
     "post /v1/webhooks": {
       key: "admin",
       body: { url: "https://hooks.example.com/text", events: ["points.earned"], description: "t" },
@@ -347,10 +363,20 @@ async function tableCounts(): Promise<Record<string, number>> {
   return counts;
 }
 
+/** Routes that queue work (POST /v1/rfm/rebuild) need a producer: on a key prefix of its own. */
+const jobsKeyPrefix = `test:http-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
+let jobs: JobProducer | undefined;
+/** A job of the org, queued (no worker runs it here) so GET /v1/jobs/{job_id} has one to read. */
+let rebuildJobId = "";
+
 beforeAll(async () => {
-  harness = await createHarness({ platformToken });
+  jobs = createJobProducer({ redisUrl, keyPrefix: jobsKeyPrefix });
+  harness = await createHarness({ platformToken, jobs });
   org = await buildTestOrg(harness);
   member = await enrollOverHttp(harness, org);
+  const rebuild = await call(harness.app, "POST", "/v1/rfm/rebuild", { key: org.keys.admin });
+  expect(rebuild.status).toBe(202);
+  rebuildJobId = String(rebuild.body.job_id);
   const purchase = await call(harness.app, "POST", "/v1/transactions", {
     key: org.keys.pos,
     body: { external_id: purchaseExternalId, member_id: member.id, amount: 5000, currency: "EUR" },
@@ -373,6 +399,10 @@ beforeAll(async () => {
   webhookId = String(webhook.body.webhook?.id);
 });
 afterAll(async () => {
+  await jobs?.close();
+  if (harness !== undefined) {
+    await deleteKeys(harness.redis, jobsKeyPrefix).catch(() => undefined);
+  }
   await harness?.close();
 });
 

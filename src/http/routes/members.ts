@@ -15,6 +15,7 @@ import {
   getMember,
   getMemberBalances,
   getMemberHistory,
+  getMemberRfm,
   updateMember,
 } from "../../membership/index.ts";
 import { principalOf } from "../env.ts";
@@ -52,6 +53,7 @@ import {
   orgScopedApp,
   writeGuards,
 } from "./common.ts";
+import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
 import { registerTierRoutes } from "./tiers.ts";
 
 const tags = ["members"];
@@ -444,6 +446,33 @@ export function membersRoutes(deps: RouteDeps) {
         ...(body.hold_seconds === undefined ? {} : { holdSeconds: body.hold_seconds }),
       });
       return c.json({ redemption: redemptionDto(redemption) }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/rfm",
+      operationId: "getMemberRfm",
+      tags: ["rfm"],
+      summary: "A member's RFM scores and segment",
+      description:
+        "Recency (whole days since the last counted purchase), frequency and monetary value " +
+        "in the org's RFM window, their scores 1–5 and the segment, as of the last rebuild or " +
+        "the member's last re-score (after each purchase or refund). A member never scored is " +
+        "`none` with null scores. Roles: admin, pos, finance.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin", "pos", "finance"),
+      request: { params: MemberParams },
+      responses: {
+        200: jsonContent(MemberRfmSchema, "The member's RFM.", memberRfmExample),
+        ...errorResponses(401, 403, 404, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const rfm = await getMemberRfm(domain, { orgId: principalOf(c).orgId, memberId: id });
+      return c.json(memberRfmDto(rfm), 200);
     },
   );
 

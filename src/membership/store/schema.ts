@@ -22,6 +22,7 @@ import {
   pgEnum,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   unique,
@@ -29,6 +30,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import type { OrgSettings } from "../orgs/settings.ts";
+import { type RfmBoundariesStored, rfmSegmentNames } from "../rfm/segments.ts";
 
 /** Raw bytes; postgres.js reads and writes bytea as a Node Buffer. */
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
@@ -318,6 +320,7 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "event.failed",
   "points.expiring",
   "points.expired",
+  "rfm.segment_changed",
 ]);
 
 /**
@@ -596,6 +599,76 @@ export const outbox = pgTable(
   (table) => [
     index("outbox_undelivered_idx").on(table.id).where(sql`${table.deliveredAt} is null`),
     index("outbox_org_id_idx").on(table.orgId, table.id),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------
+// RFM segmentation: derived from ledger history by the rfm worker, never a source of truth. A
+// rebuild replaces an org's rows; a re-score after a purchase or refund updates one member's.
+// ---------------------------------------------------------------------------------------------
+
+/** The segment names as they travel (display names), and `none`: no counted purchase. */
+export const rfmSegment = pgEnum("rfm_segment", rfmSegmentNames);
+export const rfmMethod = pgEnum("rfm_method", ["quintiles", "thresholds"]);
+
+/** One row per org: the last rebuild, whose boundaries single-member re-scores use. */
+export const rfmRuns = pgTable("rfm_runs", {
+  orgId: uuid("org_id")
+    .primaryKey()
+    .references(() => orgs.id),
+  method: rfmMethod("method").notNull(),
+  windowDays: integer("window_days").notNull(),
+  /** Inclusive bounds for scores 2..5 per dimension (workers/rfm/scoring.ts), amounts as strings. */
+  boundaries: jsonb("boundaries").$type<RfmBoundariesStored>().notNull(),
+  /** Members with at least one counted purchase in the window: the quintiles' population. */
+  population: integer("population").notNull(),
+  /** The "now" of the rebuild: recency and the window are measured from it. */
+  computedAt: timestamp("computed_at", { withTimezone: true }).notNull(),
+});
+
+/**
+ * Each member's RFM as of its last rebuild or re-score. `none`: no scores, no recency; a member
+ * without a row is `none` too (never scored). A rebuild writes its population's rows and turns
+ * rows of members who left it to `none`.
+ */
+export const memberRfm = pgTable(
+  "member_rfm",
+  {
+    /**
+     * No foreign key to members: a rebuild writes 100,000 rows at once, and a key checks each
+     * with a trigger (most of the write's time). The rebuild checks its rows against `members`
+     * in one join instead (replace-org-rfm.ts); members are never deleted (migration 0003).
+     */
+    orgId: uuid("org_id").notNull(),
+    memberId: uuid("member_id").notNull(),
+    /** Whole days since the last counted purchase's document time; null for `none`. */
+    recencyDays: integer("recency_days"),
+    /** Purchases in the window, those refunded in full not counted. */
+    frequency: integer("frequency").notNull(),
+    /** Net spend in the window, minor units. */
+    monetaryMinor: bigint("monetary_minor", { mode: "bigint" }).notNull(),
+    r: smallint("r"),
+    f: smallint("f"),
+    m: smallint("m"),
+    segment: rfmSegment("segment").notNull(),
+    computedAt: timestamp("computed_at", { withTimezone: true }).notNull(),
+  },
+  (table) => [
+    primaryKey({ name: "member_rfm_pkey", columns: [table.orgId, table.memberId] }),
+    // Segment listings page by member id within a segment.
+    index("member_rfm_org_id_segment_idx").on(table.orgId, table.segment, table.memberId),
+    check(
+      "member_rfm_scores_check",
+      sql`(${table.segment} = 'none') = (${table.r} is null) and (${table.r} is null) = (${table.f} is null) and (${table.r} is null) = (${table.m} is null) and (${table.r} is null) = (${table.recencyDays} is null)`,
+    ),
+    check(
+      "member_rfm_score_range_check",
+      sql`${table.r} between 1 and 5 and ${table.f} between 1 and 5 and ${table.m} between 1 and 5`,
+    ),
+    check(
+      "member_rfm_counts_check",
+      sql`${table.frequency} >= 0 and (${table.recencyDays} is null or ${table.recencyDays} >= 0)`,
+    ),
   ],
 );
 
