@@ -21,4 +21,5 @@ CREATE TABLE "reconciliations" (
 );
 --> statement-breakpoint
 ALTER TABLE "reconciliations" ADD CONSTRAINT "reconciliations_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
-CREATE UNIQUE INDEX "reconciliations_org_id_scheduled_for_key" ON "reconciliations" USING btree ("org_id","scheduled_for");
+CREATE UNIQUE INDEX "reconciliations_org_id_scheduled_for_key" ON "reconciliations" USING btree ("org_id","scheduled_for");--> statement-breakpoint
+CREATE INDEX "redemptions_org_id_id_idx" ON "redemptions" USING btree ("org_id","id");

@@ -489,6 +489,8 @@ export const redemptions = pgTable(
   (table) => [
     uniqueIndex("redemptions_org_id_external_id_key").on(table.orgId, table.externalId),
     index("redemptions_org_id_member_id_idx").on(table.orgId, table.memberId),
+    // The org's redemptions in id order: keyset pages of a reconciliation.
+    index("redemptions_org_id_id_idx").on(table.orgId, table.id),
     index("redemptions_hold_pending_idx")
       .on(table.createdAt)
       .where(sql`${table.holdStatus} = 'pending'`),

@@ -61,10 +61,12 @@ export interface ReconciledKind {
   stale(deps: DbDeps, org: ReconciledOrg, cutoff: Date): Promise<ReconciliationMismatch[]>;
 }
 
+/** A page of rows as documents; the cursor is the last row's key (its id unless `keyOf` says). */
 function pageOf<Row extends { id: string }>(
   rows: Row[],
   limit: number,
   expect: (row: Row) => ExpectedDocument,
+  keyOf: (row: Row) => string = (row) => row.id,
 ): DocumentsPage {
   assert.ok(rows.length <= limit, "a page holds at most its limit");
   const documents = rows.map(expect);
@@ -72,16 +74,20 @@ function pageOf<Row extends { id: string }>(
     assert.ok(document.transfers.length <= transfersPerDocumentMax, "transfers per document");
   }
   const last = rows[rows.length - 1];
-  return { documents, next: rows.length < limit || last === undefined ? null : last.id };
+  return { documents, next: rows.length < limit || last === undefined ? null : keyOf(last) };
 }
 
-/** The org's rows after the keyset cursor `after` (a row id; null: from the first). */
+/**
+ * The org's rows after the keyset cursor `after` (null: from the first), by `key`: a column that
+ * an index on (org_id, key) orders, so each page is one index range whatever other orgs hold.
+ */
 function inOrgAfter(
-  table: { orgId: AnyPgColumn; id: AnyPgColumn },
+  orgColumn: AnyPgColumn,
+  key: AnyPgColumn,
   org: ReconciledOrg,
   after: string | null,
 ): SQL | undefined {
-  return and(eq(table.orgId, org.orgId), after === null ? undefined : gt(table.id, after));
+  return and(eq(orgColumn, org.orgId), after === null ? undefined : gt(key, after));
 }
 
 /** The org's rows still `pending` (as `pending` says) and written before `cutoff`. */
@@ -176,7 +182,12 @@ const posTransactionsKind: ReconciledKind = {
     const rows = await deps.db
       .select()
       .from(posTransactions)
-      .where(and(inOrgAfter(posTransactions, org, after), eq(posTransactions.status, "posted")))
+      .where(
+        and(
+          inOrgAfter(posTransactions.orgId, posTransactions.id, org, after),
+          eq(posTransactions.status, "posted"),
+        ),
+      )
       .orderBy(asc(posTransactions.id))
       .limit(limit);
     return pageOf(rows, limit, (row) =>
@@ -250,7 +261,12 @@ const redemptionsKind: ReconciledKind = {
     const rows = await deps.db
       .select()
       .from(redemptions)
-      .where(and(inOrgAfter(redemptions, org, after), eq(redemptions.holdStatus, "posted")))
+      .where(
+        and(
+          inOrgAfter(redemptions.orgId, redemptions.id, org, after),
+          eq(redemptions.holdStatus, "posted"),
+        ),
+      )
       .orderBy(asc(redemptions.id))
       .limit(limit);
     return pageOf(rows, limit, (row) => expectRedemption(org, row));
@@ -324,10 +340,21 @@ const adjustmentsKind: ReconciledKind = {
     const rows = await deps.db
       .select()
       .from(adjustments)
-      .where(and(inOrgAfter(adjustments, org, after), eq(adjustments.status, "posted")))
-      .orderBy(asc(adjustments.id))
+      .where(
+        and(
+          inOrgAfter(adjustments.orgId, adjustments.externalId, org, after),
+          eq(adjustments.status, "posted"),
+        ),
+      )
+      .orderBy(asc(adjustments.externalId))
       .limit(limit);
-    return pageOf(rows, limit, (row) => expectAdjustment(org, row));
+    // Keyed by external id: the unique index (org_id, external_id) orders the org's rows.
+    return pageOf(
+      rows,
+      limit,
+      (row) => expectAdjustment(org, row),
+      (row) => row.externalId,
+    );
   },
   async stale(deps, org, cutoff) {
     const rows = await deps.db
@@ -399,7 +426,9 @@ const membersKind: ReconciledKind = {
         createdAt: members.createdAt,
       })
       .from(members)
-      .where(and(inOrgAfter(members, org, after), eq(members.ledgerStatus, "posted")))
+      .where(
+        and(inOrgAfter(members.orgId, members.id, org, after), eq(members.ledgerStatus, "posted")),
+      )
       .orderBy(asc(members.id))
       .limit(limit);
     return pageOf(rows, limit, (row) => expectMember(org, row));
