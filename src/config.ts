@@ -30,6 +30,14 @@ export interface Config {
   secrets: SecretsConfig;
   /** Where generated development secrets are kept: `secrets.json` beside the ledger data file. */
   dataDirectory: string;
+  workers: WorkersConfig;
+}
+
+export interface WorkersConfig {
+  /** WEBHOOK_RETRY_DELAYS_MS: replaces the standard webhook retry schedule; null keeps it. */
+  webhookRetryDelaysMs: number[] | null;
+  /** WEBHOOK_ALLOW_PRIVATE: allow webhook URLs on loopback, private and link-local addresses. */
+  webhookAllowPrivate: boolean;
 }
 
 export interface HttpConfig {
@@ -270,6 +278,16 @@ const redisUrlSchema = urlSchema(["redis:", "rediss:"], "redis://127.0.0.1:6379"
     : "the path may only be a database number, e.g. redis://127.0.0.1:6379/0",
 );
 
+/** Longest single webhook retry delay: a day (the whole schedule ends 24 h after the first try). */
+const retryDelayMsMax = 24 * 60 * 60 * 1000;
+/** Entries of a retry schedule. */
+const retryDelaysMax = 100;
+const retryDelaysSchema = z
+  .string()
+  .regex(/^[0-9]+(,[0-9]+)*$/, "comma-separated whole milliseconds, e.g. 10,20,40")
+  .transform((text) => text.split(",").map(Number))
+  .pipe(z.array(z.number().int().min(1).max(retryDelayMsMax)).min(1).max(retryDelaysMax));
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -327,6 +345,11 @@ const envSchema = z.object({
     emptyAsUnset,
     integerSchema(shutdownGraceMsMin, shutdownGraceMsMax).default(10_000),
   ),
+  WEBHOOK_RETRY_DELAYS_MS: z.preprocess(emptyAsUnset, retryDelaysSchema.optional()),
+  WEBHOOK_ALLOW_PRIVATE: z.preprocess(
+    emptyAsUnset,
+    z.enum(["true", "false"], { error: 'must be "true" or "false"' }).default("false"),
+  ),
   PII_ENCRYPTION_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
   PII_HASH_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
   API_KEY_HASH_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
@@ -373,6 +396,10 @@ function toConfig(env: Env): Config {
       apiKeyHashKey: env.API_KEY_HASH_KEY,
     },
     dataDirectory: dirname(env.LEDGER_DATA_FILE),
+    workers: {
+      webhookRetryDelaysMs: env.WEBHOOK_RETRY_DELAYS_MS ?? null,
+      webhookAllowPrivate: env.WEBHOOK_ALLOW_PRIVATE === "true",
+    },
   };
 }
 

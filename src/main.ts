@@ -1,7 +1,15 @@
 /**
  * The composition root: reads the configuration, builds every client once (logger, secrets,
  * Postgres, Redis, the ledger, metrics), re-drives intents a crash left pending, serves HTTP,
- * and shuts everything down in reverse order under a deadline.
+ * runs the BullMQ workers, and shuts everything down in reverse order under a deadline.
+ *
+ * One program, three roles (the first argument):
+ * - (none) or `all` — `npm start`: the API and the workers in one process. The only role on the
+ *   embedded ledger, which lives inside one process;
+ * - `api` — `npm run start:api`: the HTTP API (and intent recovery), no workers;
+ * - `workers` — `npm run start:workers`: the workers, with /health, /ready and /metrics on PORT.
+ *   Needs TB_ADDRESS: on the embedded ledger it refuses to start.
+ * Any number of api and workers processes may run side by side against one TigerBeetle cluster.
  */
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
@@ -14,6 +22,7 @@ import {
   createEdgeRedis,
   createMetrics,
   httpLimits,
+  serveOperations,
   sweepIdempotencyKeys,
 } from "./http/index.ts";
 import type { LedgerClient } from "./ledger/index.ts";
@@ -29,6 +38,13 @@ import {
   SchemaOutOfDateError,
 } from "./membership/index.ts";
 import { resolveSecrets, SecretsError } from "./secrets.ts";
+import {
+  createJobProducer,
+  createWorkerMetrics,
+  registerQueueDepth,
+  type WorkerDeps,
+} from "./workers/index.ts";
+import { startWorkers, type WorkerRuntime } from "./workers/runtime.ts";
 
 /**
  * Recovery re-drives intents at least this old: younger ones are likely still in flight (and
@@ -65,8 +81,35 @@ function redactedUrl(url: string): string {
   return parsed.toString();
 }
 
+type Role = "all" | "api" | "workers";
+const roles: readonly Role[] = ["all", "api", "workers"];
+
+function readRole(): Role {
+  const argument = process.argv[2] ?? "all";
+  if (!(roles as readonly string[]).includes(argument)) {
+    process.stderr.write(`unknown role "${argument}": expected one of ${roles.join(", ")}\n`);
+    process.exit(1);
+  }
+  return argument as Role;
+}
+
+const role = readRole();
 const config = readConfig();
-const logger = pino({ level: config.log.level });
+if (role === "workers" && config.ledger.address === undefined) {
+  process.stderr.write(
+    "start:workers needs TB_ADDRESS: the embedded ledger lives inside one process, so on it the " +
+      "API and the workers run together (npm start). Set TB_ADDRESS to a TigerBeetle cluster to " +
+      "run them apart.\n",
+  );
+  process.exit(1);
+}
+const logger = pino({ level: config.log.level }).child({ role });
+if (role === "api" && config.ledger.address === undefined) {
+  logger.warn(
+    "start:api on the embedded ledger runs no workers: events wait in the outbox and no tier, " +
+      "RFM, expiry or webhook work happens. Use npm start, or TB_ADDRESS with start:workers.",
+  );
+}
 const version = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
     version: string;
@@ -207,9 +250,13 @@ function startRecovery(): void {
     });
 }
 
-startRecovery();
-await recoveryRun;
-const recoveryTimer = setInterval(startRecovery, recoveryIntervalMs);
+const servesApi = role !== "workers";
+let recoveryTimer: NodeJS.Timeout | undefined;
+if (servesApi) {
+  startRecovery();
+  await recoveryRun;
+  recoveryTimer = setInterval(startRecovery, recoveryIntervalMs);
+}
 const sweepTimer = setInterval(() => {
   sweepIdempotencyKeys(database.db).then(
     (deleted) => deleted > 0 && logger.debug({ deleted }, "swept expired idempotency keys"),
@@ -217,42 +264,89 @@ const sweepTimer = setInterval(() => {
   );
 }, idempotencySweepIntervalMs);
 
-const app = createApp({
-  db: database.db,
-  secrets,
-  ledger: domain.ledger,
-  intentMetrics: domain.intentMetrics,
-  caches: domain.caches,
-  redis,
-  logger,
-  metrics,
-  options: {
-    platformToken: config.http.platformToken,
-    rateLimit: {
-      requests: config.http.rateLimitRequests,
-      windowSeconds: config.http.rateLimitWindowSeconds,
-    },
-    redisKeyPrefix: config.redis.keyPrefix,
-    version,
-    apiKeyCacheTtlMs: httpLimits.apiKeyCacheTtlMs,
-  },
+// Jobs: every role can enqueue (the API for on-demand work, workers for follow-up jobs), and
+// /metrics reports queue depth from Redis wherever it is scraped.
+const producer = createJobProducer({
+  redisUrl: config.redis.url,
+  keyPrefix: config.redis.keyPrefix,
 });
+registerQueueDepth(metrics.registry, producer);
 
-const server = serve(
-  { fetch: app.fetch, port: config.http.port, hostname: config.http.host },
-  (info) => {
-    logger.info(
+let workers: WorkerRuntime | undefined;
+if (role !== "api") {
+  const workerDeps: WorkerDeps = {
+    ...domain,
+    logger: logger.child({ module: "workers" }),
+    producer,
+    options: {
+      nodeEnv: config.nodeEnv,
+      webhookRetryDelaysMs: config.workers.webhookRetryDelaysMs,
+      webhookAllowPrivate: config.workers.webhookAllowPrivate,
+    },
+  };
+  workers = await startWorkers(workerDeps, {
+    redisUrl: config.redis.url,
+    metrics: createWorkerMetrics(metrics.registry),
+  });
+}
+
+const server = servesApi
+  ? serve(
       {
-        nodeEnv: config.nodeEnv,
-        address: info.address,
-        port: info.port,
-        ledger: config.ledger.address === undefined ? "embedded" : "tigerbeetle",
-        platformRoutes: config.http.platformToken !== undefined,
+        fetch: createApp({
+          db: database.db,
+          secrets,
+          ledger: domain.ledger,
+          intentMetrics: domain.intentMetrics,
+          caches: domain.caches,
+          redis,
+          logger,
+          metrics,
+          jobs: producer,
+          options: {
+            platformToken: config.http.platformToken,
+            rateLimit: {
+              requests: config.http.rateLimitRequests,
+              windowSeconds: config.http.rateLimitWindowSeconds,
+            },
+            redisKeyPrefix: config.redis.keyPrefix,
+            version,
+            apiKeyCacheTtlMs: httpLimits.apiKeyCacheTtlMs,
+            nodeEnv: config.nodeEnv,
+            webhookAllowPrivate: config.workers.webhookAllowPrivate,
+          },
+        }).fetch,
+        port: config.http.port,
+        hostname: config.http.host,
       },
-      "loyalty ledger is up",
+      (info) => announce(info),
+    )
+  : serveOperations(
+      {
+        port: config.http.port,
+        host: config.http.host,
+        metrics,
+        redis,
+        db: database.db,
+        ledger: domain.ledger,
+        logger,
+      },
+      (info) => announce(info),
     );
-  },
-);
+
+function announce(info: { address: string; port: number }): void {
+  logger.info(
+    {
+      nodeEnv: config.nodeEnv,
+      address: info.address,
+      port: info.port,
+      ledger: config.ledger.address === undefined ? "embedded" : "tigerbeetle",
+      platformRoutes: config.http.platformToken !== undefined,
+      queues: workers?.queues ?? [],
+    },
+    "loyalty ledger is up",
+  );
+}
 server.on("error", (error) => {
   logger.fatal({ err: error, port: config.http.port }, "HTTP server failed");
   process.exit(1);
@@ -274,6 +368,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     process.exit(1);
   }
   shuttingDown = true;
+  const shutdownStartedMs = Date.now();
   logger.info({ signal, graceMs: config.http.shutdownGraceMs }, "shutting down");
 
   // A close that hangs must not keep the process alive forever: the orchestrator would then
@@ -296,7 +391,14 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     }
     return closed;
   });
+  // Jobs running now finish within what is left of the grace (less a margin for the clients).
+  await step("workers", async () =>
+    workers?.close(
+      Math.max(0, config.http.shutdownGraceMs - (Date.now() - shutdownStartedMs) - 1_000),
+    ),
+  );
   await step("recovery", async () => recoveryRun);
+  await step("jobs producer", () => producer.close());
   await step("redis", () => redis.quit());
   await step("ledger", () => ledger.close());
   await step("postgres", () => database.close());

@@ -87,10 +87,16 @@ function dependencyViolations(files: SourceFile[]): string[] {
         violations.push(`${edge}: import the ledger through src/ledger/index.ts`);
       }
       const entry = file.path === "src/main.ts";
-      // http enqueues through the typed producer in workers/queues.ts, never a processor.
-      const producer = inModule(file.path, "http") && target === "src/workers/queues.ts";
-      if (!entry && !producer && !inModule(file.path, "workers") && inModule(target, "workers")) {
-        violations.push(`${edge}: only src/main.ts starts workers; http may use workers/queues.ts`);
+      // http enqueues through the typed producer and reads the workers' results, but never runs
+      // a job: processors (files named processor*.ts), their table and the runtime are off limits.
+      const runsJobs =
+        target === "src/workers/runtime.ts" ||
+        /^src\/workers\/(?:.*\/)?processors?[^/]*\.ts$/.test(target);
+      const reader = inModule(file.path, "http") && !runsJobs;
+      if (!entry && !reader && !inModule(file.path, "workers") && inModule(target, "workers")) {
+        violations.push(
+          `${edge}: only src/main.ts starts workers; http enqueues through workers/producer.ts and never imports a processor or the runtime`,
+        );
       }
       if (!entry && !inModule(file.path, "http") && inModule(target, "http")) {
         violations.push(`${edge}: only src/main.ts mounts http`);

@@ -15,6 +15,7 @@ import type {
   MembershipCaches,
   MembershipSecrets,
 } from "../membership/index.ts";
+import type { JobProducer } from "../workers/index.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface HttpOptions {
@@ -29,6 +30,10 @@ export interface HttpOptions {
   apiKeyCacheTtlMs: number;
   /** Answer 503 when a handler has not answered within this long; default `requestDeadlineMs`. */
   requestDeadlineMs?: number;
+  /** NODE_ENV: in production webhook URLs must be https. Default "development". */
+  nodeEnv?: "development" | "test" | "production";
+  /** WEBHOOK_ALLOW_PRIVATE: accept webhook URLs on loopback, private and link-local addresses. */
+  webhookAllowPrivate?: boolean;
 }
 
 export interface AppDeps {
@@ -50,6 +55,11 @@ export interface AppDeps {
   options: HttpOptions;
   /** Wall clock for the use cases; real time when absent. Tests move it by hand. */
   clock?: () => Date;
+  /**
+   * Where routes enqueue work for the workers (src/workers/producer.ts); routes that need it
+   * answer 503 when it is absent.
+   */
+  jobs?: JobProducer;
 }
 
 export interface AppEnv {

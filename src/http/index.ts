@@ -5,4 +5,5 @@ export { sweepIdempotencyKeys } from "./idempotency.ts";
 export * as httpLimits from "./limits.ts";
 export type { Metrics } from "./metrics.ts";
 export { countPostedTransfers, createMetrics } from "./metrics.ts";
+export { serveOperations } from "./operations-server.ts";
 export { createEdgeRedis } from "./redis.ts";

@@ -291,8 +291,13 @@ export const HistoryEntrySchema = z
     direction: z.enum(["credit", "debit"]),
     points: z.number().int(),
     occurred_at: instant,
-    document_id: z.string().nullable(),
-    spend_minor: z.number().int().nullable(),
+    document_id: z.string().nullable().openapi({
+      description:
+        "The source document's id (purchase, redemption, adjustment; for a refund_reversal, the refunded purchase).",
+    }),
+    spend_minor: z.number().int().nullable().openapi({
+      description: "purchase_earn: the purchase amount; refund_reversal: the refunded amount.",
+    }),
     location_number: z.number().int().nullable(),
     pending_id: z.string().nullable(),
   })

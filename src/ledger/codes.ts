@@ -64,6 +64,15 @@ export enum TransferCode {
   stampCardReward = 10,
 }
 
+/**
+ * Codes posted also with amount 0 (TigerBeetle 0.16+ stores it): every purchase and every refund
+ * is in the ledger with its time and spend, whatever points it moved.
+ */
+export const zeroAmountTransferCodes: readonly number[] = [
+  TransferCode.purchaseEarn,
+  TransferCode.refundReversal,
+];
+
 export interface TransferCodeSides {
   debit: AccountCode;
   credit: AccountCode;

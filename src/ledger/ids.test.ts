@@ -4,9 +4,12 @@ import {
   controlAccountId,
   decodeControlAccountId,
   deriveId,
+  documentTimeMs,
+  isUuidV7U128,
   transferId,
   u128ToUuid,
   uuidToU128,
+  uuidV7,
   walletAccountId,
 } from "./ids.ts";
 
@@ -73,5 +76,42 @@ describe("deterministic ids", () => {
     expect(u128ToUuid(uuidToU128(uuid))).toBe(uuid);
     expect(uuidToU128("00000000-0000-0000-0000-000000000001")).toBe(1n);
     expect(() => uuidToU128("not-a-uuid")).toThrow(/UUID/);
+  });
+});
+
+describe("UUIDv7 document ids", () => {
+  it("lays out RFC 9562: timestamp, version 7, variant 0b10, then the random bits", () => {
+    const random = Buffer.from("ffffffffffffffffffff", "hex");
+    expect(uuidV7(0x017f22e279b0, random)).toBe("017f22e2-79b0-7fff-bfff-ffffffffffff");
+    const zeros = Buffer.alloc(10);
+    expect(uuidV7(0, zeros)).toBe("00000000-0000-7000-8000-000000000000");
+    // RFC 9562 appendix A.6's example, rebuilt from its timestamp and random bits.
+    const example = Buffer.from("0cc3" + "18c4" + "dc0c0c07398f", "hex");
+    expect(uuidV7(0x017f22e279b0, example)).toBe("017f22e2-79b0-7cc3-98c4-dc0c0c07398f");
+  });
+
+  it("round-trips the millisecond through user_data_128", () => {
+    for (const ms of [0, 1, Date.UTC(2026, 11, 7, 5, 31, 2, 123), 2 ** 48 - 1]) {
+      const value = uuidToU128(uuidV7(ms));
+      expect(documentTimeMs(value)).toBe(ms);
+      expect(isUuidV7U128(value)).toBe(true);
+    }
+  });
+
+  it("orders ids by their time", () => {
+    const earlier = uuidToU128(uuidV7(1_000));
+    const later = uuidToU128(uuidV7(1_001));
+    expect(earlier < later).toBe(true);
+  });
+
+  it("refuses times a UUIDv7 cannot hold", () => {
+    expect(() => uuidV7(-1)).toThrow(/UUIDv7/);
+    expect(() => uuidV7(2 ** 48)).toThrow(/UUIDv7/);
+    expect(() => uuidV7(1.5)).toThrow(/UUIDv7/);
+    expect(() => uuidV7(0, Buffer.alloc(9))).toThrow(/UUIDv7/);
+  });
+
+  it("tells UUIDv4 ids apart", () => {
+    expect(isUuidV7U128(uuidToU128("0f8fad5b-d9cb-469f-a165-70867728950e"))).toBe(false);
   });
 });

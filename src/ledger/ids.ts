@@ -9,9 +9,14 @@
  * Control accounts get structured ids, decodable back to (ledger, code). Wallet ids are hashes of
  * (ledger, member); the member is recoverable from the wallet's `user_data_128`, which holds the
  * member's UUID as a u128 (`uuidToU128` / `u128ToUuid`).
+ *
+ * Source documents (purchases, refunds, redemptions, adjustments) have UUIDv7 ids (`uuidV7`)
+ * whose 48-bit millisecond timestamp is the document's time: a purchase's `occurred_at`, else the
+ * time it was recorded. Transfers carry the id in `user_data_128`, so the ledger alone answers
+ * "when" (`documentTimeMs`); see docs/ledger.md.
  */
 import assert from "node:assert/strict";
-import { hash } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { type AccountCode, type ControlAccountCode, controlAccountCodes } from "./codes.ts";
 
 const u128Max = (1n << 128n) - 1n;
@@ -126,4 +131,40 @@ export function u128ToUuid(value: bigint): string {
   assert.ok(value >= 0n && value <= u128Max, "not a u128");
   const hex = value.toString(16).padStart(32, "0");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** UUIDv7 timestamps are 48-bit milliseconds since the Unix epoch. */
+export const uuidV7MsMax = 2 ** 48 - 1;
+/** Random bytes a UUIDv7 takes: 12 bits of rand_a and 62 of rand_b, from 10 bytes. */
+export const uuidV7RandomBytes = 10;
+
+/**
+ * A UUIDv7 (RFC 9562 §5.7) with the 48-bit big-endian Unix-millisecond timestamp `ms`, version 7,
+ * variant 0b10, and the rest from `random` (10 bytes; fresh ones when absent).
+ */
+export function uuidV7(ms: number, random: Buffer = randomBytes(uuidV7RandomBytes)): string {
+  assert.ok(Number.isSafeInteger(ms) && ms >= 0 && ms <= uuidV7MsMax, "UUIDv7 ms in 0..2^48-1");
+  assert.ok(random.length >= uuidV7RandomBytes, "UUIDv7 takes 10 random bytes");
+  const bytes = Buffer.allocUnsafe(16);
+  bytes.writeUIntBE(ms, 0, 6);
+  bytes[6] = 0x70 | ((random[0] as number) & 0x0f);
+  bytes[7] = random[1] as number;
+  bytes[8] = 0x80 | ((random[2] as number) & 0x3f);
+  random.copy(bytes, 9, 3, 10);
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The document time (Unix ms) of a transfer's `user_data_128` holding a UUIDv7 document id: its
+ * top 48 bits. Meaningless for ids that are not UUIDv7 (`isUuidV7U128`).
+ */
+export function documentTimeMs(userData128: bigint): number {
+  assert.ok(userData128 >= 0n && userData128 <= u128Max, "not a u128");
+  return Number(userData128 >> 80n);
+}
+
+/** True when the u128 has the version (7) and variant (0b10) bits of a UUIDv7. */
+export function isUuidV7U128(value: bigint): boolean {
+  return ((value >> 76n) & 0xfn) === 7n && ((value >> 62n) & 0x3n) === 2n;
 }

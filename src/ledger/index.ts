@@ -18,9 +18,12 @@ export { createEmbeddedClient } from "./embedded/index.ts";
 export {
   controlAccountId,
   decodeControlAccountId,
+  documentTimeMs,
+  isUuidV7U128,
   transferId,
   u128ToUuid,
   uuidToU128,
+  uuidV7,
   walletAccountId,
 } from "./ids.ts";
 export type { WriteMarkerOutcome } from "./installation.ts";
@@ -44,3 +47,5 @@ export type { LedgerMetrics } from "./metrics.ts";
 export { countPostedTransfers, createLedgerMetrics } from "./metrics.ts";
 export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./postings.ts";
 export * from "./reads.ts";
+export type { LedgerScanOptions, WalletScanOptions } from "./scans.ts";
+export { scanLedgerTransfers, scanPageTransfersMax, scanWalletTransfers } from "./scans.ts";

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { AccountCode } from "./codes.ts";
 import { createEmbeddedClient } from "./embedded/index.ts";
-import { controlAccountId, walletAccountId } from "./ids.ts";
+import { controlAccountId, transferId, uuidToU128, walletAccountId } from "./ids.ts";
 import {
   adjustmentTransferId,
   adjustPoints,
@@ -119,11 +119,21 @@ describe("loyalty operations", () => {
     const inputs = Array.from({ length: 10 }, () => purchase(orgId, ledger, memberId, 5n));
     inputs.push(purchase(orgId, ledger, memberId, 0n));
     const first = await earnMany(client, inputs);
-    expect(first.slice(0, 10).every((outcome) => outcome?.kind === "created")).toBe(true);
-    expect(first[10]).toBeNull();
+    // The purchase earning 0 points posts too: its time and spend are in the ledger.
+    expect(first.every((outcome) => outcome.kind === "created")).toBe(true);
     const again = await earnMany(client, inputs);
-    expect(again.slice(0, 10).every((outcome) => outcome?.kind === "exists")).toBe(true);
+    expect(again.every((outcome) => outcome.kind === "exists")).toBe(true);
     expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(50n);
+    const zero = await client.lookupTransfers([
+      transferId({
+        orgId,
+        source: "purchase",
+        externalId: inputs[10]?.externalId ?? "",
+        leg: "earn",
+      }),
+    ]);
+    expect(zero[0]?.amount).toBe(0n);
+    expect(zero[0]?.user_data_64).toBe(1999n);
   });
 
   it("packs more chains than one request holds into several requests", async () => {
@@ -256,6 +266,30 @@ describe("loyalty operations", () => {
     // A retry reports the same outcome and moves nothing more.
     expect(await reversePoints(client, refund)).toEqual({ reversed: 30n, shortfall: 70n });
     expect((await walletBalance(client, { ledger, memberId }))?.available).toBe(0n);
+  });
+
+  it("posts a refund reversing 0 points, carrying the purchase's id and the refunded spend", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const memberId = await member(0n);
+    const bought = purchase(orgId, ledger, memberId, 0n);
+    await earnMany(client, [bought]);
+    const id = reversalTransferId({ orgId, reason: "refund", externalId: "R-0" });
+    const refund = {
+      orgId,
+      ledger,
+      memberId,
+      reason: "refund" as const,
+      transferId: id,
+      points: 0n,
+      documentId: bought.documentId,
+      spendMinor: 999n,
+    };
+    expect(await reversePoints(client, refund)).toEqual({ reversed: 0n, shortfall: 0n });
+    expect(await reversePoints(client, refund)).toEqual({ reversed: 0n, shortfall: 0n });
+    const [posted] = await client.lookupTransfers([id]);
+    expect(posted?.amount).toBe(0n);
+    expect(posted?.user_data_64).toBe(999n);
+    expect(posted?.user_data_128).toBe(uuidToU128(bought.documentId));
   });
 
   it("adjusts in both directions and refuses to overdraw", async () => {

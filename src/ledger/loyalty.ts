@@ -216,20 +216,25 @@ export interface EarnInput extends OrgLedger {
   memberId: string;
   /** The purchase's id as the POS knows it. */
   externalId: string;
+  /** May be 0: every purchase is in the ledger, with its spend, whatever it earned. */
   points: bigint;
-  /** The purchase amount in minor units, kept on the transfer for audit. */
+  /** The purchase amount in minor units (`user_data_64`): spend is read back from the ledger. */
   spendMinor: bigint;
   /** The location's per-org number, 0 when unknown. */
   locationNumber: number;
-  /** The Postgres id of the source document (pos transaction). */
+  /**
+   * The Postgres id of the source document (pos transaction): a UUIDv7 whose timestamp is the
+   * purchase's `occurred_at` (`user_data_128`, see ids.ts `documentTimeMs`).
+   */
   documentId: string;
 }
 
-/** issuance → wallet. Returns null when there is nothing to post (0 points). */
-export function earnChain(input: EarnInput): Transfer[] | null {
-  if (input.points === 0n) {
-    return null;
-  }
+/**
+ * issuance → wallet, posted for every purchase, also one earning 0 points (TigerBeetle 0.16+
+ * stores a 0 amount), so that the purchase's time and spend are in the ledger.
+ */
+export function earnChain(input: EarnInput): Transfer[] {
+  assert.ok(input.points >= 0n, "a purchase earns a non-negative amount");
   assert.ok(input.spendMinor > 0n && input.spendMinor < 2n ** 64n, "spend fits user_data_64");
   return link([
     transfer({
@@ -255,26 +260,18 @@ export function earnChain(input: EarnInput): Transfer[] | null {
 export async function earnMany(
   client: Client,
   inputs: readonly EarnInput[],
-): Promise<Array<ChainOutcome | null>> {
-  const chains: Transfer[][] = [];
-  const positions: number[] = [];
-  inputs.forEach((input, index) => {
-    const chain = earnChain(input);
-    if (chain !== null) {
-      positions.push(index);
-      chains.push(chain);
-    }
-  });
-  const outcomes = await submitChains(client, chains);
-  const byInput: Array<ChainOutcome | null> = inputs.map(() => null);
-  positions.forEach((position, index) => {
-    const outcome = outcomes[index] as ChainOutcome;
+): Promise<ChainOutcome[]> {
+  const outcomes = await submitChains(
+    client,
+    inputs.map((input) => earnChain(input)),
+  );
+  assert.equal(outcomes.length, inputs.length, "one outcome per purchase");
+  for (const outcome of outcomes) {
     if (outcome.kind === "failed") {
       unexpected("earn", outcome.status);
     }
-    byInput[position] = outcome;
-  });
-  return byInput;
+  }
+  return outcomes;
 }
 
 export interface HoldInput extends OrgLedger {
@@ -394,9 +391,15 @@ export interface ReversalInput extends OrgLedger {
   memberId: string;
   /** Where the reversal comes from: "refund" (to issuance) or "expiry" (to breakage). */
   reason: "refund" | "expiry";
-  /** Points that should leave the wallet. */
+  /** Points that should leave the wallet; may be 0 for a refund (its spend still counts). */
   points: bigint;
+  /**
+   * `user_data_128`: for a refund, the refunded purchase's document id (so the reversal carries
+   * the purchase's time); for an expiry, the expiry's own document id.
+   */
   documentId: string;
+  /** `user_data_64`: for a refund, the refunded amount in minor units; 0 otherwise. */
+  spendMinor?: bigint;
   /**
    * The reversal's id as its document recorded it (`reversalTransferId`, when the intent was
    * written): posted as recorded, never derived a second time.
@@ -426,8 +429,11 @@ export async function reversePoints(
   client: Client,
   input: ReversalInput,
 ): Promise<{ reversed: bigint; shortfall: bigint }> {
-  assert.ok(input.points > 0n, "a reversal takes a positive amount");
+  assert.ok(input.points >= 0n, "a reversal takes a non-negative amount");
   const refund = input.reason === "refund";
+  const spendMinor = input.spendMinor ?? 0n;
+  assert.ok(spendMinor >= 0n && spendMinor < 2n ** 64n, "spend fits user_data_64");
+  assert.ok(refund || spendMinor === 0n, "only a refund carries a spend");
   const id = input.transferId;
   assert.ok(id > 0n, "a reversal posts the id its document recorded");
   const chain = link([
@@ -440,6 +446,7 @@ export async function reversePoints(
       ),
       amount: input.points,
       user_data_128: uuidToU128(input.documentId),
+      user_data_64: spendMinor,
       ledger: input.ledger,
       code: refund ? TransferCode.refundReversal : TransferCode.expiry,
       flags: TransferFlags.balancing_debit,

@@ -64,6 +64,8 @@ export const skuLengthMax = 64;
 export const categoryLengthMax = 64;
 /** A purchase dated further ahead than this is refused; POS clocks drift, but not by days. */
 export const occurredAtFutureSkewMsMax = 24 * 60 * 60 * 1000;
+/** Earliest `occurredAt` (Unix ms): the time is a purchase's UUIDv7 timestamp, never negative. */
+export const occurredAtMsMin = 0;
 /** Purchases in one offline-sync batch. */
 export const purchaseBatchItemsMax = 1_000;
 /** Points one redemption or adjustment may move (the ledger's per-transfer bound). */

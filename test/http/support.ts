@@ -15,6 +15,7 @@ import type { Metrics } from "../../src/http/metrics.ts";
 import { countPostedTransfers, createMetrics } from "../../src/http/metrics.ts";
 import type { EmbeddedClient } from "../../src/ledger/index.ts";
 import type { CreateOrgResult, Db, LedgerDeps } from "../../src/membership/index.ts";
+import type { JobProducer } from "../../src/workers/index.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { createTestDatabase } from "../support/db.ts";
 import {
@@ -23,12 +24,9 @@ import {
   createLedgerTestEnvironment,
   type LedgerTestEnvironment,
 } from "../support/ledger.ts";
+import { deleteKeys, redisUrl } from "../support/redis.ts";
 
-export const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-/** Keys one cleanup SCAN batch asks for. */
-const scanCount = 500;
-/** SCAN iterations before cleanup gives up: far more than a test file ever writes. */
-const scanIterationsMax = 10_000;
+export { redisUrl };
 
 export type Role = "admin" | "pos" | "finance";
 
@@ -57,6 +55,8 @@ export interface HarnessOptions {
    * production value.
    */
   requestDeadlineMs?: number;
+  /** The job producer the routes that enqueue use (test/support/workers.ts makes one). */
+  jobs?: JobProducer;
 }
 
 /** See `HarnessOptions.requestDeadlineMs`. */
@@ -86,22 +86,6 @@ export function testRedis(url: string = redisUrl): Redis {
     connectTimeout: 2_000,
     retryStrategy: () => null,
   });
-}
-
-/** Deletes every key under `prefix`, bounded. */
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = "0";
-  for (let iteration = 0; iteration < scanIterationsMax; iteration += 1) {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", scanCount);
-    if (keys.length > 0) {
-      await redis.del(...keys);
-    }
-    cursor = next;
-    if (cursor === "0") {
-      return;
-    }
-  }
-  throw new Error(`could not clean Redis prefix ${prefix}`);
 }
 
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -136,6 +120,10 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       options: httpOptions,
       clock: () => environment.now(),
     };
+    const jobs = variant.jobs ?? options.jobs;
+    if (jobs !== undefined) {
+      deps.jobs = jobs;
+    }
     return createApp(deps);
   };
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import {
   adjustmentTransferId,
   adjustPoints,
   LedgerRefusedError,
+  uuidV7,
   walletBalance,
 } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
@@ -21,6 +21,7 @@ import {
   interrupt,
   invalidInput,
   loadOrgLedger,
+  nowOf,
   pointsLedgersOf,
   requestHash,
 } from "../intents/support.ts";
@@ -100,7 +101,7 @@ export async function adjustMemberPoints(
       const [inserted] = await deps.db
         .insert(adjustments)
         .values({
-          id: randomUUID(),
+          id: uuidV7(nowOf(deps).getTime()),
           orgId: org.id,
           memberId: member.id,
           externalId: input.externalId,

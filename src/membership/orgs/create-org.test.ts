@@ -49,6 +49,11 @@ describe("createOrg", () => {
       baseRatePointsPerUnit: 1,
       welcomeBonusPoints: 100,
       holdSecondsDefault: 900,
+      tierMetric: "points",
+      tierWindowMonths: 12,
+      tierDowngradeGraceDays: 30,
+      rfm: { method: "quintiles", windowDays: 365 },
+      expiry: { policy: "none" },
     });
     expect(await getOrg(deps, { orgId: created.org.id })).toEqual(created.org);
     expect(Number.isInteger(created.pointsLedger) && created.pointsLedger >= 1).toBe(true);

@@ -1,11 +1,98 @@
 /**
- * Per-org settings stored in `orgs.settings` (jsonb). Integers only: points and seconds are
- * counted, never measured, so no float ever reaches the ledger from here.
+ * Per-org settings stored in `orgs.settings` (jsonb). Integers only: points, days, months and
+ * seconds are counted, never measured, so no float ever reaches the ledger from here. Amounts of
+ * money that may exceed 2^53 (RFM monetary boundaries) are decimal strings of minor units.
+ *
+ * Fields added after an org was created are absent from its stored row: each has a default, so a
+ * row written by an older version reads as that version's behaviour.
  */
 import { z } from "zod";
 
 /** u32 ceiling: TigerBeetle holds pending transfers for at most this many seconds. */
 const secondsU32Max = 4_294_967_295;
+/** Longest tier window, RFM window and expiry horizon: 10 years. */
+export const settingsMonthsMax = 120;
+export const settingsDaysMax = 3_660;
+/** Minor units in an RFM boundary: below 2^63, what a purchase amount may reach. */
+const minorUnitsPattern = /^(0|[1-9][0-9]{0,18})$/;
+
+/** Four ascending boundaries split values into five scores (1..5). */
+function boundaries<T extends z.ZodType<number | string>>(
+  item: T,
+  compare: (a: z.output<T>, b: z.output<T>) => number,
+) {
+  return z
+    .array(item)
+    .length(4)
+    .refine(
+      (values) =>
+        values.every(
+          (value, index) =>
+            index === 0 || compare(values[index - 1] as z.output<T>, value as z.output<T>) < 0,
+        ),
+      "four strictly ascending boundaries",
+    );
+}
+
+const compareNumbers = (a: number, b: number) => a - b;
+const compareMinor = (a: string, b: string) => {
+  const difference = BigInt(a) - BigInt(b);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+};
+
+export const rfmSettingsSchema = z.discriminatedUnion("method", [
+  z
+    .object({
+      method: z.literal("quintiles"),
+      /** Purchases older than this many days count for nothing. */
+      windowDays: z.number().int().min(1).max(settingsDaysMax),
+    })
+    .strict(),
+  z
+    .object({
+      method: z.literal("thresholds"),
+      windowDays: z.number().int().min(1).max(settingsDaysMax),
+      /**
+       * Boundaries between scores. A value v scores 1 + (how many boundaries it reaches), read so
+       * that higher is better: recency counts boundaries the days are *at or below*; frequency
+       * and monetary count boundaries they are *at or above*.
+       */
+      thresholds: z
+        .object({
+          recencyDays: boundaries(z.number().int().min(0).max(settingsDaysMax), compareNumbers),
+          frequency: boundaries(z.number().int().min(1).max(1_000_000_000), compareNumbers),
+          monetaryMinor: boundaries(
+            z.string().regex(minorUnitsPattern, "minor units as a decimal string"),
+            compareMinor,
+          ),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+export type RfmSettings = z.infer<typeof rfmSettingsSchema>;
+
+export const expirySettingsSchema = z.discriminatedUnion("policy", [
+  z.object({ policy: z.literal("none") }).strict(),
+  z
+    .object({
+      /** All available points expire `months` after the member's last earning. */
+      policy: z.literal("inactivity"),
+      months: z.number().int().min(1).max(settingsMonthsMax),
+    })
+    .strict(),
+  z
+    .object({
+      /** Each earning expires `months` after it was earned; debits consume the oldest first. */
+      policy: z.literal("lots"),
+      months: z.number().int().min(1).max(settingsMonthsMax),
+    })
+    .strict(),
+]);
+export type ExpirySettings = z.infer<typeof expirySettingsSchema>;
+
+export const tierMetrics = ["points", "spend"] as const;
+export type TierMetric = (typeof tierMetrics)[number];
 
 export const orgSettingsSchema = z
   .object({
@@ -15,13 +102,28 @@ export const orgSettingsSchema = z
     welcomeBonusPoints: z.number().int().min(0).max(1_000_000_000),
     /** How long a hold (pending redemption) lives before it expires, in seconds. */
     holdSecondsDefault: z.number().int().min(1).max(secondsU32Max),
+    /**
+     * What qualifies a member for a tier: `points` earned by purchases net of refunds, or `spend`
+     * (net purchase amount in minor units), over a rolling window of `tierWindowMonths`.
+     */
+    tierMetric: z.enum(tierMetrics).default("points"),
+    tierWindowMonths: z.number().int().min(1).max(settingsMonthsMax).default(12),
+    /** Days a member keeps a tier it no longer qualifies for, after its review date. */
+    tierDowngradeGraceDays: z.number().int().min(0).max(settingsDaysMax).default(30),
+    rfm: rfmSettingsSchema.default({ method: "quintiles", windowDays: 365 }),
+    expiry: expirySettingsSchema.default({ policy: "none" }),
   })
   .strict();
 
 export type OrgSettings = z.infer<typeof orgSettingsSchema>;
 
-export const defaultOrgSettings: Readonly<OrgSettings> = Object.freeze({
+export const defaultOrgSettings: Readonly<OrgSettings> = Object.freeze<OrgSettings>({
   baseRatePointsPerUnit: 1,
   welcomeBonusPoints: 100,
   holdSecondsDefault: 900,
+  tierMetric: "points",
+  tierWindowMonths: 12,
+  tierDowngradeGraceDays: 30,
+  rfm: { method: "quintiles", windowDays: 365 },
+  expiry: { policy: "none" },
 });

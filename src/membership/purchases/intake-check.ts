@@ -16,6 +16,7 @@ import {
   externalRefLengthMax,
   itemQuantityMax,
   occurredAtFutureSkewMsMax,
+  occurredAtMsMin,
   purchaseItemsMax,
   skuLengthMax,
 } from "../limits.ts";
@@ -119,6 +120,9 @@ export function checkPurchase(input: PurchaseInput, context: OrgLedgerContext, n
   if (occurredAt !== null) {
     if (Number.isNaN(occurredAt.getTime())) {
       throw invalidInput("occurredAt is not a date", { field: "occurredAt" });
+    }
+    if (occurredAt.getTime() < occurredAtMsMin) {
+      throw invalidInput("occurredAt is before 1970", { field: "occurredAt" });
     }
     if (occurredAt.getTime() > now.getTime() + occurredAtFutureSkewMsMax) {
       throw invalidInput("occurredAt is in the future", { field: "occurredAt" });

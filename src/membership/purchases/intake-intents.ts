@@ -4,8 +4,8 @@
  * in one bulk insert that re-checks each member.
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
+import { uuidV7 } from "../../ledger/index.ts";
 import type { Store } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import type { OrgLedgerContext } from "../intents/support.ts";
@@ -99,8 +99,10 @@ export function prepareIntents(
       location = locationsByKey.get(locationKey(checked)) ?? null;
       assert.ok(location !== null, "every named location was ensured");
     }
+    // The document id's UUIDv7 timestamp is the purchase's time: the ledger carries it.
+    const occurredAt = checked.occurredAt ?? now;
     const row = {
-      id: randomUUID(),
+      id: uuidV7(occurredAt.getTime()),
       orgId: checked.orgId,
       memberId,
       externalId: checked.externalId,
@@ -127,7 +129,7 @@ export function prepareIntents(
         stamps: row.stamps,
         kind: "purchase",
         currency: checked.currency,
-        occurredAt: checked.occurredAt ?? now,
+        occurredAt,
         locationId: location?.id ?? null,
         status: "pending",
         transferIds: transferIdsOf(chains),

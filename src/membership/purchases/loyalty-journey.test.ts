@@ -127,8 +127,21 @@ describe("a member's journey", () => {
       "welcome_bonus",
     ]);
     expect(history.nextCursor).toBeNull();
-    const earn = history.entries.find((entry) => entry.documentId === first.transactionId);
-    expect(earn).toMatchObject({ spendMinor: 20_000n, locationNumber: 1 });
+    // The purchase and its refund's reversal both name the purchase (so carry its time).
+    const [reversal, ...rest] = history.entries.filter(
+      (entry) => entry.documentId === first.transactionId,
+    );
+    expect(reversal).toMatchObject({
+      operation: "refund_reversal",
+      amount: 65n,
+      spendMinor: 20_000n,
+    });
+    expect(rest).toHaveLength(1);
+    expect(rest[0]).toMatchObject({
+      operation: "purchase_earn",
+      spendMinor: 20_000n,
+      locationNumber: 1,
+    });
 
     const trial = await getTrialBalance(deps, { orgId: org.id });
     expect(trial.map((unit) => unit.unit)).toEqual(["points", `stamps:${program.id}`]);

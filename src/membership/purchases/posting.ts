@@ -72,8 +72,9 @@ export interface PurchaseChainsInput {
 }
 
 /**
- * A purchase's chains: its earn chain (when it earns points), then one stamp chain per grant, in
- * that order. The one builder of both the live path and recovery, so both post the same.
+ * A purchase's chains: its earn chain (always, also for 0 points: the purchase's time and spend
+ * are in the ledger), then one stamp chain per grant, in that order. The one builder of both the
+ * live path and recovery, so both post the same.
  */
 export function buildPurchaseChains(input: PurchaseChainsInput): LedgerTransfer[][] {
   const { row, pointsLedger, locationNumber } = input;
@@ -88,9 +89,7 @@ export function buildPurchaseChains(input: PurchaseChainsInput): LedgerTransfer[
     locationNumber,
     documentId: row.id,
   });
-  if (earn !== null) {
-    chains.push(earn);
-  }
+  chains.push(earn);
   for (const grant of row.stamps) {
     const chain = stampEarnChain({
       orgId: row.orgId,
@@ -116,6 +115,22 @@ export function transferIdsOf(chains: readonly LedgerTransfer[][]): string[] {
     }
   }
   return ids;
+}
+
+/**
+ * A 0-point purchase recorded before every purchase posted its earn transfer has no earn id in
+ * `transfer_ids`: its rebuilt chains leave that earn out, so recovery posts what was recorded.
+ */
+function withoutUnrecordedZeroEarn(
+  chains: LedgerTransfer[][],
+  row: PurchaseIntent,
+): LedgerTransfer[][] {
+  const [earn] = chains;
+  const earnId = earn?.[0]?.id;
+  if (row.points !== 0n || earnId === undefined || row.transferIds.includes(idText(earnId))) {
+    return chains;
+  }
+  return chains.slice(1);
 }
 
 /** The chains must post exactly the ids the intent recorded. */
@@ -190,7 +205,10 @@ export async function postPurchases(
     const locationNumber =
       row.locationId === null ? 0 : locationNumbers.get(`${row.orgId}:${row.locationId}`);
     assert.ok(locationNumber !== undefined, "a purchase's location exists");
-    const rebuilt = buildPurchaseChains({ row, pointsLedger, locationNumber });
+    const rebuilt = withoutUnrecordedZeroEarn(
+      buildPurchaseChains({ row, pointsLedger, locationNumber }),
+      row,
+    );
     assertPostsRecordedIds(rebuilt, row);
     return rebuilt;
   });
@@ -400,7 +418,8 @@ async function programsOf(
 /**
  * Marks the rows of `$1` (a JSON array of {n, id, org_id, stamps_earned}) posted where still
  * pending, stores each one's outcome, and writes the `points.earned` event of each row it marked
- * (one that earned points or stamps), in the array's order. Returns the ids it marked.
+ * (also one that earned nothing: its spend still counts for tiers and RFM), in the array's
+ * order. Returns the ids it marked.
  *
  * The outcome and the event are built here from the row itself, so only what the row does not
  * hold travels: `stamps_earned` (with which cards the purchase completed) for a purchase that
@@ -446,7 +465,6 @@ const markPosted = `
       'occurred_at', to_char(m.occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
       'location_id', m.location_id)
     from marked m join v on v.id = m.id
-    where m.points > 0 or jsonb_array_length(m.stamps) > 0
     order by v.n
   )
   select id from marked`;

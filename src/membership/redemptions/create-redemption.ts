@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { holdSecondsMax, holdTransferId } from "../../ledger/index.ts";
+import { holdSecondsMax, holdTransferId, uuidV7 } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { failedIntentError, recordIntent } from "../intents/protocol.ts";
@@ -100,8 +99,8 @@ export async function createRedemption(
         holdSeconds >= 1 && holdSeconds <= holdSecondsMax,
         "hold within the ledger's bounds",
       );
-      const id = randomUUID();
       const now = nowOf(deps);
+      const id = uuidV7(now.getTime());
       const [inserted] = await deps.db
         .insert(redemptions)
         .values({

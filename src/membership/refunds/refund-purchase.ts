@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { and, eq, ne, sql } from "drizzle-orm";
-import { reversalTransferId, reversePoints } from "../../ledger/index.ts";
+import { reversalTransferId, reversePoints, uuidV7 } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import {
@@ -172,10 +171,11 @@ async function insertRefund(
       reason: "refund",
       externalId: input.externalId,
     });
+    const recordedAt = nowOf(deps);
     const [inserted] = await tx
       .insert(posTransactions)
       .values({
-        id: randomUUID(),
+        id: uuidV7(recordedAt.getTime()),
         orgId,
         memberId: purchase.memberId,
         kind: "refund",
@@ -184,11 +184,12 @@ async function insertRefund(
         requestHash: hash,
         amountMinor: input.amountMinor,
         currency: purchase.currency,
-        occurredAt: nowOf(deps),
+        occurredAt: recordedAt,
         locationId: purchase.locationId,
         points: pointsToReverse,
         status: "pending",
-        transferIds: pointsToReverse > 0n ? [idText(reversalId)] : [],
+        // Posted also when it reverses 0 points: the refunded spend is in the ledger.
+        transferIds: [idText(reversalId)],
       })
       .onConflictDoNothing({
         target: [posTransactions.orgId, posTransactions.kind, posTransactions.externalId],
@@ -228,8 +229,10 @@ export async function postRefund(
 ): Promise<RefundOutcome> {
   assert.equal(row.kind, "refund", "only refunds are posted here");
   assert.ok(row.purchaseId !== null, "a refund names its purchase");
+  const purchaseId = row.purchaseId;
   let pointsReversed = 0n;
-  if (row.points > 0n) {
+  // A refund of 0 points recorded before every refund posted its reversal recorded no id.
+  if (row.transferIds.length > 0) {
     const [recorded] = row.transferIds;
     assert.ok(recorded !== undefined && row.transferIds.length === 1, "one reversal recorded");
     let reversal: { reversed: bigint; shortfall: bigint };
@@ -240,7 +243,9 @@ export async function postRefund(
         memberId: row.memberId,
         reason: "refund",
         points: row.points,
-        documentId: row.id,
+        // The purchase's document id: the reversal carries the purchase's time.
+        documentId: purchaseId,
+        spendMinor: row.amountMinor,
         transferId: BigInt(recorded),
       });
     } catch (error) {

@@ -1,0 +1,18 @@
+/**
+ * The workers' surface for HTTP and other producers: queues, the producer, metrics. It exports
+ * no processor on purpose (HTTP enqueues, it never runs a job): the composition root and tests
+ * import `runtime.ts` directly to start workers.
+ */
+export type { WorkerDeps, WorkerOptions } from "./deps.ts";
+export type { EventHandler, RelayedEvent } from "./events/handlers.ts";
+export { createWorkerMetrics, registerQueueDepth, type WorkerMetrics } from "./metrics.ts";
+export { type AddOptions, bullPrefix, createJobProducer, type JobProducer } from "./producer.ts";
+export {
+  isQueueName,
+  type JobData,
+  jobOptions,
+  jobSchemas,
+  type QueueName,
+  queueNames,
+  schedules,
+} from "./queues.ts";

@@ -1,0 +1,122 @@
+/**
+ * Every queue of the workers, defined once: its name, the zod schema of its jobs' data, its job
+ * options, and the job schedulers that feed it. Producers (HTTP, the relay, other processors)
+ * and processors both read from here, so a job is validated where it is made and where it runs.
+ *
+ * Rules every queue keeps:
+ * - every job's data names its org (`orgId`), or null for a platform-wide scheduler tick that
+ *   fans out per org; the org admin routes list and retry only their own org's jobs by it;
+ * - processors are idempotent: BullMQ delivers at least once (a worker that dies mid-job leaves
+ *   it to be retried once its lock expires);
+ * - retries are bounded, with exponential backoff, then the job stays in the failed set (kept for
+ *   7 days), where an admin or operator can retry it.
+ */
+import type { JobsOptions } from "bullmq";
+import { z } from "zod";
+
+export const queueNames = [
+  /** Scheduler tick: moves committed outbox rows to `events`, in id order. */
+  "relay",
+  /** One job per outbox row; runs the event handlers (webhook fan-out, tier and RFM updates). */
+  "events",
+  /** Webhook deliveries. */
+  "webhooks",
+  /** Asynchronous POS events (the inbox), processed in order per org. */
+  "ingest",
+  /** Tier evaluations and the daily downgrade sweep. */
+  "tiers",
+  /** RFM rebuilds (nightly, on demand) and re-scores. */
+  "rfm",
+  /** The daily points expiry run. */
+  "expiry",
+  /** Ledger reconciliations (nightly, on demand). */
+  "reconcile",
+] as const;
+export type QueueName = (typeof queueNames)[number];
+
+export function isQueueName(name: string): name is QueueName {
+  return (queueNames as readonly string[]).includes(name);
+}
+
+const uuid = z.uuid();
+/** A platform-wide tick names no org; everything else names exactly one. */
+const orgIdOrNull = uuid.nullable();
+
+/**
+ * The data of each queue's jobs. A queue that carries several kinds of job tells them apart by
+ * the job's name; its schema is the union of their data, each carrying `orgId`.
+ */
+export const jobSchemas = {
+  relay: z.object({ orgId: z.null() }).strict(),
+  events: z
+    .object({
+      orgId: uuid,
+      /** The outbox row's id, a decimal string (bigint identity). */
+      outboxId: z.string().regex(/^[1-9][0-9]*$/),
+      topic: z.string().min(1),
+      memberId: uuid.nullable(),
+      payload: z.record(z.string(), z.unknown()),
+      /** When the row was committed, RFC 3339. */
+      createdAt: z.string(),
+    })
+    .strict(),
+  webhooks: z.object({ orgId: orgIdOrNull }).passthrough(),
+  ingest: z.object({ orgId: orgIdOrNull }).passthrough(),
+  tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
+  rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
+  expiry: z.object({ orgId: orgIdOrNull }).passthrough(),
+  reconcile: z.object({ orgId: orgIdOrNull }).passthrough(),
+} satisfies Record<QueueName, z.ZodType<{ orgId: string | null }>>;
+
+export type JobData<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;
+
+const day = 24 * 60 * 60;
+
+/** Bounded retries with exponential backoff; completed jobs kept an hour, failed ones a week. */
+const standard: JobsOptions = {
+  attempts: 5,
+  backoff: { type: "exponential", delay: 1_000 },
+  removeOnComplete: { age: 60 * 60, count: 10_000 },
+  removeOnFail: { age: 7 * day },
+};
+
+export const jobOptions: Record<QueueName, JobsOptions> = {
+  // A tick that fails is simply the next tick's work: no retries, nothing kept.
+  relay: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+  events: { ...standard, attempts: 8 },
+  webhooks: standard,
+  ingest: standard,
+  tiers: standard,
+  rfm: standard,
+  expiry: standard,
+  reconcile: standard,
+};
+
+/** How many jobs of each queue one worker process runs at once. */
+export const queueConcurrency: Record<QueueName, number> = {
+  relay: 1,
+  events: 16,
+  webhooks: 64,
+  ingest: 4,
+  tiers: 8,
+  rfm: 2,
+  expiry: 2,
+  reconcile: 1,
+};
+
+export interface Schedule {
+  /** The job scheduler's id: upserting it again at start changes nothing (idempotent). */
+  id: string;
+  queue: QueueName;
+  /** The job name the processor dispatches on. */
+  name: string;
+  /** Every `everyMs` milliseconds, or at a cron `pattern` (UTC). */
+  everyMs?: number;
+  pattern?: string;
+  data: { orgId: null } & Record<string, unknown>;
+}
+
+/** Repeatable work. Each stream of work adds its own entries. */
+export const schedules: Schedule[] = [
+  { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
+];
