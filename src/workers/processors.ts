@@ -6,6 +6,7 @@ import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
 import { jobSchemas, type QueueName } from "./queues.ts";
+import { reconcileProcessor } from "./reconcile/processor.ts";
 import { relayOutbox } from "./relay.ts";
 
 export interface QueueProcessor {
@@ -23,4 +24,5 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       return { handlers: await runEventHandlers(deps, event) };
     },
   },
+  reconcile: reconcileProcessor,
 };

@@ -65,7 +65,12 @@ export const jobSchemas = {
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
   rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
   expiry: z.object({ orgId: orgIdOrNull }).passthrough(),
-  reconcile: z.object({ orgId: orgIdOrNull }).passthrough(),
+  reconcile: z.union([
+    /** The nightly tick (job name `reconcile-tick`): fans out one run per org. */
+    z.object({ orgId: z.null() }).strict(),
+    /** One org's run (job name `reconcile-run`), recorded on its `reconciliations` row. */
+    z.object({ orgId: uuid, reconciliationId: uuid }).strict(),
+  ]),
 } satisfies Record<QueueName, z.ZodType<{ orgId: string | null }>>;
 
 export type JobData<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;
@@ -89,7 +94,9 @@ export const jobOptions: Record<QueueName, JobsOptions> = {
   tiers: standard,
   rfm: standard,
   expiry: standard,
-  reconcile: standard,
+  // A run reads every document of an org: retry after the dependency had time to come back
+  // (30 s, 1 min, 2 min), then the run is recorded failed.
+  reconcile: { ...standard, attempts: 4, backoff: { type: "exponential", delay: 30_000 } },
 };
 
 /** How many jobs of each queue one worker process runs at once. */
@@ -119,4 +126,11 @@ export interface Schedule {
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
+  {
+    id: "reconcile-nightly",
+    queue: "reconcile",
+    name: "reconcile-tick",
+    pattern: "30 2 * * *",
+    data: { orgId: null },
+  },
 ];

@@ -3,7 +3,7 @@
  * a run (one org's reconciliation, recorded on its `reconciliations` row), and the nightly tick
  * that records a scheduled run per org and hands them to `enqueue`.
  */
-import assert from "node:assert/strict";
+import assert, { AssertionError } from "node:assert/strict";
 import type { Logger } from "pino";
 import {
   beginReconciliationAttempt,
@@ -30,6 +30,11 @@ export interface JobAttempt {
   max: number;
 }
 
+/** The id of a run's job: adding it twice while it is stored adds it once. */
+export function reconcileRunJobId(reconciliationId: string): string {
+  return `reconcile-${reconciliationId}`;
+}
+
 function nowOf(deps: Pick<ReconcileJobDeps, "clock">): Date {
   const now = deps.clock?.() ?? new Date();
   assert.ok(!Number.isNaN(now.getTime()), "the clock returned a date");
@@ -43,7 +48,8 @@ function messageOf(error: unknown): string {
 /**
  * Runs one reconciliation and records its outcome. Each attempt starts the comparison over; an
  * attempt that throws is retried by the queue, and the last one records the run `failed` before
- * rethrowing. A run no longer `running` (a job delivered again after it finished) is left alone.
+ * rethrowing (so does a failed assertion, which no retry fixes). A run no longer `running` (a
+ * job delivered again after it finished) is left alone.
  */
 export async function runReconciliation(
   deps: ReconcileJobDeps,
@@ -65,7 +71,8 @@ export async function runReconciliation(
     );
     return finished?.status ?? "not_running";
   } catch (error) {
-    const last = attempt.number >= attempt.max;
+    // A failed assertion is a bug: another attempt would fail the same way.
+    const last = attempt.number >= attempt.max || error instanceof AssertionError;
     deps.logger.warn({ ...ref, attempt, err: error }, "reconciliation attempt failed");
     if (last) {
       await failReconciliation(deps, { ...ref, error: messageOf(error) });
