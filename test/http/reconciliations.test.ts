@@ -3,7 +3,8 @@
  * `reconcile` workers running in this process on the same database, ledger and Redis prefix:
  * a population made over HTTP reconciles clean with its counts; a posted purchase whose points
  * were changed in Postgres is reported; finance and admin keys may start and read runs, pos keys
- * may not; another org's run is 404; without a job queue the start is 503.
+ * may not; another org's run is 404; without a job queue, or with Redis refusing the job, the
+ * start is 503 (and a run recorded before the refusal ends failed).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
@@ -175,6 +176,26 @@ describe("reconciliations over HTTP", () => {
     });
     expect(get.status).toBe(403);
     expect((await call(app, "POST", "/v1/ledger/reconciliations")).status).toBe(401);
+  });
+
+  it("answers 503 when Redis refuses the job, and records that run failed", async () => {
+    // A producer on a port nothing listens on: it fails at once (no offline queue).
+    const unreachable = createJobProducer({ redisUrl: "redis://127.0.0.1:1", keyPrefix });
+    try {
+      const response = await call(
+        harness.variant({ jobs: unreachable }),
+        "POST",
+        "/v1/ledger/reconciliations",
+        { key: other.keys.admin },
+      );
+      expect(response.status).toBe(503);
+      expect(response.body.error?.code).toBe("unavailable");
+      const rows = await harness.database.sql<{ status: string; error: string }[]>`
+        select status, error from reconciliations where org_id = ${other.id} and status <> 'clean'`;
+      expect(rows).toEqual([{ status: "failed", error: "the job could not be enqueued" }]);
+    } finally {
+      await unreachable.close();
+    }
   });
 
   it("answers 503 when the app has no job queue, and records no run", async () => {

@@ -12,6 +12,7 @@ import {
 import { reconcileRunJobId } from "../../workers/reconcile/jobs.ts";
 import { principalOf } from "../env.ts";
 import { ApiError, unavailableHeaders } from "../errors.ts";
+import { jobEnqueueTimeoutMs } from "../limits.ts";
 import { requireRole } from "../middleware.ts";
 import {
   IdempotencyHeaders,
@@ -44,6 +45,23 @@ function queueUnavailable(): ApiError {
     undefined,
     unavailableHeaders,
   );
+}
+
+/**
+ * `promise`, or a rejection after `timeoutMs`. A late outcome is dropped: an enqueue that lands
+ * after its run was recorded failed finds the run finished, and its job changes nothing.
+ */
+async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  promise.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const reconciliationExample = {
@@ -162,10 +180,13 @@ export function ledgerRoutes(deps: RouteDeps) {
       const run = await startReconciliation(deps.domain, { orgId });
       const reconciliationId = run.id;
       try {
-        await jobs.add(
-          "reconcile",
-          { orgId, reconciliationId },
-          { name: "reconcile-run", jobId: reconcileRunJobId(reconciliationId) },
+        await within(
+          jobs.add(
+            "reconcile",
+            { orgId, reconciliationId },
+            { name: "reconcile-run", jobId: reconcileRunJobId(reconciliationId) },
+          ),
+          jobEnqueueTimeoutMs,
         );
       } catch (error) {
         // Nothing will run it: the run ends failed, and the caller may start another.
