@@ -246,3 +246,34 @@ describe("loadConfig: the service's variables", () => {
     expect(error.message).toContain("PORT: could not be read (unreadable)");
   });
 });
+
+describe("loadConfig: the workers' variables", () => {
+  it("keeps the standard webhook schedule and public-only URLs by default", () => {
+    expect(loadConfig({}).workers).toEqual({
+      webhookRetryDelaysMs: null,
+      webhookAllowPrivate: false,
+    });
+  });
+
+  it("reads WEBHOOK_RETRY_DELAYS_MS as whole milliseconds and WEBHOOK_ALLOW_PRIVATE as a boolean", () => {
+    const config = loadConfig({
+      WEBHOOK_RETRY_DELAYS_MS: "10,20,40",
+      WEBHOOK_ALLOW_PRIVATE: "true",
+    });
+    expect(config.workers).toEqual({
+      webhookRetryDelaysMs: [10, 20, 40],
+      webhookAllowPrivate: true,
+    });
+  });
+
+  it("names a bad schedule or flag", () => {
+    for (const value of ["10,,20", "1.5", "-1", "0", "10, 20", String(25 * 60 * 60 * 1000)]) {
+      expect(configError({ WEBHOOK_RETRY_DELAYS_MS: value }).variables).toEqual([
+        "WEBHOOK_RETRY_DELAYS_MS",
+      ]);
+    }
+    expect(configError({ WEBHOOK_ALLOW_PRIVATE: "yes" }).variables).toEqual([
+      "WEBHOOK_ALLOW_PRIVATE",
+    ]);
+  });
+});

@@ -24,12 +24,15 @@ import { createPrincipalCache, observe, refuseUnsafeUrl } from "./middleware.ts"
 import type { JsonObject } from "./openapi.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { createRateLimiter } from "./rate-limit.ts";
+import { adminJobsRoutes } from "./routes/admin-jobs.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
+import { queueBoardPath, queueBoardRoutes } from "./routes/queue-board.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
+import { settingsRoutes } from "./routes/settings.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 
@@ -98,6 +101,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/transactions", transactionsRoutes(routeDeps)],
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],
+    ["/v1/settings", settingsRoutes(routeDeps)],
+    ["/v1/admin/jobs", adminJobsRoutes(routeDeps)],
+    [queueBoardPath, queueBoardRoutes(deps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

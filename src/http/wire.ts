@@ -14,6 +14,7 @@ import type {
   Member,
   MemberBalances,
   Org,
+  OrgSettings,
   PurchaseOutcome,
   Reconciliation,
   Redemption,
@@ -161,11 +162,68 @@ export const IdempotencyHeaders = z.object({
 
 // Orgs.
 
-export const OrgSettingsSchema = z.object({
-  base_rate_points_per_unit: z.number().int(),
-  welcome_bonus_points: z.number().int(),
-  hold_seconds_default: z.number().int(),
-});
+const RfmSettingsSchema = z
+  .union([
+    z.object({ method: z.literal("quintiles"), window_days: z.number().int() }),
+    z.object({
+      method: z.literal("thresholds"),
+      window_days: z.number().int(),
+      thresholds: z.object({
+        recency_days: z.array(z.number().int()),
+        frequency: z.array(z.number().int()),
+        monetary_minor: z.array(z.string()),
+      }),
+    }),
+  ])
+  .openapi("RfmSettings");
+
+const ExpirySettingsSchema = z
+  .union([
+    z.literal("none"),
+    z.object({ policy: z.enum(["inactivity", "lots"]), months: z.number().int() }),
+  ])
+  .openapi("ExpirySettings");
+
+export const OrgSettingsSchema = z
+  .object({
+    base_rate_points_per_unit: z.number().int(),
+    welcome_bonus_points: z.number().int(),
+    hold_seconds_default: z.number().int(),
+    tier_metric: z.enum(["points", "spend"]),
+    tier_window_months: z.number().int(),
+    tier_downgrade_grace_days: z.number().int(),
+    rfm: RfmSettingsSchema,
+    expiry: ExpirySettingsSchema,
+  })
+  .openapi("OrgSettings");
+
+export function settingsDto(settings: OrgSettings): z.infer<typeof OrgSettingsSchema> {
+  const rfm = settings.rfm;
+  return {
+    base_rate_points_per_unit: settings.baseRatePointsPerUnit,
+    welcome_bonus_points: settings.welcomeBonusPoints,
+    hold_seconds_default: settings.holdSecondsDefault,
+    tier_metric: settings.tierMetric,
+    tier_window_months: settings.tierWindowMonths,
+    tier_downgrade_grace_days: settings.tierDowngradeGraceDays,
+    rfm:
+      rfm.method === "quintiles"
+        ? { method: "quintiles", window_days: rfm.windowDays }
+        : {
+            method: "thresholds",
+            window_days: rfm.windowDays,
+            thresholds: {
+              recency_days: rfm.thresholds.recencyDays,
+              frequency: rfm.thresholds.frequency,
+              monetary_minor: rfm.thresholds.monetaryMinor,
+            },
+          },
+    expiry:
+      settings.expiry.policy === "none"
+        ? "none"
+        : { policy: settings.expiry.policy, months: settings.expiry.months },
+  };
+}
 
 export const OrgSchema = z
   .object({
@@ -186,11 +244,7 @@ export function orgDto(org: Org): z.infer<typeof OrgSchema> {
     slug: org.slug,
     currency: org.currency,
     timezone: org.timezone,
-    settings: {
-      base_rate_points_per_unit: org.settings.baseRatePointsPerUnit,
-      welcome_bonus_points: org.settings.welcomeBonusPoints,
-      hold_seconds_default: org.settings.holdSecondsDefault,
-    },
+    settings: settingsDto(org.settings),
     created_at: org.createdAt.toISOString(),
   };
 }

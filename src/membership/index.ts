@@ -57,7 +57,19 @@ export type { GetTrialBalanceInput } from "./orgs/get-trial-balance.ts";
 export { getTrialBalance } from "./orgs/get-trial-balance.ts";
 export { listTiers } from "./orgs/list-tiers.ts";
 export type { OrgSettings } from "./orgs/settings.ts";
-export { defaultOrgSettings, orgSettingsSchema } from "./orgs/settings.ts";
+export {
+  defaultOrgSettings,
+  type ExpirySettings,
+  expirySettingsSchema,
+  orgSettingsSchema,
+  type RfmSettings,
+  rfmSettingsSchema,
+  settingsDaysMax,
+  settingsMonthsMax,
+  type TierMetric,
+  tierMetrics,
+} from "./orgs/settings.ts";
+export { updateOrgSettings } from "./orgs/update-org-settings.ts";
 export type { PurchaseBatcher, PurchaseBatcherOptions } from "./purchases/batcher.ts";
 export { createPurchaseBatcher } from "./purchases/batcher.ts";
 export type { PurchaseInput, RecordPurchaseInput } from "./purchases/record-purchase.ts";

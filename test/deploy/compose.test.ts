@@ -314,3 +314,22 @@ describe.each(composeFiles)("%s", (fileName) => {
     expect(config.ledger.address).toEqual(clientAddresses);
   });
 });
+
+it("runs the cluster as two API and two worker processes with the same environment", () => {
+  const file = read("docker-compose.cluster.yml");
+  const byRole = (role: string) =>
+    ourServices(file).filter(([, service]) => {
+      const command = Array.isArray(service.command) ? service.command : [];
+      return command.includes("dist/main.js") && command[command.length - 1] === role;
+    });
+  const apis = byRole("api");
+  const workers = byRole("workers");
+  expect(apis).toHaveLength(2);
+  expect(workers).toHaveLength(2);
+  const environments = [...apis, ...workers].map(([, service]) =>
+    JSON.stringify(environmentOf(service)),
+  );
+  expect(new Set(environments).size).toBe(1);
+  // Workers publish nothing: only the API answers outside the network.
+  expect(workers.every(([, service]) => (service.ports ?? []).length === 0)).toBe(true);
+});

@@ -100,7 +100,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
 
   const build = (variant: HarnessOptions) => {
     const httpOptions: HttpOptions = {
-      platformToken: variant.platformToken ?? options.platformToken,
+      // A variant may turn the token off by naming it undefined.
+      platformToken: "platformToken" in variant ? variant.platformToken : options.platformToken,
       rateLimit: variant.rateLimit ?? options.rateLimit ?? { requests: 100_000, windowSeconds: 60 },
       redisKeyPrefix,
       version: "test",

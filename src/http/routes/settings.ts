@@ -1,0 +1,199 @@
+/**
+ * The org's program settings: earning, holds, tier progression, RFM and expiry. Mounted at
+ * /v1/settings; admin keys only. PATCH changes only the fields it names; every field is validated
+ * with its path (e.g. `rfm.thresholds.recency_days`), and nothing changes when one is invalid.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  getOrg,
+  type OrgSettings,
+  settingsDaysMax,
+  settingsMonthsMax,
+  updateOrgSettings,
+} from "../../membership/index.ts";
+import { principalOf } from "../env.ts";
+import { requireRole } from "../middleware.ts";
+import { IdempotencyHeaders, OrgSettingsSchema, settingsDto } from "../wire.ts";
+import type { RouteDeps } from "./common.ts";
+import {
+  apiKeySecurity,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  orgScopedApp,
+  writeGuards,
+} from "./common.ts";
+
+const tags = ["settings"];
+const minorUnits = z.string().regex(/^(0|[1-9][0-9]{0,18})$/, "minor units as a decimal string");
+
+function ascending<T extends number | string>(values: readonly T[]): boolean {
+  return values.every((value, index) => {
+    if (index === 0) {
+      return true;
+    }
+    const previous = values[index - 1] as T;
+    return typeof value === "string" ? BigInt(previous) < BigInt(value) : previous < value;
+  });
+}
+
+const RfmPatch = z.discriminatedUnion("method", [
+  z.strictObject({
+    method: z.literal("quintiles"),
+    window_days: z.number().int().min(1).max(settingsDaysMax),
+  }),
+  z.strictObject({
+    method: z.literal("thresholds"),
+    window_days: z.number().int().min(1).max(settingsDaysMax),
+    thresholds: z.strictObject({
+      recency_days: z
+        .array(z.number().int().min(0).max(settingsDaysMax))
+        .length(4)
+        .refine(ascending, "four strictly ascending boundaries"),
+      frequency: z
+        .array(z.number().int().min(1).max(1_000_000_000))
+        .length(4)
+        .refine(ascending, "four strictly ascending boundaries"),
+      monetary_minor: z
+        .array(minorUnits)
+        .length(4)
+        .refine(ascending, "four strictly ascending boundaries"),
+    }),
+  }),
+]);
+
+const ExpiryPatch = z.union([
+  z.literal("none"),
+  z.strictObject({
+    policy: z.enum(["inactivity", "lots"]),
+    months: z.number().int().min(1).max(settingsMonthsMax),
+  }),
+]);
+
+const SettingsPatch = z
+  .strictObject({
+    base_rate_points_per_unit: z.number().int().min(0).max(1_000_000).optional(),
+    welcome_bonus_points: z.number().int().min(0).max(1_000_000_000).optional(),
+    hold_seconds_default: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60 * 60)
+      .optional(),
+    tier_metric: z.enum(["points", "spend"]).optional().openapi({
+      description:
+        "`points`: points earned by purchases net of refunds; `spend`: net purchase amount in minor units.",
+    }),
+    tier_window_months: z.number().int().min(1).max(settingsMonthsMax).optional(),
+    tier_downgrade_grace_days: z.number().int().min(0).max(settingsDaysMax).optional(),
+    rfm: RfmPatch.optional(),
+    expiry: ExpiryPatch.optional(),
+  })
+  .openapi("UpdateSettings");
+
+function toPatch(body: z.output<typeof SettingsPatch>): Partial<OrgSettings> {
+  const patch: Partial<OrgSettings> = {};
+  if (body.base_rate_points_per_unit !== undefined)
+    patch.baseRatePointsPerUnit = body.base_rate_points_per_unit;
+  if (body.welcome_bonus_points !== undefined) patch.welcomeBonusPoints = body.welcome_bonus_points;
+  if (body.hold_seconds_default !== undefined) patch.holdSecondsDefault = body.hold_seconds_default;
+  if (body.tier_metric !== undefined) patch.tierMetric = body.tier_metric;
+  if (body.tier_window_months !== undefined) patch.tierWindowMonths = body.tier_window_months;
+  if (body.tier_downgrade_grace_days !== undefined)
+    patch.tierDowngradeGraceDays = body.tier_downgrade_grace_days;
+  if (body.rfm !== undefined) {
+    patch.rfm =
+      body.rfm.method === "quintiles"
+        ? { method: "quintiles", windowDays: body.rfm.window_days }
+        : {
+            method: "thresholds",
+            windowDays: body.rfm.window_days,
+            thresholds: {
+              recencyDays: body.rfm.thresholds.recency_days,
+              frequency: body.rfm.thresholds.frequency,
+              monetaryMinor: body.rfm.thresholds.monetary_minor,
+            },
+          };
+  }
+  if (body.expiry !== undefined) {
+    patch.expiry =
+      body.expiry === "none"
+        ? { policy: "none" }
+        : { policy: body.expiry.policy, months: body.expiry.months };
+  }
+  return patch;
+}
+
+const settingsExample: z.output<typeof OrgSettingsSchema> = {
+  base_rate_points_per_unit: 1,
+  welcome_bonus_points: 100,
+  hold_seconds_default: 900,
+  tier_metric: "points",
+  tier_window_months: 12,
+  tier_downgrade_grace_days: 30,
+  rfm: { method: "quintiles", window_days: 365 },
+  expiry: { policy: "lots", months: 24 },
+};
+
+export function settingsRoutes(deps: RouteDeps) {
+  const app = orgScopedApp(deps);
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "getSettings",
+      tags,
+      summary: "Read the org's settings",
+      description: "Earning, holds, tier progression, RFM and expiry settings. Admin keys only.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin"),
+      responses: {
+        200: jsonContent(OrgSettingsSchema, "The settings.", settingsExample),
+        ...errorResponses(401, 403, 429, 503),
+      },
+    }),
+    async (c) => {
+      const org = await getOrg(deps.domain, { orgId: principalOf(c).orgId });
+      return c.json(settingsDto(org.settings), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/",
+      operationId: "updateSettings",
+      tags,
+      summary: "Change some of the org's settings",
+      description:
+        "Only the fields given change. `rfm` and `expiry` are replaced whole. A tier setting " +
+        "change applies at each member's next evaluation (the next purchase or refund, or the " +
+        "daily sweep); RFM settings at the next rebuild; expiry at the next daily run. Other " +
+        "API processes may use the previous settings for up to a minute. Admin keys only.",
+      security: apiKeySecurity,
+      middleware: writeGuards(deps, ["admin"]),
+      request: {
+        headers: IdempotencyHeaders,
+        body: jsonBody(SettingsPatch, {
+          tier_metric: "spend",
+          expiry: { policy: "lots", months: 24 },
+        }),
+      },
+      responses: {
+        200: jsonContent(OrgSettingsSchema, "The settings as changed.", settingsExample),
+        ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const org = await updateOrgSettings(deps.domain, {
+        orgId: principalOf(c).orgId,
+        patch: toPatch(body),
+      });
+      return c.json(settingsDto(org.settings), 200);
+    },
+  );
+
+  return app;
+}

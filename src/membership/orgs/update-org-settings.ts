@@ -1,0 +1,46 @@
+/**
+ * Changes some of an org's settings. The patch is merged into the stored settings and the result
+ * validated whole (a field may be valid alone and not with the others), under a row lock so two
+ * concurrent patches of different fields both land. This process forgets its cached org at once;
+ * other processes see the change within the org cache's TTL (store/caches.ts).
+ */
+import { eq } from "drizzle-orm";
+import type { LedgerDeps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
+import { invalidateOrgCaches } from "../store/caches.ts";
+import { toOrg } from "../store/records.ts";
+import { orgs } from "../store/schema.ts";
+import type { Org } from "../types.ts";
+import { type OrgSettings, orgSettingsSchema } from "./settings.ts";
+
+export async function updateOrgSettings(
+  deps: Pick<LedgerDeps, "db" | "caches">,
+  input: { orgId: string; patch: Partial<OrgSettings> },
+): Promise<Org> {
+  const org = await deps.db.transaction(async (tx) => {
+    const [row] = await tx.select().from(orgs).where(eq(orgs.id, input.orgId)).for("update");
+    if (row === undefined) {
+      throw new DomainError("not_found", "org not found", { orgId: input.orgId });
+    }
+    const merged = orgSettingsSchema.safeParse({ ...toOrg(row).settings, ...input.patch });
+    if (!merged.success) {
+      throw new DomainError("invalid_input", "the settings are not valid together", {
+        issues: merged.error.issues.map((issue) => ({
+          path: issue.path.join("."),
+          message: issue.message,
+        })),
+      });
+    }
+    const [updated] = await tx
+      .update(orgs)
+      .set({ settings: merged.data })
+      .where(eq(orgs.id, input.orgId))
+      .returning();
+    if (updated === undefined) {
+      throw new DomainError("not_found", "org not found", { orgId: input.orgId });
+    }
+    return toOrg(updated);
+  });
+  invalidateOrgCaches(deps.caches, org.id);
+  return org;
+}
