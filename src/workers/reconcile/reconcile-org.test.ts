@@ -1,7 +1,7 @@
 /**
  * The reconciliation of one org, on a real Postgres database and the embedded ledger: a small
- * population made through the use cases (enrollments, purchases with stamps, a partial refund,
- * redemptions fulfilled and cancelled, adjustments) reconciles clean with exact counts, across
+ * population made through the use cases (enrollments, purchases with stamps, one of 0 points, a
+ * partial refund, a refund with a shortfall, redemptions fulfilled and cancelled, adjustments) reconciles clean with exact counts, across
  * page boundaries; then defects planted in Postgres (a changed amount or spend, a transfer id
  * nobody posted, a member without a wallet) and an intent left pending are each found, by kind.
  */
@@ -87,7 +87,29 @@ async function buildPopulation(deps: LedgerDeps) {
     reason: "goodwill",
     externalId: externalId("adj"),
   });
-  return { org, members: [first, second, third] };
+  // A refund with a shortfall: the member spent most of the points before the refund.
+  const spender = await buildLedgerMember(deps, org.id);
+  const spent = await purchase(spender.id, 3_000n);
+  await adjustMemberPoints(deps, {
+    orgId: org.id,
+    memberId: spender.id,
+    direction: "debit",
+    points: 125n,
+    reason: "spent elsewhere",
+    externalId: externalId("adj"),
+  });
+  const [spentRow] = await deps.db
+    .select({ externalId: posTransactions.externalId })
+    .from(posTransactions)
+    .where(eq(posTransactions.id, spent.transactionId));
+  const shortfall = await refundPurchase(deps, {
+    orgId: org.id,
+    purchaseExternalId: spentRow?.externalId ?? "",
+    externalId: externalId("refund"),
+    amountMinor: 3_000n,
+  });
+  expect(shortfall).toMatchObject({ pointsToReverse: 30n, pointsReversed: 5n, shortfall: 25n });
+  return { org, members: [first, second, third, spender] };
 }
 
 describe("reconcileOrg", () => {
@@ -98,12 +120,12 @@ describe("reconcileOrg", () => {
     expect(result.mismatches).toEqual([]);
     expect(result.mismatchCount).toBe(0);
     expect(result.checked).toEqual({
-      // 3 purchases, 1 refund, 3 redemptions, 1 adjustment.
-      documents: 8,
-      // 3 welcome bonuses; 3 earns and 3 stamp grants; 1 reversal; 3 holds, 1 post, 1 void;
-      // 1 adjustment.
-      transfers: 16,
-      wallets: 3,
+      // 4 purchases, 2 refunds (one with a shortfall), 3 redemptions, 2 adjustments.
+      documents: 11,
+      // 4 welcome bonuses; 4 earns and 4 stamp grants; 2 reversals; 3 holds, 1 post, 1 void;
+      // 2 adjustments.
+      transfers: 21,
+      wallets: 4,
     });
   });
 
@@ -127,7 +149,7 @@ describe("reconcileOrg", () => {
     const [adjustment] = await deps.db
       .update(adjustments)
       .set({ transferId: "12345678901234567890" })
-      .where(eq(adjustments.orgId, org.id))
+      .where(and(eq(adjustments.orgId, org.id), eq(adjustments.direction, "credit")))
       .returning({ id: adjustments.id });
     // A member marked enrolled on the ledger, with a welcome bonus, without a wallet.
     const walletless = await enrollMember(deps, { orgId: org.id, externalRef: cardNumber() });
