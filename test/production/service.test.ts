@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { knownMigrations, pendingMigrations } from "../../src/membership/index.ts";
 import {
@@ -18,6 +19,7 @@ import {
 } from "../../src/membership/store/db.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { createTestDatabase } from "../support/db.ts";
+import { deleteKeys, redisUrl } from "../support/redis.ts";
 import {
   buildIfStale,
   freePort,
@@ -28,6 +30,7 @@ import {
   startProcess,
   waitForReady,
 } from "../support/service-process.ts";
+import { waitFor } from "../support/workers.ts";
 
 const serverUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 /** Compiling the whole tree on a loaded 2-core machine takes a minute or two. */
@@ -99,6 +102,10 @@ beforeAll(() => buildIfStale(), buildTimeoutMs);
 
 afterAll(async () => {
   rmSync(directory, { recursive: true, force: true });
+  // Every start used a prefix of this run's: the job queues' keys go with them.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  await deleteKeys(redis, `production-test-${process.pid}-`).catch(() => undefined);
+  await redis.quit().catch(() => redis.disconnect());
   const admin = openAdminClient(serverUrl, "loyalty-test-admin");
   try {
     for (const name of createdDatabases) {
@@ -133,6 +140,20 @@ describe("npm run build", () => {
   });
 });
 
+describe("npm run start:workers", () => {
+  it("refuses to start on the embedded ledger, saying why and what to run instead", async () => {
+    const port = await freePort();
+    const workers = startProcess(
+      "node",
+      ["dist/main.js", "workers"],
+      serviceEnv("postgres://postgres@127.0.0.1:5432/unused", port),
+    );
+    expect(await workers.exited).toEqual({ code: 1, signal: null });
+    expect(workers.output()).toContain("start:workers needs TB_ADDRESS");
+    expect(workers.output()).toContain("npm start");
+  });
+});
+
 describe("npm start", () => {
   let database: TestDatabase;
 
@@ -155,6 +176,19 @@ describe("npm start", () => {
       expect(Number.isSafeInteger(servicePid) && servicePid !== npm.child.pid).toBe(true);
 
       try {
+        // The workers run in the same process: the relay picks up a committed outbox row.
+        expect(up?.queues).toEqual(expect.arrayContaining(["relay", "events"]));
+        const [row] = await database.sql<{ id: string }[]>`
+          insert into outbox (org_id, topic, payload)
+          values (gen_random_uuid(), 'tier.changed', '{"member_id": null}'::jsonb)
+          returning id::text as id`;
+        await waitFor(
+          async () =>
+            (
+              await database.sql`select 1 from outbox where id = ${row?.id ?? "0"} and delivered_at is not null`
+            ).length === 1,
+          { what: "the relay of npm start to deliver the outbox row", timeoutMs: 60_000 },
+        );
         npm.child.kill("SIGTERM");
         const exit = await npm.exited;
 
