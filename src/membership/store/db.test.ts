@@ -69,6 +69,7 @@ describe("openDatabase", () => {
         "orgs",
         "outbox",
         "pos_transactions",
+        "reconciliations",
         "redemptions",
         "stamp_cards",
         "stamp_programs",
