@@ -27,6 +27,7 @@ import { createRateLimiter } from "./rate-limit.ts";
 import { adminJobsRoutes } from "./routes/admin-jobs.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
+import { eventsRoutes } from "./routes/events.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
@@ -101,6 +102,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/transactions", transactionsRoutes(routeDeps)],
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],
+    ["/v1/events", eventsRoutes(routeDeps)],
     ["/v1/settings", settingsRoutes(routeDeps)],
     ["/v1/admin/jobs", adminJobsRoutes(routeDeps)],
     [queueBoardPath, queueBoardRoutes(deps)],

@@ -10,6 +10,10 @@ import { membershipLimits } from "../membership/index.ts";
 export const bodyBytesMax = 64 * 1024;
 /** `POST /v1/transactions/batch`: 1,000 transactions of a few hundred bytes each. */
 export const batchBodyBytesMax = 1024 * 1024;
+/** `POST /v1/events`: 1,000 events, each a transaction's body in an envelope of ~200 bytes. */
+export const eventsBodyBytesMax = 2 * 1024 * 1024;
+/** Events one `POST /v1/events` may carry. */
+export const eventsPerRequestMax = membershipLimits.inboxEventsPerRequestMax;
 
 /** Minor units of a purchase, refund or item: integers from 1 to 10^12. */
 export const amountMinorMin = 1;

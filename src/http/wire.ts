@@ -128,7 +128,9 @@ export const minorAmount = z.number().int().min(amountMinorMin).max(amountMinorM
 });
 export const externalId = z.string().min(1).max(externalIdLengthMax);
 export const externalRef = z.string().min(1).max(externalRefLengthMax);
-const instant = z.string().openapi({ format: "date-time", example: "2026-01-31T12:00:00.000Z" });
+export const instant = z
+  .string()
+  .openapi({ format: "date-time", example: "2026-01-31T12:00:00.000Z" });
 
 export const ErrorSchema = z
   .object({

@@ -25,6 +25,18 @@ export type {
 export { assertMembershipSecrets } from "./deps.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
+export type { AcceptEventsInput } from "./inbox/accept-events.ts";
+export { acceptEvents } from "./inbox/accept-events.ts";
+export type { GetInboxEventInput } from "./inbox/get-inbox-event.ts";
+export { getInboxEvent } from "./inbox/get-inbox-event.ts";
+export type { InboxLockResult, ListQueuedEventsOptions } from "./inbox/processing.ts";
+export {
+  listOrgsWithQueuedEvents,
+  listQueuedEvents,
+  recordEventOutcomes,
+  withInboxLock,
+} from "./inbox/processing.ts";
+export type * from "./inbox/types.ts";
 export { createIntentMetrics } from "./intents/metrics.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";
@@ -150,6 +162,7 @@ export {
   SchemaOutOfDateError,
 } from "./store/migrations.ts";
 export type { OutboxTopic } from "./store/outbox.ts";
+export * from "./tiers/index.ts";
 export type {
   ApiKey,
   ApiKeyPrincipal,

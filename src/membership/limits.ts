@@ -114,6 +114,15 @@ export const placeCacheEntriesMax = 50_000;
  */
 export const memberResolveAttemptsMax = 3;
 
+// The inbox of asynchronous events (POST /v1/events).
+
+/** Events one `POST /v1/events` may carry; stored with one insert of 11 parameters per row. */
+export const inboxEventsPerRequestMax = 1_000;
+/** Queued events a worker reads (and processes) at once: one purchase batch's worth. */
+export const inboxEventsPerReadMax = purchaseBatchItemsMax;
+/** Orgs with a backlog one sweep announces; the next sweep, a second later, takes the rest. */
+export const inboxSweepOrgsMax = 1_000;
+
 // The ledger's bounds these mirror, checked once at module load.
 assert.equal(documentPointsMax, pointsPerTransferMax, "document points bound is the ledger's");
 assert.equal(historyPageMax, ledgerHistoryPageMax, "history page bound is the ledger's");
@@ -123,3 +132,5 @@ assert.ok(coalescedPurchasesMax <= purchaseBatchItemsMax, "a coalesced batch is 
 assert.ok(purchaseQueueMax >= coalescedPurchasesMax, "the queue holds at least one full batch");
 assert.ok(completionsPerPurchaseMax >= 1, "a full card can always complete once");
 assert.ok(stampsRequiredMax < 2 ** 31, "stamps required fit an int4 column");
+assert.ok(inboxEventsPerRequestMax * 11 < 65_535, "one insert of a full request fits the protocol");
+assert.ok(inboxEventsPerReadMax <= purchaseBatchItemsMax, "a read's purchases form valid batches");

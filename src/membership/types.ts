@@ -46,6 +46,8 @@ export interface Tier {
   qualifyingPointsMin: bigint;
   /** 10000 = 1.0x. */
   multiplierBps: number;
+  /** Members in an immutable tier keep it: tier evaluation leaves them alone. */
+  immutable: boolean;
   createdAt: Date;
 }
 

@@ -2,12 +2,15 @@
  * Which function runs each queue's jobs. Only the worker runtime imports this file: HTTP and the
  * other producers add jobs through `producer.ts` and never import a processor.
  */
+import assert from "node:assert/strict";
 import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
-import { jobSchemas, type QueueName } from "./queues.ts";
+import { ingestProcessor } from "./ingest/processor.ts";
+import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
 import { reconcileProcessor } from "./reconcile/processor.ts";
 import { relayOutbox } from "./relay.ts";
+import { applyDueDowngrades } from "./tiers/downgrades.ts";
 
 export interface QueueProcessor {
   process(job: Job, deps: WorkerDeps): Promise<unknown>;
@@ -22,6 +25,19 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
     process: async (job, deps) => {
       const event = jobSchemas.events.parse(job.data);
       return { handlers: await runEventHandlers(deps, event) };
+    },
+  },
+  ingest: ingestProcessor,
+  tiers: {
+    // The daily sweep (job "downgrades"): applies due downgrades in bounded batches.
+    process: async (job, deps) => {
+      jobSchemas.tiers.parse(job.data);
+      assert.equal(job.name, tierDowngradesJob, "the tiers queue runs the downgrade sweep");
+      return applyDueDowngrades(deps, {
+        onBatch: async (sweep) => {
+          await job.updateProgress({ ...sweep });
+        },
+      });
     },
   },
   reconcile: reconcileProcessor,

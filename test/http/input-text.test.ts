@@ -7,9 +7,14 @@
  * The fields are not listed by hand: they are read from the OpenAPI document, so a new route or
  * field is covered (or this test fails, asking for a valid request to start from).
  */
+import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { serve } from "@hono/node-server";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startReconciliation } from "../../src/membership/index.ts";
+import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
+import { deleteKeys } from "../support/redis.ts";
 import type { CallResult, Harness, Json, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -18,6 +23,7 @@ import {
   enrollOverHttp,
   ledgerTransferCount,
   list,
+  redisUrl,
 } from "./support.ts";
 
 const platformToken = "platform-token-for-input-text-tests-0123456789";
@@ -40,6 +46,9 @@ let harness: Harness;
 let org: TestOrg;
 let member: { id: string; externalRef: string };
 let redemptionIds: string[];
+let reconciliationId: string;
+let jobs: JobProducer;
+const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
 const purchaseExternalId = "text-test-purchase";
 
 type Key = "platform" | "admin" | "pos" | "finance" | "none";
@@ -101,6 +110,8 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       query: { limit: "10" },
     },
+    "get /v1/members/{id}/tier": { key: "finance", params: { id: member.id } },
+    "get /v1/members/{id}/tier/explain": { key: "finance", params: { id: member.id } },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },
@@ -116,6 +127,32 @@ function baseRequests(): Record<string, BaseRequest> {
     "post /v1/redemptions/{id}/fulfill": { key: "pos", params: { id: redemptionIds[0] ?? "" } },
     "post /v1/redemptions/{id}/cancel": { key: "pos", params: { id: redemptionIds[1] ?? "" } },
     "get /v1/ledger/trial-balance": { key: "finance" },
+    "post /v1/ledger/reconciliations": { key: "finance" },
+    "get /v1/ledger/reconciliations/{id}": {
+      key: "finance",
+      params: { id: reconciliationId },
+    },
+    "post /v1/events": {
+      key: "pos",
+      body: {
+        events: [
+          {
+            event_id: "text-test-event",
+            event_type: "pos.transaction",
+            occurred_at: "2026-01-31T12:00:00.000Z",
+            location: "store-1",
+            member_id: member.id,
+            payload: {
+              external_id: "text-test-event-purchase",
+              amount: 1000,
+              currency: "EUR",
+              items: purchase.items,
+            },
+          },
+        ],
+      },
+    },
+    "get /v1/events/{event_id}": { key: "pos", params: { event_id: "text-test-event" } },
   };
 }
 
@@ -313,8 +350,11 @@ async function tableCounts(): Promise<Record<string, number>> {
 }
 
 beforeAll(async () => {
-  harness = await createHarness({ platformToken });
+  // Routes that enqueue need a job producer; nothing runs the jobs, their keys go with the file.
+  jobs = createJobProducer({ redisUrl, keyPrefix: jobsKeyPrefix });
+  harness = await createHarness({ platformToken, jobs });
   org = await buildTestOrg(harness);
+  reconciliationId = (await startReconciliation(harness.deps, { orgId: org.id })).id;
   member = await enrollOverHttp(harness, org);
   const purchase = await call(harness.app, "POST", "/v1/transactions", {
     key: org.keys.pos,
@@ -333,6 +373,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await harness?.close();
+  await jobs?.close();
+  const cleaner = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  await deleteKeys(cleaner, jobsKeyPrefix).catch(() => undefined);
+  await cleaner.quit().catch(() => cleaner.disconnect());
 });
 
 describe("NUL and unpaired surrogates", () => {

@@ -249,7 +249,8 @@ export async function countRows(
     | "redemptions"
     | "outbox"
     | "idempotency_keys"
-    | "locations",
+    | "locations"
+    | "inbox_events",
   orgId: string,
 ): Promise<number> {
   const sql = harness.database.sql;

@@ -52,6 +52,7 @@ import {
   orgScopedApp,
   writeGuards,
 } from "./common.ts";
+import { registerTierRoutes } from "./tiers.ts";
 
 const tags = ["members"];
 const memberIdExample = "8c2e4f1a-3b5d-4e7f-9a1c-6d8b0e2f4a57";
@@ -100,7 +101,8 @@ const EnrollBody = z
   })
   .openapi("EnrollMember");
 
-const PatchBody = z
+/** PATCH fields; `customer.updated` events reuse the profile part (routes/events.ts). */
+export const PatchBody = z
   .strictObject({
     email: personalData.email.nullable().optional(),
     phone: personalData.phone.nullable().optional(),
@@ -151,6 +153,7 @@ export function membersRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
   const { domain } = deps;
   const readers = requireRole("admin", "pos");
+  registerTierRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({

@@ -93,14 +93,24 @@ const SettingsPatch = z
 
 function toPatch(body: z.output<typeof SettingsPatch>): Partial<OrgSettings> {
   const patch: Partial<OrgSettings> = {};
-  if (body.base_rate_points_per_unit !== undefined)
+  if (body.base_rate_points_per_unit !== undefined) {
     patch.baseRatePointsPerUnit = body.base_rate_points_per_unit;
-  if (body.welcome_bonus_points !== undefined) patch.welcomeBonusPoints = body.welcome_bonus_points;
-  if (body.hold_seconds_default !== undefined) patch.holdSecondsDefault = body.hold_seconds_default;
-  if (body.tier_metric !== undefined) patch.tierMetric = body.tier_metric;
-  if (body.tier_window_months !== undefined) patch.tierWindowMonths = body.tier_window_months;
-  if (body.tier_downgrade_grace_days !== undefined)
+  }
+  if (body.welcome_bonus_points !== undefined) {
+    patch.welcomeBonusPoints = body.welcome_bonus_points;
+  }
+  if (body.hold_seconds_default !== undefined) {
+    patch.holdSecondsDefault = body.hold_seconds_default;
+  }
+  if (body.tier_metric !== undefined) {
+    patch.tierMetric = body.tier_metric;
+  }
+  if (body.tier_window_months !== undefined) {
+    patch.tierWindowMonths = body.tier_window_months;
+  }
+  if (body.tier_downgrade_grace_days !== undefined) {
     patch.tierDowngradeGraceDays = body.tier_downgrade_grace_days;
+  }
   if (body.rfm !== undefined) {
     patch.rfm =
       body.rfm.method === "quintiles"

@@ -42,37 +42,47 @@ import {
 
 const tags = ["transactions"];
 
-const PurchaseBody = z
-  .strictObject({
-    external_id: externalId.openapi({
-      description: "The till's id of the purchase, unique in the org: the idempotency key.",
-      example: "store-7:till-3:000123",
-    }),
-    member_id: uuidParam.optional(),
-    member_external_ref: externalRef.optional(),
-    amount: minorAmount,
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR")
-      .openapi({ example: "EUR" }),
-    occurred_at: z.iso.datetime({ offset: true }).optional(),
-    location: z
-      .string()
-      .min(1)
-      .max(locationLengthMax)
-      .optional()
-      .openapi({ description: "The org's reference of the store; created on first use." }),
-    items: z.array(PurchaseItemSchema).max(purchaseItemsMax).optional(),
-  })
-  .superRefine((body, ctx) => {
-    if ((body.member_id === undefined) === (body.member_external_ref === undefined)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["member_id"],
-        message: "give exactly one of member_id and member_external_ref",
-      });
-    }
-  })
+/**
+ * A purchase's fields, without the member rule; `POST /v1/events` reuses them (routes/events.ts)
+ * for the payload of `pos.transaction`, whose envelope carries the member and the time.
+ */
+export const PurchaseFields = z.strictObject({
+  external_id: externalId.openapi({
+    description: "The till's id of the purchase, unique in the org: the idempotency key.",
+    example: "store-7:till-3:000123",
+  }),
+  member_id: uuidParam.optional(),
+  member_external_ref: externalRef.optional(),
+  amount: minorAmount,
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "an ISO 4217 code such as EUR")
+    .openapi({ example: "EUR" }),
+  occurred_at: z.iso.datetime({ offset: true }).optional(),
+  location: z
+    .string()
+    .min(1)
+    .max(locationLengthMax)
+    .optional()
+    .openapi({ description: "The org's reference of the store; created on first use." }),
+  items: z.array(PurchaseItemSchema).max(purchaseItemsMax).optional(),
+});
+
+/** The member rule of purchases and events: exactly one of `member_id` and `member_external_ref`. */
+export function refineOneMember(
+  body: { member_id?: string | undefined; member_external_ref?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if ((body.member_id === undefined) === (body.member_external_ref === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["member_id"],
+      message: "give exactly one of member_id and member_external_ref",
+    });
+  }
+}
+
+const PurchaseBody = PurchaseFields.superRefine(refineOneMember)
   // The refinement above, stated in the schema: exactly one of the two member fields.
   .openapi("Purchase", {
     description:
@@ -150,7 +160,8 @@ const BatchItemResult = z
   })
   .openapi("BatchItemResult");
 
-const RefundBody = z
+/** A refund's fields; `pos.refund` events add the refunded purchase's id (routes/events.ts). */
+export const RefundBody = z
   .strictObject({
     external_id: externalId.openapi({ description: "The till's id of the refund." }),
     amount: minorAmount,

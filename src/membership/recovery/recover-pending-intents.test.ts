@@ -152,6 +152,66 @@ describe("recoverPendingIntents", () => {
     expect(counting.createTransfersCalls()).toBe(0);
   });
 
+  it("recovers 0-point purchases and refunds recorded before they posted a transfer, as recorded", async () => {
+    const { deps, engine } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    await createStampProgram(deps, {
+      orgId: org.id,
+      name: "Visits",
+      stampsRequired: 9n,
+      rewardPoints: 1n,
+    });
+    const member = await buildLedgerMember(deps, org.id);
+    const paid = externalId();
+    await recordPurchase(deps, {
+      orgId: org.id,
+      externalId: paid,
+      memberId: member.id,
+      amountMinor: 90n,
+      currency: "EUR",
+    });
+    const purchase = {
+      orgId: org.id,
+      externalId: externalId(),
+      memberId: member.id,
+      amountMinor: 50n,
+      currency: "EUR",
+    };
+    await expect(
+      recordPurchase(crashingAt("after_intent", "pos_transactions"), purchase),
+    ).rejects.toBeInstanceOf(SimulatedCrash);
+    const refund = {
+      orgId: org.id,
+      purchaseExternalId: paid,
+      externalId: externalId("r"),
+      amountMinor: 10n,
+    };
+    await expect(
+      refundPurchase(crashingAt("after_intent", "pos_transactions"), refund),
+    ).rejects.toBeInstanceOf(SimulatedCrash);
+    // As an earlier version recorded them: no earn id for 0 points, no reversal id for 0 points.
+    const earnId = transferId({
+      orgId: org.id,
+      source: "purchase",
+      externalId: purchase.externalId,
+      leg: "earn",
+    });
+    await fixture.database.sql`
+      update pos_transactions set transfer_ids = array_remove(transfer_ids, ${earnId.toString()})
+      where external_id = ${purchase.externalId}`;
+    await fixture.database.sql`
+      update pos_transactions set transfer_ids = '{}' where external_id = ${refund.externalId}`;
+
+    const report = await recoverTwice();
+    expect(report).toMatchObject({ purchases: 1, refunds: 1 });
+    expect(await engine.lookupTransfers([earnId])).toEqual([]);
+    const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
+    expect(balances.stamps[0]?.balance).toBe(2n);
+    const rows = await fixture.database.sql<{ status: string }[]>`
+      select status from pos_transactions where org_id = ${org.id} order by external_id`;
+    expect(rows.every((row) => row.status === "posted")).toBe(true);
+  });
+
   it("marks a purchase that crashed after the ledger answered, without posting it again", async () => {
     const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });

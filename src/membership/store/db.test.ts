@@ -61,6 +61,7 @@ describe("openDatabase", () => {
         "adjustments",
         "api_keys",
         "idempotency_keys",
+        "inbox_events",
         "installation",
         "locations",
         "member_tiers",

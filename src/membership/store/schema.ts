@@ -1,7 +1,8 @@
 /**
  * Postgres tables owned by the membership module: orgs and their ledger numbers, API keys,
  * locations, members, tiers and tier history; stamp programs and cards; the ledger-backed
- * documents (purchases and refunds, redemptions, adjustments) and the outbox.
+ * documents (purchases and refunds, redemptions, adjustments), the outbox, and the inbox of
+ * events sent in for asynchronous processing.
  *
  * Rules kept throughout: every org-owned table has `org_id`; every unique index on one includes
  * it (the single exception, `api_keys.hash`, is explained there); references between org-owned
@@ -43,6 +44,11 @@ export const apiKeyRole = pgEnum("api_key_role", ["admin", "pos", "finance"]);
 export const memberStatus = pgEnum("member_status", ["active", "suspended", "closed"]);
 /** Where an intent row stands with the ledger. `failed`: the ledger refused it for good. */
 export const intentStatus = pgEnum("intent_status", ["pending", "posted", "failed"]);
+/**
+ * Where a member's tier comes from: `default` (the entry tier, never qualified), `earned`
+ * (qualified from ledger history), `override` (set by hand; evaluation leaves it alone).
+ */
+export const tierSource = pgEnum("tier_source", ["default", "earned", "override"]);
 
 export const orgs = pgTable(
   "orgs",
@@ -160,6 +166,8 @@ export const tiers = pgTable(
     qualifyingPointsMin: bigint("qualifying_points_min", { mode: "bigint" }).notNull(),
     /** Earning multiplier in basis points: 10000 = 1.0x, 12500 = 1.25x. Integers, never floats. */
     multiplierBps: integer("multiplier_bps").notNull(),
+    /** A member in an immutable tier keeps it: evaluation neither upgrades nor downgrades them. */
+    immutable: boolean("immutable").notNull().default(false),
     createdAt: createdAt(),
   },
   (table) => [
@@ -190,6 +198,12 @@ export const members = pgTable(
     externalRef: text("external_ref").notNull(),
     /** Current tier; the history is in member_tiers. */
     tierId: uuid("tier_id").notNull(),
+    tierSource: tierSource("tier_source").notNull().default("default"),
+    /** When the current tier took effect: its review date is one tier window later. */
+    tierSince: timestamp("tier_since", { withTimezone: true }).notNull().defaultNow(),
+    /** A scheduled downgrade: to this tier at `tier_downgrade_at` (both set or both null). */
+    tierDowngradeTierId: uuid("tier_downgrade_tier_id"),
+    tierDowngradeAt: timestamp("tier_downgrade_at", { withTimezone: true }),
     status: memberStatus("status").notNull().default("active"),
     emailEncrypted: bytea("email_encrypted"),
     phoneEncrypted: bytea("phone_encrypted"),
@@ -224,6 +238,19 @@ export const members = pgTable(
       columns: [table.orgId, table.tierId],
       foreignColumns: [tiers.orgId, tiers.id],
     }),
+    foreignKey({
+      name: "members_tier_downgrade_fk",
+      columns: [table.orgId, table.tierDowngradeTierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+    check(
+      "members_tier_downgrade_check",
+      sql`(${table.tierDowngradeTierId} is null) = (${table.tierDowngradeAt} is null)`,
+    ),
+    // The daily job finds due downgrades here.
+    index("members_tier_downgrade_at_idx")
+      .on(table.tierDowngradeAt)
+      .where(sql`${table.tierDowngradeAt} is not null`),
   ],
 );
 
@@ -238,8 +265,10 @@ export const memberTiers = pgTable(
       .references(() => orgs.id),
     memberId: uuid("member_id").notNull(),
     tierId: uuid("tier_id").notNull(),
-    /** Why the tier changed, e.g. "enrollment", "qualification", "manual". */
+    /** Why the tier changed, e.g. "enrollment", "upgrade", "downgrade", "override", "manual". */
     reason: text("reason").notNull(),
+    /** The qualifying value (points or minor units, per the org's metric) when evaluated. */
+    qualifyingValue: bigint("qualifying_value", { mode: "bigint" }),
     effectiveAt: timestamp("effective_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
@@ -283,6 +312,8 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "redemption.fulfilled",
   "redemption.cancelled",
   "tier.changed",
+  "event.processed",
+  "event.failed",
 ]);
 
 /**
@@ -589,6 +620,71 @@ export const installation = pgTable(
     check(
       "installation_fingerprints_check",
       sql`octet_length(${table.piiEncryptionKeyFingerprint}) = 32 and octet_length(${table.piiHashKeyFingerprint}) = 32 and octet_length(${table.apiKeyHashKeyFingerprint}) = 32`,
+    ),
+  ],
+);
+
+/** What an event sent to `POST /v1/events` asks for; each maps to a synchronous use case. */
+export const inboxEventType = pgEnum("inbox_event_type", [
+  "pos.transaction",
+  "pos.refund",
+  "customer.updated",
+]);
+/** `queued` until a worker processed it: `processed` (with a result) or `failed` (with an error). */
+export const inboxEventStatus = pgEnum("inbox_event_status", ["queued", "processed", "failed"]);
+
+/**
+ * The inbox: events a POS fleet sends and forgets (`POST /v1/events`), stored before the answer
+ * and processed by the `ingest` workers in `seq` order per org (membership/inbox). The row is the
+ * event's durable state; the job that announces it only wakes a worker.
+ */
+export const inboxEvents = pgTable(
+  "inbox_events",
+  {
+    /**
+     * Arrival order, the order events are processed in. One sequence for all orgs: a gap or
+     * interleaving is harmless, only the order within an org matters. Within one multi-row insert
+     * the values follow the rows' order, so a request's events keep theirs.
+     */
+    seq: bigint("seq", { mode: "bigint" }).notNull().generatedAlwaysAsIdentity(),
+    /** No foreign key, as for `pos_transactions` (orgs are never deleted; hot insert). */
+    orgId: uuid("org_id").notNull(),
+    /** The sender's id of the event: the idempotency key, unique per org. */
+    eventId: text("event_id").notNull(),
+    eventType: inboxEventType("event_type").notNull(),
+    /** The member as the event names it: exactly one of the two is set. Not resolved on receipt. */
+    memberId: uuid("member_id"),
+    memberExternalRef: text("member_external_ref"),
+    occurredAt: timestamp("occurred_at", { withTimezone: true }).notNull(),
+    /** The org's reference of the store, as sent. */
+    location: text("location"),
+    /** The event's payload as received and validated (snake_case wire form). */
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    /** SHA-256 (hex) of the canonical event: a resend must match it, or it is a conflict. */
+    requestHash: text("request_hash").notNull(),
+    status: inboxEventStatus("status").notNull().default("queued"),
+    /** `processed`: the use case's outcome (snake_case, amounts as strings). */
+    result: jsonb("result").$type<Record<string, unknown>>(),
+    /** `failed`: `{code, message}` of the refusal. */
+    error: jsonb("error").$type<{ code: string; message: string }>(),
+    receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
+    processedAt: timestamp("processed_at", { withTimezone: true }),
+  },
+  (table) => [
+    primaryKey({ name: "inbox_events_pkey", columns: [table.orgId, table.seq] }),
+    uniqueIndex("inbox_events_org_id_event_id_key").on(table.orgId, table.eventId),
+    // "The queued events of an org, in order": the worker's read. Partial, so it holds only
+    // the backlog, and the sweep finds the orgs that have one by scanning it.
+    index("inbox_events_queued_idx")
+      .on(table.orgId, table.seq)
+      .where(sql`${table.status} = 'queued'`),
+    check(
+      "inbox_events_member_check",
+      sql`(${table.memberId} is null) <> (${table.memberExternalRef} is null)`,
+    ),
+    check(
+      "inbox_events_outcome_check",
+      sql`(${table.status} = 'queued' and ${table.result} is null and ${table.error} is null and ${table.processedAt} is null) or (${table.status} = 'processed' and ${table.result} is not null and ${table.error} is null and ${table.processedAt} is not null) or (${table.status} = 'failed' and ${table.error} is not null and ${table.result} is null and ${table.processedAt} is not null)`,
     ),
   ],
 );

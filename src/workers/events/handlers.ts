@@ -6,6 +6,7 @@
 import type { OutboxTopic } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { JobData } from "../queues.ts";
+import { tierEventHandler } from "../tiers/handler.ts";
 
 export type RelayedEvent = JobData<"events">;
 
@@ -16,7 +17,7 @@ export interface EventHandler {
 }
 
 /** Each stream of work appends its handler here. */
-export const eventHandlers: EventHandler[] = [];
+export const eventHandlers: EventHandler[] = [tierEventHandler];
 
 export async function runEventHandlers(
   deps: WorkerDeps,

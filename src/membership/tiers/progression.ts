@@ -1,0 +1,479 @@
+/**
+ * Tier progression: a member's tier follows their qualifying value (qualifying.ts), read from the
+ * ledger on every evaluation.
+ *
+ * - Upgrade at once: the member's row changes in Postgres, and the purchase path reads the
+ *   multiplier from that row (its hint is re-checked by the intent insert), so the very next
+ *   purchase, in any process, earns with the new multiplier.
+ * - Downgrade only scheduled: at the review date (one tier window after the tier took effect)
+ *   plus the org's grace days; applied by an evaluation on or after that moment (the daily job
+ *   evaluates every member whose downgrade is due), cancelled when the member qualifies again.
+ * - A manual override, and any immutable tier, is left alone.
+ *
+ * Every change writes a `member_tiers` row (reason, qualifying value) and a `tier.changed` outbox
+ * event in the same transaction. Evaluating again changes nothing: events arrive at least once.
+ */
+import assert from "node:assert/strict";
+import { and, asc, eq, gt, isNotNull, lte, or, sql } from "drizzle-orm";
+import type { LedgerDeps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
+import { loadOrgLedger, nowOf } from "../intents/support.ts";
+import { tiersPerOrgMax } from "../limits.ts";
+import type { OrgSettings } from "../orgs/settings.ts";
+import { type DbExecutor, executeStatement } from "../store/db.ts";
+import { writeOutbox } from "../store/outbox.ts";
+import { toTier } from "../store/records.ts";
+import { members, memberTiers, tiers } from "../store/schema.ts";
+import type { Tier } from "../types.ts";
+import { isUuid } from "../validation.ts";
+import { addMonthsUtc, type Qualifying, qualifyingValue } from "./qualifying.ts";
+
+export type TierSource = "default" | "earned" | "override";
+
+/** The tier columns of a member row. */
+export interface MemberTierState {
+  memberId: string;
+  orgId: string;
+  status: string;
+  tierId: string;
+  source: TierSource;
+  since: Date;
+  downgradeTierId: string | null;
+  downgradeAt: Date | null;
+}
+
+export type TierEvaluation =
+  | { action: "unchanged" | "skipped"; qualifying: Qualifying | null }
+  | { action: "upgraded" | "downgraded"; from: Tier; to: Tier; qualifying: Qualifying }
+  | { action: "downgrade_scheduled"; to: Tier; at: Date; qualifying: Qualifying }
+  | { action: "downgrade_cancelled"; qualifying: Qualifying };
+
+/** Evaluations retried when the member's row changed between the read and the write. */
+const evaluationAttemptsMax = 3;
+
+const stateColumns = {
+  memberId: members.id,
+  orgId: members.orgId,
+  status: members.status,
+  tierId: members.tierId,
+  source: members.tierSource,
+  since: members.tierSince,
+  downgradeTierId: members.tierDowngradeTierId,
+  downgradeAt: members.tierDowngradeAt,
+};
+
+export async function readTierState(
+  db: DbExecutor,
+  input: { orgId: string; memberId: string },
+  lock = false,
+): Promise<MemberTierState | null> {
+  if (!isUuid(input.memberId)) {
+    return null;
+  }
+  const query = db
+    .select(stateColumns)
+    .from(members)
+    .where(and(eq(members.orgId, input.orgId), eq(members.id, input.memberId)))
+    .limit(1);
+  const [row] = lock ? await query.for("update") : await query;
+  return row ?? null;
+}
+
+/**
+ * The member's tier columns and the org's whole ladder (lowest rank first) in one statement:
+ * `$1` is {org_id, member_id}. Each evaluation runs it once (then only the ledger is read).
+ */
+const tierContextQuery = `
+  with k as (
+    select ($1::jsonb ->> 'org_id')::uuid as org_id, ($1::jsonb ->> 'member_id')::uuid as member_id
+  )
+  select m.id as member_id, m.org_id, m.status, m.tier_id, m.tier_source, m.tier_since,
+    m.tier_downgrade_tier_id, m.tier_downgrade_at,
+    (select json_agg(json_build_object('id', t.id, 'org_id', t.org_id, 'name', t.name,
+        'rank', t.rank, 'qualifying_points_min', t.qualifying_points_min::text,
+        'multiplier_bps', t.multiplier_bps, 'immutable', t.immutable, 'created_at', t.created_at)
+        order by t.rank)
+      from tiers t where t.org_id = m.org_id) as ladder
+  from k join members m on m.org_id = k.org_id and m.id = k.member_id`;
+
+type TierContextRow = {
+  member_id: string;
+  org_id: string;
+  status: string;
+  tier_id: string;
+  tier_source: TierSource;
+  tier_since: Date | string;
+  tier_downgrade_tier_id: string | null;
+  tier_downgrade_at: Date | string | null;
+  ladder: Array<{
+    id: string;
+    org_id: string;
+    name: string;
+    rank: number;
+    qualifying_points_min: string;
+    multiplier_bps: number;
+    immutable: boolean;
+    created_at: string;
+  }>;
+};
+
+/** The member's tier state and the org's ladder; null for an unknown or another org's member. */
+export async function readTierContext(
+  db: DbExecutor,
+  input: { orgId: string; memberId: string },
+): Promise<{ state: MemberTierState; ladder: Tier[] } | null> {
+  if (!isUuid(input.memberId)) {
+    return null;
+  }
+  const [row] = await executeStatement<TierContextRow>(
+    db,
+    tierContextQuery,
+    JSON.stringify({ org_id: input.orgId, member_id: input.memberId }),
+  );
+  if (row === undefined) {
+    return null;
+  }
+  assert.ok(Array.isArray(row.ladder) && row.ladder.length > 0, "every org has an entry tier");
+  assert.ok(row.ladder.length <= tiersPerOrgMax, "a ladder within its bound");
+  const ladder = row.ladder.map((tier) =>
+    toTier({
+      id: tier.id,
+      orgId: tier.org_id,
+      name: tier.name,
+      rank: tier.rank,
+      qualifyingPointsMin: BigInt(tier.qualifying_points_min),
+      multiplierBps: tier.multiplier_bps,
+      immutable: tier.immutable,
+      createdAt: new Date(tier.created_at),
+    }),
+  );
+  const state: MemberTierState = {
+    memberId: row.member_id,
+    orgId: row.org_id,
+    status: row.status,
+    tierId: row.tier_id,
+    source: row.tier_source,
+    since: new Date(row.tier_since),
+    downgradeTierId: row.tier_downgrade_tier_id,
+    downgradeAt: row.tier_downgrade_at === null ? null : new Date(row.tier_downgrade_at),
+  };
+  return { state, ladder };
+}
+
+/** The org's tiers, lowest rank first. */
+export async function tiersOf(db: DbExecutor, orgId: string): Promise<Tier[]> {
+  const rows = await db
+    .select()
+    .from(tiers)
+    .where(eq(tiers.orgId, orgId))
+    .orderBy(asc(tiers.rank))
+    .limit(tiersPerOrgMax);
+  assert.ok(rows.length > 0, "every org has an entry tier");
+  return rows.map(toTier);
+}
+
+/** The highest tier whose threshold the value reaches; the entry tier when none. */
+export function qualifiedTier(ladder: readonly Tier[], value: bigint): Tier {
+  const [entry] = ladder;
+  assert.ok(entry !== undefined, "a ladder has an entry tier");
+  let best = entry;
+  ladder.forEach((tier, index) => {
+    assert.ok(index === 0 || tier.rank > (ladder[index - 1] as Tier).rank, "ladder sorted by rank");
+    if (tier.qualifyingPointsMin <= value) {
+      best = tier;
+    }
+  });
+  return best;
+}
+
+/** The review date: one tier window after the current tier took effect. */
+export function reviewDate(state: Pick<MemberTierState, "since">, settings: OrgSettings): Date {
+  return addMonthsUtc(state.since, settings.tierWindowMonths);
+}
+
+/**
+ * When a downgrade decided at `now` takes effect: the review date plus the grace days, counted
+ * from `now` when the review date has passed (a member who stops qualifying after their review
+ * date still gets the whole grace period).
+ */
+export function downgradeDate(
+  state: Pick<MemberTierState, "since">,
+  settings: OrgSettings,
+  now: Date,
+): Date {
+  const review = reviewDate(state, settings);
+  const from = Math.max(review.getTime(), now.getTime());
+  return new Date(from + settings.tierDowngradeGraceDays * 86_400_000);
+}
+
+function tierById(ladder: readonly Tier[], id: string): Tier {
+  const tier = ladder.find((candidate) => candidate.id === id);
+  assert.ok(tier !== undefined, "a member's tier is one of its org's tiers");
+  return tier;
+}
+
+function sameState(a: MemberTierState, b: MemberTierState): boolean {
+  return (
+    a.tierId === b.tierId &&
+    a.source === b.source &&
+    a.since.getTime() === b.since.getTime() &&
+    a.downgradeTierId === b.downgradeTierId &&
+    (a.downgradeAt?.getTime() ?? null) === (b.downgradeAt?.getTime() ?? null)
+  );
+}
+
+/**
+ * Re-evaluates one member's tier from the ledger and applies what follows (see the module
+ * comment). Unknown or another org's member: `not_found`. Closed members and overridden or
+ * immutable tiers are `skipped`.
+ */
+export async function evaluateMemberTier(
+  deps: LedgerDeps,
+  input: { orgId: string; memberId: string },
+): Promise<TierEvaluation> {
+  const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
+  for (let attempt = 1; ; attempt++) {
+    const context = await readTierContext(deps.db, { orgId: org.id, memberId: input.memberId });
+    if (context === null) {
+      throw new DomainError("not_found", "member not found", { memberId: input.memberId });
+    }
+    const { state, ladder } = context;
+    const current = tierById(ladder, state.tierId);
+    if (state.status === "closed" || state.source === "override" || current.immutable) {
+      return { action: "skipped", qualifying: null };
+    }
+    const now = nowOf(deps);
+    const qualifying = await qualifyingValue(deps.ledger, {
+      pointsLedger,
+      memberId: state.memberId,
+      metric: org.settings.tierMetric,
+      windowMonths: org.settings.tierWindowMonths,
+      now,
+    });
+    const decided = await applyEvaluation(deps, {
+      state,
+      ladder,
+      qualifying,
+      now,
+      settings: org.settings,
+    });
+    if (decided !== null) {
+      return decided;
+    }
+    // The row changed under us (another evaluation, an override): read it again.
+    assert.ok(attempt < evaluationAttemptsMax, "tier evaluation settles within its attempts");
+  }
+}
+
+/** Decides and writes, in one transaction that re-reads the row; null when the row moved. */
+async function applyEvaluation(
+  deps: LedgerDeps,
+  args: {
+    state: MemberTierState;
+    ladder: readonly Tier[];
+    qualifying: Qualifying;
+    now: Date;
+    settings: OrgSettings;
+  },
+): Promise<TierEvaluation | null> {
+  const { state, ladder, qualifying, now, settings } = args;
+  const current = tierById(ladder, state.tierId);
+  const qualified = qualifiedTier(ladder, qualifying.value);
+
+  if (qualified.rank === current.rank) {
+    if (state.downgradeTierId === null) {
+      return { action: "unchanged", qualifying };
+    }
+    return writeIfUnchanged(deps, state, async (tx) => {
+      await tx
+        .update(members)
+        .set({ tierDowngradeTierId: null, tierDowngradeAt: null, updatedAt: sql`now()` })
+        .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
+      return { action: "downgrade_cancelled", qualifying };
+    });
+  }
+  const move = (reason: "upgrade" | "downgrade") =>
+    writeIfUnchanged(deps, state, async (tx) => {
+      await changeTier(tx, { state, from: current, to: qualified, now, reason, qualifying });
+      const action = reason === "upgrade" ? "upgraded" : "downgraded";
+      return { action, from: current, to: qualified, qualifying };
+    });
+  if (qualified.rank > current.rank) {
+    return move("upgrade");
+  }
+  // Scheduled before: its date stands (a further drop only changes where to).
+  const dueAt = state.downgradeAt ?? downgradeDate(state, settings, now);
+  if (dueAt.getTime() <= now.getTime()) {
+    return move("downgrade");
+  }
+  if (state.downgradeTierId === qualified.id && state.downgradeAt?.getTime() === dueAt.getTime()) {
+    return { action: "unchanged", qualifying };
+  }
+  return writeIfUnchanged(deps, state, async (tx) => {
+    await tx
+      .update(members)
+      .set({ tierDowngradeTierId: qualified.id, tierDowngradeAt: dueAt, updatedAt: sql`now()` })
+      .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
+    return { action: "downgrade_scheduled", to: qualified, at: dueAt, qualifying };
+  });
+}
+
+/** Runs `write` in a transaction holding the member's row, if it still reads as `state`. */
+async function writeIfUnchanged(
+  deps: LedgerDeps,
+  state: MemberTierState,
+  write: (tx: DbExecutor) => Promise<TierEvaluation>,
+): Promise<TierEvaluation | null> {
+  return deps.db.transaction(async (tx) => {
+    const locked = await readTierState(tx, state, true);
+    if (locked === null || !sameState(locked, state) || locked.status !== state.status) {
+      return null;
+    }
+    return write(tx);
+  });
+}
+
+/** Moves the member to `to`: the row, its history (with the value) and `tier.changed`. */
+async function changeTier(
+  tx: DbExecutor,
+  args: {
+    state: MemberTierState;
+    from: Tier;
+    to: Tier;
+    now: Date;
+    reason: "upgrade" | "downgrade" | "override" | "override_cleared";
+    qualifying: Qualifying | null;
+    source?: TierSource;
+  },
+): Promise<void> {
+  const { state, from, to, now, reason, qualifying } = args;
+  assert.notEqual(from.id, to.id, "a change moves the member to another tier");
+  const source: TierSource = args.source ?? (to.rank === 0 ? "default" : "earned");
+  await tx
+    .update(members)
+    .set({
+      tierId: to.id,
+      tierSource: source,
+      tierSince: now,
+      tierDowngradeTierId: null,
+      tierDowngradeAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
+  await tx.insert(memberTiers).values({
+    orgId: state.orgId,
+    memberId: state.memberId,
+    tierId: to.id,
+    reason,
+    qualifyingValue: qualifying?.value ?? null,
+    effectiveAt: now,
+  });
+  await writeOutbox(tx, [
+    {
+      orgId: state.orgId,
+      topic: "tier.changed",
+      payload: {
+        member_id: state.memberId,
+        from: { id: from.id, name: from.name },
+        to: { id: to.id, name: to.name },
+        reason,
+        qualifying_value: qualifying === null ? null : qualifying.value.toString(),
+      },
+    },
+  ]);
+}
+
+/**
+ * Sets a manual override (`tierId`) or clears it (null). An override holds the member in that
+ * tier, whatever their value, until cleared; clearing re-evaluates at once (an upgrade applies,
+ * a downgrade is scheduled). Unknown or another org's member or tier: `not_found`.
+ */
+export async function setTierOverride(
+  deps: LedgerDeps,
+  input: { orgId: string; memberId: string; tierId: string | null },
+): Promise<TierEvaluation | { action: "overridden"; to: Tier }> {
+  const ladder = await tiersOf(deps.db, input.orgId);
+  const target = input.tierId === null ? null : ladder.find((tier) => tier.id === input.tierId);
+  if (target === undefined) {
+    throw new DomainError("not_found", "tier not found", { tierId: input.tierId ?? undefined });
+  }
+  const now = nowOf(deps);
+  const done = await deps.db.transaction(async (tx) => {
+    const state = await readTierState(tx, input, true);
+    if (state === null) {
+      throw new DomainError("not_found", "member not found", { memberId: input.memberId });
+    }
+    const current = tierById(ladder, state.tierId);
+    if (target === null) {
+      if (state.source === "override") {
+        await tx
+          .update(members)
+          .set({ tierSource: current.rank === 0 ? "default" : "earned", updatedAt: sql`now()` })
+          .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
+      }
+      return null;
+    }
+    if (current.id === target.id) {
+      await tx
+        .update(members)
+        .set({
+          tierSource: "override",
+          tierDowngradeTierId: null,
+          tierDowngradeAt: null,
+          updatedAt: sql`now()`,
+        })
+        .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
+    } else {
+      await changeTier(tx, {
+        state,
+        from: current,
+        to: target,
+        now,
+        reason: "override",
+        qualifying: null,
+        source: "override",
+      });
+    }
+    return { action: "overridden" as const, to: target };
+  });
+  return done ?? evaluateMemberTier(deps, input);
+}
+
+export interface DueDowngrade {
+  orgId: string;
+  memberId: string;
+  at: Date;
+}
+
+/**
+ * Members whose scheduled downgrade is due at `now`, oldest first, after the cursor `after`
+ * (exclusive): a page of the partial index on `tier_downgrade_at`.
+ */
+export async function dueDowngrades(
+  deps: Pick<LedgerDeps, "db" | "clock">,
+  input: { after: { at: Date; memberId: string } | null; limit: number },
+): Promise<DueDowngrade[]> {
+  assert.ok(Number.isInteger(input.limit) && input.limit >= 1 && input.limit <= 10_000, "limit");
+  const { after } = input;
+  const rows = await deps.db
+    .select({ memberId: members.id, orgId: members.orgId, at: members.tierDowngradeAt })
+    .from(members)
+    .where(
+      and(
+        isNotNull(members.tierDowngradeAt),
+        lte(members.tierDowngradeAt, nowOf(deps)),
+        after === null
+          ? undefined
+          : or(
+              gt(members.tierDowngradeAt, after.at),
+              and(eq(members.tierDowngradeAt, after.at), gt(members.id, after.memberId)),
+            ),
+      ),
+    )
+    .orderBy(asc(members.tierDowngradeAt), asc(members.id))
+    .limit(input.limit);
+  return rows.map((row) => {
+    assert.ok(row.at !== null, "a due member has a downgrade date");
+    return { orgId: row.orgId, memberId: row.memberId, at: row.at };
+  });
+}

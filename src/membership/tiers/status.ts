@@ -1,0 +1,84 @@
+/**
+ * A member's tier as the API shows it: the tier, where it comes from, the qualifying value now
+ * (read from the ledger), what the next tier needs, and any scheduled downgrade; and the same
+ * value with every transfer it was computed from, to reproduce it in a dispute.
+ */
+import assert from "node:assert/strict";
+import type { LedgerDeps } from "../deps.ts";
+import { DomainError } from "../errors.ts";
+import { loadOrgLedger, nowOf } from "../intents/support.ts";
+import type { Tier } from "../types.ts";
+import { type MemberTierState, readTierContext, type TierSource } from "./progression.ts";
+import { type Qualifying, qualifyingValue } from "./qualifying.ts";
+
+export interface MemberTierStatus {
+  tier: Tier;
+  since: Date;
+  source: TierSource;
+  qualifying: Qualifying;
+  /** The next tier up and what it still needs; null at the top, or when progression is off. */
+  next: { tier: Tier; threshold: bigint; missing: bigint } | null;
+  downgrade: { to: Tier; at: Date } | null;
+}
+
+async function load(
+  deps: LedgerDeps,
+  input: { orgId: string; memberId: string },
+  explain: boolean,
+): Promise<{ state: MemberTierState; ladder: Tier[]; qualifying: Qualifying }> {
+  const { org, pointsLedger } = await loadOrgLedger(deps, input.orgId);
+  const context = await readTierContext(deps.db, { orgId: org.id, memberId: input.memberId });
+  if (context === null) {
+    throw new DomainError("not_found", "member not found", { memberId: input.memberId });
+  }
+  const { state, ladder } = context;
+  const qualifying = await qualifyingValue(deps.ledger, {
+    pointsLedger,
+    memberId: state.memberId,
+    metric: org.settings.tierMetric,
+    windowMonths: org.settings.tierWindowMonths,
+    now: nowOf(deps),
+    explain,
+  });
+  return { state, ladder, qualifying };
+}
+
+/** Unknown or another org's member: `not_found`. */
+export async function getMemberTier(
+  deps: LedgerDeps,
+  input: { orgId: string; memberId: string },
+): Promise<MemberTierStatus> {
+  const { state, ladder, qualifying } = await load(deps, input, false);
+  const tier = ladder.find((candidate) => candidate.id === state.tierId);
+  assert.ok(tier !== undefined, "a member's tier is one of its org's tiers");
+  const above = ladder.find((candidate) => candidate.rank > tier.rank);
+  const progresses = state.source !== "override" && !tier.immutable;
+  const next =
+    above === undefined || !progresses
+      ? null
+      : {
+          tier: above,
+          threshold: above.qualifyingPointsMin,
+          missing:
+            above.qualifyingPointsMin > qualifying.value
+              ? above.qualifyingPointsMin - qualifying.value
+              : 0n,
+        };
+  let downgrade: MemberTierStatus["downgrade"] = null;
+  if (state.downgradeTierId !== null && state.downgradeAt !== null) {
+    const to = ladder.find((candidate) => candidate.id === state.downgradeTierId);
+    assert.ok(to !== undefined, "a scheduled downgrade names one of the org's tiers");
+    downgrade = { to, at: state.downgradeAt };
+  }
+  return { tier, since: state.since, source: state.source, qualifying, next, downgrade };
+}
+
+/** The qualifying value with its transfers, oldest first. Unknown member: `not_found`. */
+export async function explainMemberTier(
+  deps: LedgerDeps,
+  input: { orgId: string; memberId: string },
+): Promise<Qualifying & { transfers: NonNullable<Qualifying["transfers"]> }> {
+  const { qualifying } = await load(deps, input, true);
+  assert.ok(qualifying.transfers !== null, "explain lists the transfers");
+  return { ...qualifying, transfers: qualifying.transfers };
+}
