@@ -5,8 +5,13 @@ import { defineConfig } from "drizzle-kit";
 // biome-ignore lint/style/noDefaultExport: drizzle-kit reads its configuration from the default export.
 export default defineConfig({
   dialect: "postgresql",
-  // The membership module's tables and the HTTP edge's idempotency records.
-  schema: ["./src/membership/store/schema.ts", "./src/http/schema.ts"],
+  // The membership module's tables (expiry's in their own file) and the HTTP edge's idempotency
+  // records.
+  schema: [
+    "./src/membership/store/schema.ts",
+    "./src/membership/store/expiry-schema.ts",
+    "./src/http/schema.ts",
+  ],
   out: "./drizzle",
   strict: true,
   verbose: true,

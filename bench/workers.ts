@@ -3,7 +3,7 @@
  * and prints every figure next to its reference and target.
  *
  *   npm run bench:workers                          every module, on the embedded ledger
- *   npm run bench:workers -- --only rfm            one module (rfm, tiers, webhooks, ingest, reconcile)
+ *   npm run bench:workers -- --only rfm            one module (rfm, tiers, webhooks, ingest, expiry, reconcile)
  *   TB_ADDRESS=127.0.0.1:3001 npm run bench:workers   the same against a real TigerBeetle
  *
  * Each module sets up its own database, Redis key prefix and ledger, measures its figure AND a
@@ -19,7 +19,7 @@ interface BenchModule {
   run(log: (line: string) => void): Promise<Figures>;
 }
 
-const modules = ["tiers", "rfm", "webhooks", "ingest", "reconcile"] as const;
+const modules = ["tiers", "rfm", "webhooks", "ingest", "expiry", "reconcile"] as const;
 const args = process.argv.slice(2);
 const onlyIndex = args.indexOf("--only");
 const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;

@@ -325,6 +325,12 @@ export const BalancesSchema = z
         stamps_required: z.number().int(),
       }),
     ),
+    expiring: z.array(z.object({ points: z.number().int(), at: instant })).openapi({
+      description:
+        "Available points still to expire under the org's expiry policy, soonest first (at " +
+        "most 100 expiry times); empty when points do not expire. Points held by pending " +
+        "redemptions are left out.",
+    }),
   })
   .openapi("Balances");
 
@@ -336,6 +342,10 @@ export function balancesDto(balances: MemberBalances): z.infer<typeof BalancesSc
       name: card.name,
       balance: wireInteger(card.balance),
       stamps_required: wireInteger(card.stampsRequired),
+    })),
+    expiring: balances.expiring.map((entry) => ({
+      points: wireInteger(entry.points),
+      at: entry.at.toISOString(),
     })),
   };
 }

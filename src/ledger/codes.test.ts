@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { TransferFlags } from "tigerbeetle-node";
 import { describe, expect, it } from "vitest";
-import { AccountCode, TransferCode, transferCodeSides } from "./codes.ts";
+import { AccountCode, TransferCode, transferCodeSides, transferPhase } from "./codes.ts";
 
 const page = readFileSync(new URL("../../docs/ledger.md", import.meta.url), "utf8");
 
@@ -31,5 +32,18 @@ describe("docs/ledger.md", () => {
       );
       expect(row, `account code ${code}`).toBeDefined();
     }
+  });
+});
+
+describe("transferPhase", () => {
+  it.each([
+    [0, "single"],
+    [TransferFlags.balancing_debit, "single"],
+    [TransferFlags.pending, "pending"],
+    [TransferFlags.pending | TransferFlags.linked, "pending"],
+    [TransferFlags.post_pending_transfer, "post"],
+    [TransferFlags.void_pending_transfer, "void"],
+  ])("flags %i are %s", (flags, phase) => {
+    expect(transferPhase(flags)).toBe(phase);
   });
 });

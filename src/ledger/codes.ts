@@ -151,3 +151,21 @@ export function operationName(code: number, flags: number): string {
   }
   return sides.operation;
 }
+
+/**
+ * Which phase of the two-phase protocol a transfer is: a single-phase transfer (posted at once),
+ * a pending hold, or the post or void of a hold. Readers outside this module cannot see
+ * TigerBeetle's flags, and a wallet's posted balance only counts `single` and `post`.
+ */
+export function transferPhase(flags: number): "single" | "pending" | "post" | "void" {
+  if ((flags & TransferFlags.pending) !== 0) {
+    return "pending";
+  }
+  if ((flags & TransferFlags.post_pending_transfer) !== 0) {
+    return "post";
+  }
+  if ((flags & TransferFlags.void_pending_transfer) !== 0) {
+    return "void";
+  }
+  return "single";
+}

@@ -21,9 +21,10 @@ import {
   resolveRedemption,
   reversalTransferId,
   reversePoints,
+  reversePointsMany,
   stampEarnChain,
 } from "./loyalty.ts";
-import { trialBalance, walletBalance, walletHistory } from "./reads.ts";
+import { trialBalance, walletBalance, walletHistory, walletsAvailable } from "./reads.ts";
 
 const second = 1_000_000_000n;
 
@@ -290,6 +291,43 @@ describe("loyalty operations", () => {
     expect(posted?.amount).toBe(0n);
     expect(posted?.user_data_64).toBe(999n);
     expect(posted?.user_data_128).toBe(uuidToU128(bought.documentId));
+  });
+
+  it("posts many expiries in one request: each bounded by its wallet, a refusal blocks no other", async () => {
+    const { client, orgId, ledger, member } = setup();
+    const rich = await member(100n);
+    const held = await member(100n);
+    const other = await member(100n);
+    await holdRedemption(client, {
+      orgId,
+      ledger,
+      memberId: held,
+      redemptionId: randomUUID(),
+      points: 60n,
+      holdSeconds: 60,
+    });
+    const expiry = (memberId: string, points: bigint, externalId = memberId) => ({
+      orgId,
+      ledger,
+      memberId,
+      reason: "expiry" as const,
+      transferId: reversalTransferId({ orgId, reason: "expiry", externalId }),
+      points,
+      documentId: randomUUID(),
+    });
+    const earlier = expiry(other, 50n);
+    expect(await reversePoints(client, earlier)).toEqual({ reversed: 50n, shortfall: 0n });
+    // The third re-sends that id with a smaller amount: refused for good, and alone.
+    const inputs = [expiry(rich, 40n), expiry(held, 100n), { ...earlier, points: 10n }];
+    const outcomes = await reversePointsMany(client, inputs);
+    expect(outcomes[0]).toEqual({ reversed: 40n, shortfall: 0n });
+    // The hold is untouched: only what was available (40) left the wallet.
+    expect(outcomes[1]).toEqual({ reversed: 40n, shortfall: 60n });
+    expect(outcomes[2]).toBeInstanceOf(LedgerRefusedError);
+    expect((await walletBalance(client, { ledger, memberId: held }))?.pending).toBe(60n);
+    const available = await walletsAvailable(client, { ledger, memberIds: [rich, held, other] });
+    expect([...available.values()]).toEqual([60n, 0n, 50n]);
+    expect((await trialBalance(client, ledger)).balanced).toBe(true);
   });
 
   it("adjusts in both directions and refuses to overdraw", async () => {

@@ -24,6 +24,7 @@ import {
   walletAccountFlags,
 } from "./codes.ts";
 import { controlAccountId, transferId, uuidToU128, walletAccountId } from "./ids.ts";
+import { batchEventsMax } from "./limits.ts";
 import {
   type ChainOutcome,
   link,
@@ -429,39 +430,72 @@ export async function reversePoints(
   client: Client,
   input: ReversalInput,
 ): Promise<{ reversed: bigint; shortfall: bigint }> {
-  assert.ok(input.points >= 0n, "a reversal takes a non-negative amount");
-  const refund = input.reason === "refund";
-  const spendMinor = input.spendMinor ?? 0n;
-  assert.ok(spendMinor >= 0n && spendMinor < 2n ** 64n, "spend fits user_data_64");
-  assert.ok(refund || spendMinor === 0n, "only a refund carries a spend");
-  const id = input.transferId;
-  assert.ok(id > 0n, "a reversal posts the id its document recorded");
-  const chain = link([
-    transfer({
-      id,
-      debit_account_id: walletAccountId(input.ledger, input.memberId),
-      credit_account_id: controlAccountId(
-        input.ledger,
-        refund ? AccountCode.issuance : AccountCode.breakage,
-      ),
-      amount: input.points,
-      user_data_128: uuidToU128(input.documentId),
-      user_data_64: spendMinor,
-      ledger: input.ledger,
-      code: refund ? TransferCode.refundReversal : TransferCode.expiry,
-      flags: TransferFlags.balancing_debit,
-    }),
-  ]);
-  const [outcome] = await submitChains(client, [chain]);
-  assert.ok(outcome !== undefined);
-  if (outcome.kind === "failed") {
-    unexpected("reversePoints", outcome.status);
+  const [outcome] = await reversePointsMany(client, [input]);
+  assert.ok(outcome !== undefined, "one outcome per reversal");
+  if (outcome instanceof LedgerRefusedError) {
+    throw outcome;
   }
-  // The transfer stores the amount actually moved.
-  const [posted] = await client.lookupTransfers([id]);
-  assert.ok(posted !== undefined, "a posted reversal can be looked up");
-  assert.ok(posted.amount <= input.points, "a balancing debit never moves more than asked");
-  return { reversed: posted.amount, shortfall: input.points - posted.amount };
+  return outcome;
+}
+
+/** Reversals posted together at most: one request of chains, one of lookups. */
+export const reversalsPerRequestMax = 1_000;
+assert.ok(reversalsPerRequestMax <= batchEventsMax, "reversals and their lookups fit one request");
+
+/**
+ * `reversePoints` for many wallets in one ledger request (each reversal its own chain, so one
+ * refusal never blocks the others) and one lookup request. One outcome per input, in order: what
+ * was moved, or the refusal (always `rejected`: a balancing debit is never short of points).
+ */
+export async function reversePointsMany(
+  client: Client,
+  inputs: readonly ReversalInput[],
+): Promise<Array<{ reversed: bigint; shortfall: bigint } | LedgerRefusedError>> {
+  assert.ok(inputs.length <= reversalsPerRequestMax, "reversals within reversalsPerRequestMax");
+  const chains = inputs.map((input) => {
+    assert.ok(input.points >= 0n, "a reversal takes a non-negative amount");
+    assert.ok(input.transferId > 0n, "a reversal posts the id its document recorded");
+    const refund = input.reason === "refund";
+    // Only a refund may be 0 (its spend still counts): the chain's assertion checks the code.
+    const spendMinor = input.spendMinor ?? 0n;
+    assert.ok(spendMinor >= 0n && spendMinor < 2n ** 64n, "spend fits user_data_64");
+    assert.ok(refund || spendMinor === 0n, "only a refund carries a spend");
+    return link([
+      transfer({
+        id: input.transferId,
+        debit_account_id: walletAccountId(input.ledger, input.memberId),
+        credit_account_id: controlAccountId(
+          input.ledger,
+          refund ? AccountCode.issuance : AccountCode.breakage,
+        ),
+        amount: input.points,
+        user_data_128: uuidToU128(input.documentId),
+        user_data_64: spendMinor,
+        ledger: input.ledger,
+        code: refund ? TransferCode.refundReversal : TransferCode.expiry,
+        flags: TransferFlags.balancing_debit,
+      }),
+    ]);
+  });
+  const outcomes = await submitChains(client, chains);
+  const accepted = inputs.filter((_, index) => outcomes[index]?.kind !== "failed");
+  // The transfers store the amounts actually moved.
+  const posted =
+    accepted.length === 0
+      ? []
+      : await client.lookupTransfers(accepted.map((input) => input.transferId));
+  const amounts = new Map(posted.map((found) => [found.id, found.amount]));
+  return inputs.map((input, index) => {
+    const outcome = outcomes[index];
+    assert.ok(outcome !== undefined, "one outcome per chain");
+    if (outcome.kind === "failed") {
+      return new LedgerRefusedError("rejected", outcome.status, "reversePoints");
+    }
+    const reversed = amounts.get(input.transferId);
+    assert.ok(reversed !== undefined, "a posted reversal can be looked up");
+    assert.ok(reversed <= input.points, "a balancing debit never moves more than asked");
+    return { reversed, shortfall: input.points - reversed };
+  });
 }
 
 export interface AdjustmentInput extends OrgLedger {

@@ -97,6 +97,28 @@ export async function walletBalance(
   return walletBalanceOf(account, lifetimeRedeemed);
 }
 
+/**
+ * The available points (credits posted − debits posted − debits pending) of many wallets on one
+ * ledger, in one lookup request. A wallet never opened is absent from the map.
+ */
+export async function walletsAvailable(
+  client: Client,
+  args: { ledger: number; memberIds: readonly string[] },
+): Promise<Map<string, bigint>> {
+  assert.ok(args.memberIds.length <= queryLimitMax, "wallets within one lookup request");
+  const ids = args.memberIds.map((memberId) => walletAccountId(args.ledger, memberId));
+  const accounts = args.memberIds.length === 0 ? [] : await client.lookupAccounts(ids);
+  const byId = new Map(accounts.map((account) => [account.id, account]));
+  const available = new Map<string, bigint>();
+  args.memberIds.forEach((memberId, index) => {
+    const account = byId.get(ids[index] as bigint);
+    if (account !== undefined) {
+      available.set(memberId, walletBalanceOf(account, 0n).available);
+    }
+  });
+  return available;
+}
+
 export interface HistoryEntry {
   transferId: bigint;
   operation: string;

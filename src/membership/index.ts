@@ -25,6 +25,17 @@ export type {
 export { assertMembershipSecrets } from "./deps.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
+export type {
+  ExpireMembersPointsInput,
+  MemberExpiryOutcome,
+} from "./expiry/expire-member-points.ts";
+export { expireMembersPoints, expiryNoticeDays } from "./expiry/expire-member-points.ts";
+export type { OrgExpiryBatchInput, OrgExpiryBatchResult } from "./expiry/run-org-expiry.ts";
+export {
+  expireOrgMembersBatch,
+  expiryOrgsPageMax,
+  listExpiryOrgs,
+} from "./expiry/run-org-expiry.ts";
 export type { AcceptEventsInput } from "./inbox/accept-events.ts";
 export { acceptEvents } from "./inbox/accept-events.ts";
 export type { GetInboxEventInput } from "./inbox/get-inbox-event.ts";

@@ -108,6 +108,11 @@ export interface StampCardBalance {
 export interface MemberBalances {
   points: WalletBalance;
   stamps: StampCardBalance[];
+  /**
+   * Available points still to expire under the org's expiry policy, soonest first (one entry per
+   * expiry time); empty with the policy `none`.
+   */
+  expiring: Array<{ points: bigint; at: Date }>;
 }
 
 export interface MemberHistoryPage {

@@ -87,6 +87,10 @@ export const ledgerRequestsInFlightMax = 32;
 export const recoveryBatchMax = 1_000;
 /** Largest page of member history (the ledger's bound). */
 export const historyPageMax = 200;
+/** Expiry times listed in a member's balances (`expiring`): the soonest this many. */
+export const expiringEntriesMax = 100;
+/** Members one expiry job handles before it hands the rest of the org to the next job. */
+export const expiryMembersPerJobMax = 500;
 
 // Coalescing single purchases (purchases/batcher.ts) and the caches of the hot paths (caches.ts).
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
+import { expiryProcessor } from "./expiry/processor.ts";
 import { ingestProcessor } from "./ingest/processor.ts";
 import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
 import { reconcileProcessor } from "./reconcile/processor.ts";
@@ -40,5 +41,6 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
       });
     },
   },
+  expiry: expiryProcessor,
   reconcile: reconcileProcessor,
 };

@@ -65,7 +65,20 @@ export const jobSchemas = {
   ingest: z.object({ orgId: orgIdOrNull }).strict(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
   rfm: z.object({ orgId: orgIdOrNull }).passthrough(),
-  expiry: z.object({ orgId: orgIdOrNull }).passthrough(),
+  expiry: z.union([
+    /** The daily tick: fans out one job per org with an expiry policy. */
+    z.object({ orgId: z.null() }).strict(),
+    /** One batch of an org's members (workers/expiry/processor.ts). */
+    z
+      .object({
+        orgId: uuid,
+        /** The run's reference time (ms since the epoch): the same for every batch of a run. */
+        asOfMs: z.number().int().positive(),
+        /** The last member of the previous batch; null for the first. */
+        afterMemberId: uuid.nullable(),
+      })
+      .strict(),
+  ]),
   reconcile: z.union([
     /** The nightly tick (job name `reconcile-tick`): fans out one run per org. */
     z.object({ orgId: z.null() }).strict(),
@@ -137,6 +150,13 @@ export const schedules: Schedule[] = [
     queue: "tiers",
     name: tierDowngradesJob,
     pattern: "15 3 * * *",
+    data: { orgId: null },
+  },
+  {
+    id: "expiry-daily",
+    queue: "expiry",
+    name: "expiry-tick",
+    pattern: "0 3 * * *",
     data: { orgId: null },
   },
   {

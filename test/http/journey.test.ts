@@ -69,6 +69,7 @@ describe("a member's journey over HTTP", () => {
     expect(balances.body).toEqual({
       points: { available: 350, pending: 0, lifetime_earned: 350, lifetime_redeemed: 0 },
       stamps: [],
+      expiring: [],
     });
 
     const hold = await call(app, "POST", `/v1/members/${memberId}/redemptions`, {

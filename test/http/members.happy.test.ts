@@ -3,6 +3,8 @@
  * external ref, update and clear fields, suspend (admin), balances, and history pages.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addMonthsUtc } from "../../src/membership/expiry/lots.ts";
+import { buildLedgerOrg } from "../support/ledger.ts";
 import type { Harness, TestOrg } from "./support.ts";
 import { buildTestOrg, call, createHarness, enrollOverHttp, list } from "./support.ts";
 
@@ -120,6 +122,8 @@ describe("GET /v1/members/:id/balances and /history", () => {
       lifetime_earned: 130,
       lifetime_redeemed: 0,
     });
+    // Points never expire under the default policy.
+    expect(balances.body.expiring).toEqual([]);
 
     const first = await call(harness.app, "GET", `/v1/members/${member.id}/history?limit=2`, {
       key: org.keys.pos,
@@ -141,5 +145,50 @@ describe("GET /v1/members/:id/balances and /history", () => {
     );
     expect(list(second.body.entries).map((entry) => entry.operation)).toEqual(["welcome_bonus"]);
     expect(second.body.next_cursor).toBeNull();
+  });
+});
+
+describe("GET /v1/members/:id/balances with an expiry policy", () => {
+  it("lists the points still to expire, soonest first", async () => {
+    const created = await buildLedgerOrg(harness.deps, { settings: { welcomeBonusPoints: 0 } });
+    const lotsOrg = {
+      key: created.apiKeys.pos.token,
+      admin: created.apiKeys.admin.token,
+    };
+    const patched = await call(harness.app, "PATCH", "/v1/settings", {
+      key: lotsOrg.admin,
+      body: { expiry: { policy: "lots", months: 12 } },
+    });
+    expect(patched.status).toBe(200);
+    const enrolled = await call(harness.app, "POST", "/v1/members", {
+      key: lotsOrg.admin,
+      body: { external_ref: "card-expiring-1" },
+    });
+    const memberId = String(enrolled.body.member?.id);
+    const now = harness.environment.now().getTime();
+    const dayMs = 86_400_000;
+    for (const [index, daysAgo] of [100, 30].entries()) {
+      const purchase = await call(harness.app, "POST", "/v1/transactions", {
+        key: lotsOrg.key,
+        body: {
+          external_id: `expiring-${index}`,
+          member_id: memberId,
+          amount: 1_000 * (index + 1),
+          currency: "EUR",
+          occurred_at: new Date(now - daysAgo * dayMs).toISOString(),
+        },
+      });
+      expect(purchase.status).toBe(201);
+    }
+    const balances = await call(harness.app, "GET", `/v1/members/${memberId}/balances`, {
+      key: lotsOrg.key,
+    });
+    expect(balances.status).toBe(200);
+    const inAYear = (daysAgo: number) =>
+      new Date(addMonthsUtc(now - daysAgo * dayMs, 12)).toISOString();
+    expect(balances.body.expiring).toEqual([
+      { points: 10, at: inAYear(100) },
+      { points: 20, at: inAYear(30) },
+    ]);
   });
 });

@@ -317,8 +317,9 @@ export function membersRoutes(deps: RouteDeps) {
       tags,
       summary: "A member's balances",
       description:
-        "Points (available = earned − spent − held) and one card per stamp program, read from " +
-        "the ledger. Roles: admin, pos, finance.",
+        "Points (available = earned − spent − held), one card per stamp program, and the " +
+        "available points still to expire under the org's expiry policy, read from the ledger. " +
+        "Roles: admin, pos, finance.",
       security: apiKeySecurity,
       middleware: requireRole("admin", "pos", "finance"),
       request: { params: MemberParams },
@@ -333,6 +334,7 @@ export function membersRoutes(deps: RouteDeps) {
               stamps_required: 10,
             },
           ],
+          expiring: [{ points: 19, at: "2027-01-31T12:00:00.000Z" }],
         }),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },

@@ -1,8 +1,10 @@
 import { walletBalance } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
+import { expiringPoints } from "../expiry/lots.ts";
+import { readExpirySchedule } from "../expiry/member-expiry.ts";
 import { loadOrgLedger, mapBounded, requireMemberInOrg } from "../intents/support.ts";
 import type { MemberBalances, WalletBalance } from "../ledger-types.ts";
-import { ledgerRequestsInFlightMax } from "../limits.ts";
+import { expiringEntriesMax, ledgerRequestsInFlightMax } from "../limits.ts";
 import { stampProgramsOf } from "../stamp-programs/stamp-cards.ts";
 
 export interface GetMemberBalancesInput {
@@ -18,7 +20,8 @@ const emptyWallet: Readonly<WalletBalance> = Object.freeze({
 });
 
 /**
- * The member's points wallet and a card per stamp program of the org, read from the ledger. A
+ * The member's points wallet, a card per stamp program of the org, and the points still to expire
+ * under the org's expiry policy (soonest `expiringEntriesMax` expiry times), read from the ledger. A
  * wallet not opened yet (enrollment unfinished, or no stamp earned in a program) reads as zero.
  * Unknown or another org's member: `not_found`.
  *
@@ -46,6 +49,24 @@ export async function getMemberBalances(
       stampsRequired: program.stampsRequired,
     };
   });
+  const { expiry } = org.settings;
+  // With a policy, the schedule is the wallet's history replayed (member-expiry.ts): a read of
+  // the member's transfers, which the policy `none` skips.
+  const schedule =
+    expiry.policy === "none"
+      ? null
+      : await readExpirySchedule(deps.ledger, {
+          ledger: pointsLedger,
+          memberId: member.id,
+          policy: expiry,
+        });
+  const expiring =
+    schedule === null
+      ? []
+      : expiringPoints(schedule, expiringEntriesMax).map((entry) => ({
+          points: entry.points,
+          at: new Date(entry.atMs),
+        }));
   return {
     points: {
       available: points.available,
@@ -54,5 +75,6 @@ export async function getMemberBalances(
       lifetimeRedeemed: points.lifetimeRedeemed,
     },
     stamps,
+    expiring,
   };
 }

@@ -51,6 +51,7 @@ const nothing = {
   adjustments: 0,
   holds: 0,
   resolutions: 0,
+  expiries: 0,
 };
 
 /** Recovers, then checks that a second pass finds nothing and posts nothing. */

@@ -3,6 +3,7 @@ import { and, asc, eq, isNotNull, lte, type SQL, sql } from "drizzle-orm";
 import { postAdjustment } from "../adjustments/adjust-member-points.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import { postExpiries } from "../expiry/expire-member-points.ts";
 import { pointsLedgersOf } from "../intents/support.ts";
 import { recoveryBatchMax } from "../limits.ts";
 import { finishEnrollments } from "../members/ledger-enrollment.ts";
@@ -11,6 +12,7 @@ import { driveHold, driveResolution } from "../redemptions/redemption-ledger.ts"
 import { postRefund } from "../refunds/refund-purchase.ts";
 import { createMembershipCaches } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
+import { expiries } from "../store/expiry-schema.ts";
 import { adjustments, members, posTransactions, redemptions } from "../store/schema.ts";
 
 export interface RecoverPendingIntentsOptions {
@@ -28,6 +30,7 @@ export interface RecoveryReport {
   adjustments: number;
   holds: number;
   resolutions: number;
+  expiries: number;
 }
 
 type Kind = keyof RecoveryReport;
@@ -63,6 +66,7 @@ export async function recoverPendingIntents(
     adjustments: 0,
     holds: 0,
     resolutions: 0,
+    expiries: 0,
   };
   const kinds: Kind[] = [
     "enrollments",
@@ -71,6 +75,7 @@ export async function recoverPendingIntents(
     "adjustments",
     "holds",
     "resolutions",
+    "expiries",
   ];
   let remaining = options.limit;
   for (const kind of kinds) {
@@ -202,6 +207,17 @@ async function recoverKind(
       for (const row of rows) {
         await driveResolution(deps, row);
       }
+      return rows.length;
+    }
+    case "expiries": {
+      const rows = await db
+        .select()
+        .from(expiries)
+        .where(and(eq(expiries.status, "pending"), lte(expiries.createdAt, cutoff)))
+        .orderBy(asc(expiries.createdAt))
+        .limit(limit)
+        .for("update", skipLocked);
+      await postExpiries(deps, rows);
       return rows.length;
     }
   }

@@ -60,6 +60,8 @@ describe("openDatabase", () => {
       expect(tables.map((table) => table.table_name)).toEqual([
         "adjustments",
         "api_keys",
+        "expiries",
+        "expiry_notices",
         "idempotency_keys",
         "inbox_events",
         "installation",

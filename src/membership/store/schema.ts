@@ -314,6 +314,8 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "tier.changed",
   "event.processed",
   "event.failed",
+  "points.expiring",
+  "points.expired",
 ]);
 
 /**

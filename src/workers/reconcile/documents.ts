@@ -9,7 +9,7 @@
  * a race with a request in flight.
  */
 import assert from "node:assert/strict";
-import { and, asc, eq, gt, isNotNull, lt, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import {
   resolutionTransferId,
@@ -19,6 +19,7 @@ import {
   welcomeBonusChain,
 } from "../../ledger/index.ts";
 import type { DbDeps, MismatchDocument, ReconciliationMismatch } from "../../membership/index.ts";
+import { expiries } from "../../membership/store/expiry-schema.ts";
 import {
   adjustments,
   members,
@@ -444,10 +445,86 @@ const membersKind: ReconciledKind = {
   },
 };
 
+type ExpiryRow = typeof expiries.$inferSelect;
+
+function expiryDocument(row: Pick<ExpiryRow, "id" | "runDate" | "memberId">): MismatchDocument {
+  return { kind: "expiry", id: row.id, externalId: row.runDate, memberId: row.memberId };
+}
+
+/**
+ * An expiry records its balancing debit wallet → breakage, which moved what the wallet held
+ * (`expired_points`, at most the points due) and names the expiry.
+ */
+function expectExpiry(org: ReconciledOrg, row: ExpiryRow): ExpectedDocument {
+  assert.ok(row.expiredPoints !== null, "a posted expiry records what it moved");
+  return {
+    document: expiryDocument(row),
+    transfers: [
+      {
+        id: BigInt(row.transferId),
+        code: TransferCode.expiry,
+        phase: "single",
+        amount: row.expiredPoints,
+        walletSide: "debit",
+        walletAccountId: walletAccountId(org.pointsLedger, row.memberId),
+        documentU128: uuidToU128(row.id),
+      },
+    ],
+    wallets: [],
+    defects: [],
+  };
+}
+
+/** The cursor of the expiries' keyset: their unique key within the org, (member, run date). */
+function expiryKey(row: Pick<ExpiryRow, "memberId" | "runDate">): string {
+  return `${row.memberId}/${row.runDate}`;
+}
+
+function afterExpiryKey(after: string | null): SQL | undefined {
+  if (after === null) {
+    return undefined;
+  }
+  const [memberId, runDate] = after.split("/");
+  assert.ok(memberId !== undefined && runDate !== undefined, "an expiry cursor names both");
+  return sql`(${expiries.memberId}, ${expiries.runDate}) > (${memberId}::uuid, ${runDate}::date)`;
+}
+
+const expiriesKind: ReconciledKind = {
+  table: "expiries",
+  countsAsDocuments: true,
+  async page(deps, org, after, limit) {
+    // Keyed by (member, run date): the unique index (org_id, member_id, run_date) orders them.
+    const rows = await deps.db
+      .select()
+      .from(expiries)
+      .where(
+        and(eq(expiries.orgId, org.orgId), afterExpiryKey(after), eq(expiries.status, "posted")),
+      )
+      .orderBy(asc(expiries.memberId), asc(expiries.runDate))
+      .limit(limit);
+    return pageOf(rows, limit, (row) => expectExpiry(org, row), expiryKey);
+  },
+  async stale(deps, org, cutoff) {
+    const rows = await deps.db
+      .select({
+        id: expiries.id,
+        runDate: expiries.runDate,
+        memberId: expiries.memberId,
+        createdAt: expiries.createdAt,
+      })
+      .from(expiries)
+      .where(inOrgPendingBefore(expiries, eq(expiries.status, "pending"), org, cutoff))
+      .orderBy(asc(expiries.createdAt))
+      .limit(staleIntentsPerKindMax);
+    return rows.map((row) => staleIntent(expiryDocument(row), row.createdAt));
+  },
+};
+
 /** Everything a reconciliation walks, in order. Add a kind of document here. */
 export const reconciledKinds: readonly ReconciledKind[] = [
   membersKind,
   posTransactionsKind,
   redemptionsKind,
   adjustmentsKind,
+  expiriesKind,
 ];

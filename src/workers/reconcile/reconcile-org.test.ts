@@ -20,6 +20,7 @@ import {
   createRedemption,
   createStampProgram,
   enrollMember,
+  expireMembersPoints,
   fulfilRedemption,
   type LedgerDeps,
   recordPurchase,
@@ -182,6 +183,35 @@ describe("reconcileOrg", () => {
 
     const untouched = await reconcileOrg(deps, { orgId: other.org.id, now: new Date() });
     expect(untouched.mismatchCount).toBe(0);
+  });
+
+  it("compares an expiry posted by the daily run with its balancing debit", async () => {
+    const { deps } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps);
+    const member = await buildLedgerMember(deps, org.id, { points: 240n });
+    const [ledger] = await fixture.database.sql<{ ledger: number }[]>`
+      select ledger from org_ledgers where org_id = ${org.id} and unit = 'points'`;
+    const expiry = await expireMembersPoints(deps, {
+      orgId: org.id,
+      pointsLedger: ledger?.ledger ?? 0,
+      memberIds: [member.id],
+      policy: { policy: "inactivity", months: 1 },
+      asOfMs: fixture.environment.now().getTime() + 90 * 24 * 60 * 60 * 1000,
+    });
+    expect(expiry.expired).toBe(240n);
+    const clean = await reconcileOrg(deps, { orgId: org.id, now: new Date() });
+    expect(clean).toMatchObject({
+      // The top-up adjustment and the expiry; the welcome bonus, the adjustment, the expiry.
+      checked: { documents: 2, transfers: 3, wallets: 1 },
+      mismatchCount: 0,
+    });
+
+    await fixture.database.sql`
+      update expiries set expired_points = expired_points - 1 where org_id = ${org.id}`;
+    const planted = await reconcileOrg(deps, { orgId: org.id, now: new Date() });
+    expect(planted.mismatches).toMatchObject([
+      { kind: "amount_mismatch", document: { kind: "expiry" }, expected: "239", actual: "240" },
+    ]);
   });
 
   it("flags an intent pending longer than five minutes, not a younger one", async () => {
