@@ -36,6 +36,7 @@ import { redemptionsRoutes } from "./routes/redemptions.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
+import { webhooksRoutes } from "./routes/webhooks.ts";
 
 /**
  * @example
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],
     ["/v1/events", eventsRoutes(routeDeps)],
+    ["/v1/webhooks", webhooksRoutes(routeDeps)],
     ["/v1/settings", settingsRoutes(routeDeps)],
     ["/v1/admin/jobs", adminJobsRoutes(routeDeps)],
     [queueBoardPath, queueBoardRoutes(deps)],

@@ -173,6 +173,7 @@ export {
   SchemaOutOfDateError,
 } from "./store/migrations.ts";
 export type { OutboxTopic } from "./store/outbox.ts";
+export { outboxTopicNames } from "./store/outbox.ts";
 export * from "./tiers/index.ts";
 export type {
   ApiKey,
@@ -192,3 +193,4 @@ export {
   ledgerUnitPattern,
   slugPattern,
 } from "./validation.ts";
+export * from "./webhooks/index.ts";

@@ -12,6 +12,7 @@ import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
 import { reconcileProcessor } from "./reconcile/processor.ts";
 import { relayOutbox } from "./relay.ts";
 import { applyDueDowngrades } from "./tiers/downgrades.ts";
+import { webhookProcessor } from "./webhooks/index.ts";
 
 export interface QueueProcessor {
   process(job: Job, deps: WorkerDeps): Promise<unknown>;
@@ -29,6 +30,7 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
     },
   },
   ingest: ingestProcessor,
+  webhooks: webhookProcessor,
   tiers: {
     // The daily sweep (job "downgrades"): applies due downgrades in bounded batches.
     process: async (job, deps) => {

@@ -60,7 +60,16 @@ export const jobSchemas = {
       createdAt: z.string(),
     })
     .strict(),
-  webhooks: z.object({ orgId: orgIdOrNull }).passthrough(),
+  /** `deliver`: one attempt of a delivery (its org's); `sweep`: the platform-wide safety net. */
+  webhooks: z
+    .object({
+      orgId: orgIdOrNull,
+      deliveryId: z
+        .string()
+        .regex(/^[1-9][0-9]*$/)
+        .optional(),
+    })
+    .strict(),
   /** `ingest` jobs name the org whose inbox to process; `sweep` ticks name none. */
   ingest: z.object({ orgId: orgIdOrNull }).strict(),
   tiers: z.object({ orgId: orgIdOrNull }).passthrough(),
@@ -145,6 +154,14 @@ export const schedules: Schedule[] = [
   { id: "relay-outbox", queue: "relay", name: "relay", everyMs: 250, data: { orgId: null } },
   // Announces inbox events no job announced (Redis down when they were accepted).
   { id: "ingest-sweep", queue: "ingest", name: "sweep", everyMs: 1_000, data: { orgId: null } },
+  // Wakes webhook deliveries whose job was lost (workers/webhooks/sweep.ts).
+  {
+    id: "webhooks-sweep",
+    queue: "webhooks",
+    name: "sweep",
+    everyMs: 60_000,
+    data: { orgId: null },
+  },
   {
     id: "tiers-downgrades",
     queue: "tiers",

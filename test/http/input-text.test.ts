@@ -49,6 +49,7 @@ let redemptionIds: string[];
 let reconciliationId: string;
 let jobs: JobProducer;
 const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
+let webhookId: string;
 const purchaseExternalId = "text-test-purchase";
 
 type Key = "platform" | "admin" | "pos" | "finance" | "none";
@@ -153,6 +154,17 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "get /v1/events/{event_id}": { key: "pos", params: { event_id: "text-test-event" } },
+    "post /v1/webhooks": {
+      key: "admin",
+      body: { url: "https://hooks.example.com/text", events: ["points.earned"], description: "t" },
+    },
+    "get /v1/webhooks": { key: "admin" },
+    "delete /v1/webhooks/{id}": { key: "admin", params: { id: webhookId } },
+    "get /v1/webhooks/{id}/deliveries": {
+      key: "admin",
+      params: { id: webhookId },
+      query: { limit: "10", cursor: "1" },
+    },
   };
 }
 
@@ -370,6 +382,12 @@ beforeAll(async () => {
     expect(hold.status).toBe(201);
     redemptionIds.push(String(hold.body.redemption?.id));
   }
+  const webhook = await call(harness.app, "POST", "/v1/webhooks", {
+    key: org.keys.admin,
+    body: { url: "https://hooks.example.com/text", events: ["member.enrolled"] },
+  });
+  expect(webhook.status).toBe(201);
+  webhookId = String(webhook.body.webhook?.id);
 });
 afterAll(async () => {
   await harness?.close();

@@ -55,6 +55,10 @@ export interface HarnessOptions {
    * production value.
    */
   requestDeadlineMs?: number;
+  /** NODE_ENV as the app sees it (webhook URL rules); default "test". */
+  nodeEnv?: "development" | "test" | "production";
+  /** Webhook URLs may point to private and loopback addresses; default true, as in tests. */
+  webhookAllowPrivate?: boolean;
   /** The job producer the routes that enqueue use (test/support/workers.ts makes one). */
   jobs?: JobProducer;
 }
@@ -108,6 +112,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       apiKeyCacheTtlMs: variant.apiKeyCacheTtlMs ?? options.apiKeyCacheTtlMs ?? apiKeyCacheTtlMs,
       requestDeadlineMs:
         variant.requestDeadlineMs ?? options.requestDeadlineMs ?? testRequestDeadlineMs,
+      nodeEnv: variant.nodeEnv ?? options.nodeEnv ?? "test",
+      webhookAllowPrivate: variant.webhookAllowPrivate ?? options.webhookAllowPrivate ?? true,
     };
     const deps: AppDeps = {
       db: variant.db ?? database.db,

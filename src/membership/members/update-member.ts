@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { and, eq, sql } from "drizzle-orm";
 import type { MembershipDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
+import { writeOutbox } from "../store/outbox.ts";
 import {
   emailLookupHash,
   encryptPii,
@@ -28,10 +29,25 @@ export interface UpdateMemberInput {
   patch: MemberPatch;
 }
 
+const patchFieldNames: Record<keyof MemberPatch, string> = {
+  email: "email",
+  phone: "phone",
+  firstName: "first_name",
+  lastName: "last_name",
+  status: "status",
+};
+
+/** The wire names of the fields a patch sets, in a fixed order. */
+function changedFields(patch: MemberPatch): string[] {
+  return (Object.keys(patchFieldNames) as Array<keyof MemberPatch>)
+    .filter((field) => patch[field] !== undefined)
+    .map((field) => patchFieldNames[field]);
+}
+
 /**
  * Changes a member's personal data and/or status. `closed` is final: a closed member cannot be
  * changed any more (`invalid_state`); `suspended` ↔ `active` is free. Another org's member is
- * `not_found`.
+ * `not_found`. A change writes `member.updated` (field names, never values) in its transaction.
  */
 export async function updateMember(
   deps: MembershipDeps,
@@ -97,6 +113,19 @@ export async function updateMember(
       .where(and(eq(members.orgId, orgId), eq(members.id, memberId)))
       .returning();
     assert.ok(row, "locked member vanished during update");
+    // Which fields changed, by name only: the event carries no personal data.
+    await writeOutbox(tx, [
+      {
+        orgId,
+        topic: "member.updated",
+        payload: {
+          member_id: memberId,
+          external_ref: row.externalRef,
+          changed: changedFields(patch),
+          status: row.status,
+        },
+      },
+    ]);
     return toMember(cipher, row);
   });
 }

@@ -163,12 +163,15 @@ describe("a member's journey", () => {
     expect(events.map((event) => event.topic)).toEqual([
       "member.enrolled",
       "points.earned",
+      // The second purchase fills the card: its completion is written before its posted mark.
+      "stamp_card.completed",
       "points.earned",
       "redemption.created",
       "redemption.fulfilled",
       "points.reversed",
     ]);
-    expect(events[5]?.payload).toMatchObject({
+    expect(events[2]?.payload).toMatchObject({ member_id: member.id, completion: 1 });
+    expect(events[6]?.payload).toMatchObject({
       transaction_id: refund.transactionId,
       points_reversed: "65",
       shortfall: "135",

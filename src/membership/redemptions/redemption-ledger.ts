@@ -198,7 +198,10 @@ export async function driveResolution(
   return markAfterPosting(deps, ref, resolved, () => markResolved(deps, row, status));
 }
 
-/** Step 5 of a resolution: the terminal status with its event (first marker wins). */
+/**
+ * Step 5 of a resolution: the terminal status with its event (first marker wins). A hold the
+ * ledger let lapse is noticed here, when a resolution finds it expired: `redemption.expired`.
+ */
 async function markResolved(
   deps: LedgerDeps,
   row: RedemptionRow,
@@ -210,11 +213,11 @@ async function markResolved(
       .set({ status, resolvedAt: sql`now()` })
       .where(and(eq(redemptions.id, row.id), eq(redemptions.status, "pending")))
       .returning({ id: redemptions.id });
-    if (updated !== undefined && status !== "expired") {
+    if (updated !== undefined) {
       await writeOutbox(tx, [
         {
           orgId: row.orgId,
-          topic: status === "fulfilled" ? "redemption.fulfilled" : "redemption.cancelled",
+          topic: `redemption.${status}`,
           payload: {
             redemption_id: row.id,
             member_id: row.memberId,

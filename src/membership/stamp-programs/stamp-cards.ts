@@ -28,6 +28,7 @@ import {
   stampProgramsPerOrgMax,
 } from "../limits.ts";
 import type { DbExecutor } from "../store/db.ts";
+import { writeOutbox } from "../store/outbox.ts";
 import { stampCards, stampPrograms } from "../store/schema.ts";
 
 export function toStampProgram(row: typeof stampPrograms.$inferSelect): StampProgram {
@@ -240,10 +241,29 @@ async function completeCard(
       created += 1;
     }
     // Raised only from the number we used: a concurrent completer may have raised it already.
-    await db
-      .update(stampCards)
-      .set({ completions: completionNumber })
-      .where(and(where, eq(stampCards.completions, card.completions)));
+    // Whoever raises it writes the completion's event, in the same transaction: exactly once.
+    await db.transaction(async (tx) => {
+      const [raised] = await tx
+        .update(stampCards)
+        .set({ completions: completionNumber })
+        .where(and(where, eq(stampCards.completions, card.completions)))
+        .returning({ completions: stampCards.completions });
+      if (raised !== undefined) {
+        await writeOutbox(tx, [
+          {
+            orgId: check.orgId,
+            topic: "stamp_card.completed",
+            payload: {
+              member_id: check.memberId,
+              program_id: program.id,
+              completion: completionNumber,
+              stamps_required: program.stampsRequired.toString(),
+              reward_points: program.rewardPoints.toString(),
+            },
+          },
+        ]);
+      }
+    });
   }
   return created;
 }

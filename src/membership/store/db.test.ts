@@ -77,6 +77,9 @@ describe("openDatabase", () => {
         "stamp_cards",
         "stamp_programs",
         "tiers",
+        "webhook_attempts",
+        "webhook_deliveries",
+        "webhooks",
       ]);
     } finally {
       await database.close();

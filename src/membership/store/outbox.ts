@@ -9,6 +9,9 @@ import { outbox, outboxTopic } from "./schema.ts";
 
 export type OutboxTopic = (typeof outboxTopic.enumValues)[number];
 
+/** Every outbox topic (for handlers that take them all). */
+export const outboxTopicNames: readonly OutboxTopic[] = outboxTopic.enumValues;
+
 export type OutboxValue = string | number | boolean | null | OutboxValue[] | OutboxPayload;
 export interface OutboxPayload {
   [key: string]: OutboxValue;

@@ -305,12 +305,15 @@ export const redemptionResolution = pgEnum("redemption_resolution", ["fulfil", "
 export const adjustmentDirection = pgEnum("adjustment_direction", ["credit", "debit"]);
 export const outboxTopic = pgEnum("outbox_topic", [
   "member.enrolled",
+  "member.updated",
   "points.earned",
   "points.reversed",
   "points.adjusted",
   "redemption.created",
   "redemption.fulfilled",
   "redemption.cancelled",
+  "redemption.expired",
+  "stamp_card.completed",
   "tier.changed",
   "event.processed",
   "event.failed",

@@ -7,6 +7,7 @@ import type { OutboxTopic } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { JobData } from "../queues.ts";
 import { tierEventHandler } from "../tiers/handler.ts";
+import { webhookFanOut } from "../webhooks/index.ts";
 
 export type RelayedEvent = JobData<"events">;
 
@@ -17,7 +18,7 @@ export interface EventHandler {
 }
 
 /** Each stream of work appends its handler here. */
-export const eventHandlers: EventHandler[] = [tierEventHandler];
+export const eventHandlers: EventHandler[] = [tierEventHandler, webhookFanOut];
 
 export async function runEventHandlers(
   deps: WorkerDeps,
