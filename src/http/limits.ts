@@ -69,6 +69,12 @@ export const readinessTimeoutMs = 2_000;
  * Postgres' connect deadline, so those answer first with their own reason when they can.
  */
 export const requestDeadlineMs = 2_500;
+/**
+ * A route that enqueues a job waits this long for Redis to take it, then answers 503: BullMQ
+ * waits for its connection to come up, so an unreachable Redis would otherwise hold the request
+ * until the edge deadline. Well below `requestDeadlineMs`, leaving time to record the refusal.
+ */
+export const jobEnqueueTimeoutMs = 1_000;
 /** `Retry-After` of every 503: the pool reconnects and the ledger client retries within it. */
 export const unavailableRetryAfterSeconds = 1;
 /** Redis gives up on a rate-limit command after this long (and the request is let through). */
@@ -105,3 +111,5 @@ assert.ok(requestDeadlineMs < idempotencyLeaseMs, "work past the deadline keeps 
 export const apiKeyCacheTtlMs = 5_000;
 /** Authenticated keys kept in memory at once; the oldest is dropped first. */
 export const apiKeyCacheEntriesMax = 10_000;
+
+assert.ok(jobEnqueueTimeoutMs < requestDeadlineMs, "an enqueue gives up before the edge does");

@@ -16,6 +16,7 @@ import type {
   Org,
   OrgSettings,
   PurchaseOutcome,
+  Reconciliation,
   Redemption,
   UnitTrialBalance,
   WalletBalance,
@@ -494,5 +495,67 @@ export function trialBalanceDto(unit: UnitTrialBalance): z.infer<typeof UnitTria
     balanced: trialBalance.balanced,
     outstanding_liability: wireInteger(trialBalance.outstandingLiability),
     pending_redemptions: wireInteger(trialBalance.pendingRedemptions),
+  };
+}
+
+// Reconciliations.
+
+export const ReconciliationMismatchSchema = z
+  .object({
+    kind: z.string().openapi({ example: "amount_mismatch" }),
+    document: z.object({
+      kind: z.string().openapi({ example: "purchase" }),
+      id: z.string(),
+      external_id: z.string().nullable(),
+      member_id: z.string().nullable(),
+    }),
+    transfer_id: z.string().nullable().openapi({ description: "Decimal u128." }),
+    expected: z.string().nullable().openapi({ description: "What Postgres recorded." }),
+    actual: z.string().nullable().openapi({ description: "What the ledger holds." }),
+  })
+  .openapi("ReconciliationMismatch");
+
+export const ReconciliationSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(["running", "clean", "mismatches", "failed"]),
+    trigger: z.enum(["manual", "scheduled"]),
+    checked: z.object({
+      documents: z.number().int(),
+      transfers: z.number().int(),
+      wallets: z.number().int(),
+    }),
+    mismatches: z.array(ReconciliationMismatchSchema),
+    mismatch_count: z.number().int().openapi({
+      description: "Every mismatch found; `mismatches` lists the first 1,000.",
+    }),
+    error: z.string().nullable(),
+    started_at: instant,
+    finished_at: instant.nullable(),
+  })
+  .openapi("Reconciliation");
+
+export function reconciliationDto(run: Reconciliation): z.infer<typeof ReconciliationSchema> {
+  return {
+    id: run.id,
+    status: run.status,
+    trigger: run.trigger,
+    checked: run.checked,
+    mismatches: run.mismatches.map((mismatch) => ({
+      kind: mismatch.kind,
+      document: {
+        kind: mismatch.document.kind,
+        id: mismatch.document.id,
+        external_id: mismatch.document.externalId,
+        member_id: mismatch.document.memberId,
+      },
+      transfer_id: mismatch.transferId === null ? null : mismatch.transferId.toString(),
+      expected: mismatch.expected,
+      actual: mismatch.actual,
+    })),
+    mismatch_count: run.mismatchCount,
+    error: run.error,
+    started_at: run.startedAt.toISOString(),
+    finished_at: run.finishedAt?.toISOString() ?? null,
   };
 }

@@ -36,6 +36,13 @@ export {
   writeInstallationMarker,
 } from "./installation.ts";
 export * as ledgerLimits from "./limits.ts";
+export type { TransferPhase } from "./lookups.ts";
+export {
+  lookupAccountsById,
+  lookupIdsMax,
+  lookupTransfersById,
+  transferPhase,
+} from "./lookups.ts";
 export * from "./loyalty.ts";
 export type { LedgerMetrics } from "./metrics.ts";
 export { countPostedTransfers, createLedgerMetrics } from "./metrics.ts";

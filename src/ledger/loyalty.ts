@@ -291,6 +291,20 @@ export function holdTransferId(input: { orgId: string; redemptionId: string }): 
   });
 }
 
+/** The id of the post (fulfil) or void (cancel) of a redemption's hold. */
+export function resolutionTransferId(input: {
+  orgId: string;
+  redemptionId: string;
+  resolution: "fulfil" | "cancel";
+}): bigint {
+  return transferId({
+    orgId: input.orgId,
+    source: "redemption",
+    externalId: input.redemptionId,
+    leg: input.resolution,
+  });
+}
+
 /** wallet → redemptions, pending for `holdSeconds`. Refused when the points are not available. */
 export async function holdRedemption(
   client: Client,
@@ -341,12 +355,7 @@ export async function resolveRedemption(
   const fulfil = input.resolution === "fulfil";
   const chain = link([
     transfer({
-      id: transferId({
-        orgId: input.orgId,
-        source: "redemption",
-        externalId: input.redemptionId,
-        leg: input.resolution,
-      }),
+      id: resolutionTransferId(input),
       pending_id: holdTransferId(input),
       // amount_max posts the whole hold; 0 voids the whole hold.
       amount: fulfil ? amount_max : 0n,

@@ -99,6 +99,38 @@ export type { PurchaseInput, RecordPurchaseInput } from "./purchases/record-purc
 export { recordPurchase } from "./purchases/record-purchase.ts";
 export type { RecordPurchasesInput } from "./purchases/record-purchases.ts";
 export { recordPurchases } from "./purchases/record-purchases.ts";
+export type { GetReconciliationInput } from "./reconciliations/get-reconciliation.ts";
+export { getReconciliation } from "./reconciliations/get-reconciliation.ts";
+export type {
+  FinishReconciliationInput,
+  ReconciliationRef,
+} from "./reconciliations/reconciliation-progress.ts";
+export {
+  abandonedReconciliationsPerSweepMax,
+  beginReconciliationAttempt,
+  failAbandonedReconciliations,
+  failReconciliation,
+  finishReconciliation,
+} from "./reconciliations/reconciliation-progress.ts";
+export type {
+  MismatchDocument,
+  Reconciliation,
+  ReconciliationCounts,
+  ReconciliationMismatch,
+  ReconciliationStatus,
+  ReconciliationTrigger,
+} from "./reconciliations/reconciliation-records.ts";
+export { reconciliationMismatchesStoredMax } from "./reconciliations/reconciliation-records.ts";
+export type {
+  ScheduledReconciliations,
+  ScheduleReconciliationsInput,
+  StartReconciliationInput,
+} from "./reconciliations/start-reconciliation.ts";
+export {
+  scheduledOrgsPageMax,
+  scheduleReconciliations,
+  startReconciliation,
+} from "./reconciliations/start-reconciliation.ts";
 export type {
   RecoverPendingIntentsOptions,
   RecoveryReport,

@@ -9,6 +9,7 @@ import { runEventHandlers } from "./events/handlers.ts";
 import { expiryProcessor } from "./expiry/processor.ts";
 import { ingestProcessor } from "./ingest/processor.ts";
 import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
+import { reconcileProcessor } from "./reconcile/processor.ts";
 import { relayOutbox } from "./relay.ts";
 import { rfmProcessor } from "./rfm/jobs.ts";
 import { applyDueDowngrades } from "./tiers/downgrades.ts";
@@ -45,4 +46,5 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
     },
   },
   expiry: expiryProcessor,
+  reconcile: reconcileProcessor,
 };

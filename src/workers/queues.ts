@@ -97,7 +97,12 @@ export const jobSchemas = {
       })
       .strict(),
   ]),
-  reconcile: z.object({ orgId: orgIdOrNull }).passthrough(),
+  reconcile: z.union([
+    /** The nightly tick (job name `reconcile-tick`): fans out one run per org. */
+    z.object({ orgId: z.null() }).strict(),
+    /** One org's run (job name `reconcile-run`), recorded on its `reconciliations` row. */
+    z.object({ orgId: uuid, reconciliationId: uuid }).strict(),
+  ]),
 } satisfies Record<QueueName, z.ZodType<{ orgId: string | null }>>;
 
 export type JobData<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;
@@ -121,7 +126,9 @@ export const jobOptions: Record<QueueName, JobsOptions> = {
   tiers: standard,
   rfm: standard,
   expiry: standard,
-  reconcile: standard,
+  // A run reads every document of an org: retry after the dependency had time to come back
+  // (30 s, 1 min, 2 min), then the run is recorded failed.
+  reconcile: { ...standard, attempts: 4, backoff: { type: "exponential", delay: 30_000 } },
 };
 
 /** The rfm queue's job names (the processor dispatches on them). */
@@ -186,6 +193,13 @@ export const schedules: Schedule[] = [
     id: "rfm-nightly",
     queue: "rfm",
     name: rfmJobNames.nightly,
+    pattern: "30 2 * * *",
+    data: { orgId: null },
+  },
+  {
+    id: "reconcile-nightly",
+    queue: "reconcile",
+    name: "reconcile-tick",
     pattern: "30 2 * * *",
     data: { orgId: null },
   },

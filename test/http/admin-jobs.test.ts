@@ -2,7 +2,7 @@
  * The org admin's failed jobs (list, retry: own org only) and the operators' queue dashboard
  * (platform token only), on the real Redis with BullMQ workers in this process.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,8 +47,17 @@ beforeAll(async () => {
     },
   );
   await workers.ready();
-  failedId = await jobs.add("reconcile", { orgId: org.id }, { options: { attempts: 1 } });
-  await jobs.add("reconcile", { orgId: other.id }, { options: { attempts: 1 } });
+  // Reconciliation runs (their rows need not exist: the processor above fails first).
+  failedId = await jobs.add(
+    "reconcile",
+    { orgId: org.id, reconciliationId: randomUUID() },
+    { options: { attempts: 1 } },
+  );
+  await jobs.add(
+    "reconcile",
+    { orgId: other.id, reconciliationId: randomUUID() },
+    { options: { attempts: 1 } },
+  );
   await waitFor(async () => (await jobs.queue("reconcile").getFailedCount()) === 2, {
     what: "two failed jobs",
   });

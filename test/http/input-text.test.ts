@@ -10,7 +10,9 @@
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { serve } from "@hono/node-server";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startReconciliation } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
 import { deleteKeys } from "../support/redis.ts";
 import type { CallResult, Harness, Json, TestOrg } from "./support.ts";
@@ -44,6 +46,9 @@ let harness: Harness;
 let org: TestOrg;
 let member: { id: string; externalRef: string };
 let redemptionIds: string[];
+let reconciliationId: string;
+let jobs: JobProducer;
+const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
 let webhookId: string;
 const purchaseExternalId = "text-test-purchase";
 
@@ -123,6 +128,11 @@ function baseRequests(): Record<string, BaseRequest> {
     "post /v1/redemptions/{id}/fulfill": { key: "pos", params: { id: redemptionIds[0] ?? "" } },
     "post /v1/redemptions/{id}/cancel": { key: "pos", params: { id: redemptionIds[1] ?? "" } },
     "get /v1/ledger/trial-balance": { key: "finance" },
+    "post /v1/ledger/reconciliations": { key: "finance" },
+    "get /v1/ledger/reconciliations/{id}": {
+      key: "finance",
+      params: { id: reconciliationId },
+    },
     "post /v1/events": {
       key: "pos",
       body: {
@@ -363,16 +373,15 @@ async function tableCounts(): Promise<Record<string, number>> {
   return counts;
 }
 
-/** Routes that queue work (POST /v1/rfm/rebuild) need a producer: on a key prefix of its own. */
-const jobsKeyPrefix = `test:http-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
-let jobs: JobProducer | undefined;
 /** A job of the org, queued (no worker runs it here) so GET /v1/jobs/{job_id} has one to read. */
 let rebuildJobId = "";
 
 beforeAll(async () => {
+  // Routes that enqueue need a job producer; nothing runs the jobs, their keys go with the file.
   jobs = createJobProducer({ redisUrl, keyPrefix: jobsKeyPrefix });
   harness = await createHarness({ platformToken, jobs });
   org = await buildTestOrg(harness);
+  reconciliationId = (await startReconciliation(harness.deps, { orgId: org.id })).id;
   member = await enrollOverHttp(harness, org);
   const rebuild = await call(harness.app, "POST", "/v1/rfm/rebuild", { key: org.keys.admin });
   expect(rebuild.status).toBe(202);
@@ -399,11 +408,11 @@ beforeAll(async () => {
   webhookId = String(webhook.body.webhook?.id);
 });
 afterAll(async () => {
-  await jobs?.close();
-  if (harness !== undefined) {
-    await deleteKeys(harness.redis, jobsKeyPrefix).catch(() => undefined);
-  }
   await harness?.close();
+  await jobs?.close();
+  const cleaner = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  await deleteKeys(cleaner, jobsKeyPrefix).catch(() => undefined);
+  await cleaner.quit().catch(() => cleaner.disconnect());
 });
 
 describe("NUL and unpaired surrogates", () => {

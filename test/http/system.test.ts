@@ -37,6 +37,8 @@ const routes: Array<[string, string]> = [
   ["post", "/v1/redemptions/{id}/fulfill"],
   ["post", "/v1/redemptions/{id}/cancel"],
   ["get", "/v1/ledger/trial-balance"],
+  ["post", "/v1/ledger/reconciliations"],
+  ["get", "/v1/ledger/reconciliations/{id}"],
   ["post", "/v1/events"],
   ["get", "/v1/events/{event_id}"],
   ["get", "/v1/settings"],

@@ -73,6 +73,7 @@ describe("openDatabase", () => {
         "orgs",
         "outbox",
         "pos_transactions",
+        "reconciliations",
         "redemptions",
         "rfm_runs",
         "stamp_cards",

@@ -15,6 +15,7 @@ import {
   boolean,
   check,
   customType,
+  date,
   foreignKey,
   index,
   integer,
@@ -527,6 +528,8 @@ export const redemptions = pgTable(
   (table) => [
     uniqueIndex("redemptions_org_id_external_id_key").on(table.orgId, table.externalId),
     index("redemptions_org_id_member_id_idx").on(table.orgId, table.memberId),
+    // The org's redemptions in id order: keyset pages of a reconciliation.
+    index("redemptions_org_id_id_idx").on(table.orgId, table.id),
     index("redemptions_hold_pending_idx")
       .on(table.createdAt)
       .where(sql`${table.holdStatus} = 'pending'`),
@@ -761,5 +764,74 @@ export const inboxEvents = pgTable(
       "inbox_events_outcome_check",
       sql`(${table.status} = 'queued' and ${table.result} is null and ${table.error} is null and ${table.processedAt} is null) or (${table.status} = 'processed' and ${table.result} is not null and ${table.error} is null and ${table.processedAt} is not null) or (${table.status} = 'failed' and ${table.error} is not null and ${table.result} is null and ${table.processedAt} is not null)`,
     ),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Reconciliation: runs of the check that every posted document is in the ledger as recorded.
+// ---------------------------------------------------------------------------------------------
+
+export const reconciliationStatus = pgEnum("reconciliation_status", [
+  "running",
+  "clean",
+  "mismatches",
+  "failed",
+]);
+export const reconciliationTrigger = pgEnum("reconciliation_trigger", ["manual", "scheduled"]);
+
+/** One difference a reconciliation found, as stored in `reconciliations.mismatches`. */
+export interface StoredMismatch {
+  /** e.g. `missing_transfer`, `amount_mismatch` (README, "Reconciliation"). */
+  kind: string;
+  document: { kind: string; id: string; external_id: string | null; member_id: string | null };
+  /** Decimal string of the transfer concerned; null when the mismatch is not about one. */
+  transfer_id: string | null;
+  /** What Postgres says, and what the ledger holds (null: nothing); text, amounts in decimal. */
+  expected: string | null;
+  actual: string | null;
+}
+
+/**
+ * A reconciliation of one org: a job compares every posted source document with the ledger's
+ * transfers and every enrolled member with their wallet, then records the counts and the
+ * mismatches found. `running` until the job finishes; `failed` when its last attempt failed.
+ */
+export const reconciliations = pgTable(
+  "reconciliations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    status: reconciliationStatus("status").notNull().default("running"),
+    trigger: reconciliationTrigger("trigger").notNull(),
+    /** Scheduled runs: the UTC day they are for; one per org and day, so a retried tick adds none. */
+    scheduledFor: date("scheduled_for", { mode: "string" }),
+    /** Source documents, transfers and wallets compared (a run that finished). */
+    checkedDocuments: bigint("checked_documents", { mode: "number" }).notNull().default(0),
+    checkedTransfers: bigint("checked_transfers", { mode: "number" }).notNull().default(0),
+    checkedWallets: bigint("checked_wallets", { mode: "number" }).notNull().default(0),
+    /** The first mismatches found (at most `reconciliationMismatchesStoredMax`)... */
+    mismatches: jsonb("mismatches").$type<StoredMismatch[]>().notNull().default([]),
+    /** ...and how many there were in all. */
+    mismatchCount: integer("mismatch_count").notNull().default(0),
+    /** Why the run failed, when `status` is `failed`. */
+    error: text("error"),
+    /** Attempts the job made (each starts the comparison over). */
+    attempts: integer("attempts").notNull().default(0),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("reconciliations_org_id_scheduled_for_key").on(table.orgId, table.scheduledFor),
+    check(
+      "reconciliations_finished_check",
+      sql`(${table.status} = 'running') = (${table.finishedAt} is null)`,
+    ),
+    check(
+      "reconciliations_scheduled_for_check",
+      sql`(${table.trigger} = 'scheduled') = (${table.scheduledFor} is not null)`,
+    ),
+    check("reconciliations_mismatch_count_check", sql`${table.mismatchCount} >= 0`),
   ],
 );
