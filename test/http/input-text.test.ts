@@ -11,10 +11,13 @@ import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { serve } from "@hono/node-server";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startReconciliation } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
+import { startWorkers } from "../../src/workers/runtime.ts";
 import { deleteKeys } from "../support/redis.ts";
+import { testWorkerOptions, waitFor } from "../support/workers.ts";
 import type { CallResult, Harness, Json, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -47,6 +50,8 @@ let org: TestOrg;
 let member: { id: string; externalRef: string };
 let redemptionIds: string[];
 let reconciliationId: string;
+/** A job of the org in the failed set, for the retry route. */
+let failedJobId = "";
 let jobs: JobProducer;
 const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
 let webhookId: string;
@@ -128,6 +133,29 @@ function baseRequests(): Record<string, BaseRequest> {
     "post /v1/redemptions/{id}/fulfill": { key: "pos", params: { id: redemptionIds[0] ?? "" } },
     "post /v1/redemptions/{id}/cancel": { key: "pos", params: { id: redemptionIds[1] ?? "" } },
     "get /v1/ledger/trial-balance": { key: "finance" },
+    "get /v1/settings": { key: "admin" },
+    "patch /v1/settings": {
+      key: "admin",
+      body: {
+        tier_metric: "points",
+        rfm: {
+          method: "thresholds",
+          window_days: 365,
+          thresholds: {
+            recency_days: [7, 30, 90, 180],
+            frequency: [2, 4, 8, 16],
+            monetary_minor: ["1000", "5000", "20000", "100000"],
+          },
+        },
+        expiry: { policy: "lots", months: 12 },
+      },
+    },
+    "get /v1/admin/jobs/failed": { key: "admin", query: { queue: "tiers", limit: "10" } },
+    "post /v1/admin/jobs/{queue}/{id}/retry": {
+      key: "admin",
+      params: { queue: "tiers", id: failedJobId },
+    },
+    "get /admin/queues": { key: "platform" },
     "post /v1/ledger/reconciliations": { key: "finance" },
     "get /v1/ledger/reconciliations/{id}": {
       key: "finance",
@@ -382,6 +410,33 @@ beforeAll(async () => {
   harness = await createHarness({ platformToken, jobs });
   org = await buildTestOrg(harness);
   reconciliationId = (await startReconciliation(harness.deps, { orgId: org.id })).id;
+  // One failed job of the org: a worker whose processor throws takes it, with one attempt.
+  const failing = await startWorkers(
+    {
+      ...harness.deps,
+      logger: pino({ level: "silent" }),
+      producer: jobs,
+      options: testWorkerOptions,
+    },
+    {
+      redisUrl,
+      queues: ["tiers"],
+      schedulers: false,
+      processors: {
+        tiers: {
+          process: async () => {
+            throw new Error("planted failure");
+          },
+        },
+      },
+    },
+  );
+  await failing.ready();
+  failedJobId = await jobs.add("tiers", { orgId: org.id }, { options: { attempts: 1 } });
+  await waitFor(async () => (await jobs.queue("tiers").getFailedCount()) === 1, {
+    what: "the planted failed job",
+  });
+  await failing.close(5_000);
   member = await enrollOverHttp(harness, org);
   const rebuild = await call(harness.app, "POST", "/v1/rfm/rebuild", { key: org.keys.admin });
   expect(rebuild.status).toBe(202);

@@ -25,9 +25,14 @@ import {
 } from "./common.ts";
 
 const tags = ["settings"];
-const minorUnits = z.string().regex(/^(0|[1-9][0-9]{0,18})$/, "minor units as a decimal string");
+const minorUnitsPattern = /^(0|[1-9][0-9]{0,18})$/;
+const minorUnits = z.string().regex(minorUnitsPattern, "minor units as a decimal string");
 
 function ascending<T extends number | string>(values: readonly T[]): boolean {
+  // A value the item schema refused is reported there; comparing it would throw.
+  if (values.some((value) => typeof value === "string" && !minorUnitsPattern.test(value))) {
+    return true;
+  }
   return values.every((value, index) => {
     if (index === 0) {
       return true;

@@ -28,7 +28,13 @@ describe("org settings", () => {
     expect(flat.success).toBe(false);
     expect(flat.error?.issues[0]?.path).toEqual(["rfm", "thresholds", "monetaryMinor"]);
     expect(orgSettingsSchema.safeParse(rfm(["1000", "5000", "20000"])).success).toBe(false);
-    expect(orgSettingsSchema.safeParse(rfm(["-1", "5000", "20000", "100000"])).success).toBe(false);
+    const negative = orgSettingsSchema.safeParse(rfm(["-1", "5000", "20000", "100000"]));
+    expect(negative.error?.issues.map((issue) => issue.path.join("."))).toEqual([
+      "rfm.thresholds.monetaryMinor.0",
+    ]);
+    // Text no number can be read from is refused by its item, never thrown on.
+    const text = orgSettingsSchema.safeParse(rfm(["a\u0000b", "5000", "20000", "100000"]));
+    expect(text.success).toBe(false);
   });
 
   it("accepts each expiry policy and refuses months out of range", () => {

@@ -35,7 +35,12 @@ function boundaries<T extends z.ZodType<number | string>>(
 }
 
 const compareNumbers = (a: number, b: number) => a - b;
+// zod runs the array's refinement even when an item failed its regex: such a value is not
+// compared (BigInt would throw); the item's own issue reports it.
 const compareMinor = (a: string, b: string) => {
+  if (!minorUnitsPattern.test(a) || !minorUnitsPattern.test(b)) {
+    return -1;
+  }
   const difference = BigInt(a) - BigInt(b);
   return difference < 0n ? -1 : difference > 0n ? 1 : 0;
 };
