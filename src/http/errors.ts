@@ -126,6 +126,8 @@ const unavailableErrorCodes = new Set([
   "CONNECTION_DESTROYED",
   // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections, query_canceled
   // (the statement timeout), and the connection exception class.
+  // The job queues' Redis did not take a job in time (workers/producer.ts).
+  "JOB_QUEUE_UNAVAILABLE",
   "57P01",
   "57P02",
   "57P03",

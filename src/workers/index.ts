@@ -7,7 +7,13 @@ export type { WorkerDeps, WorkerOptions } from "./deps.ts";
 export type { EventHandler, RelayedEvent } from "./events/handlers.ts";
 export { type JobStatus, type JobView, jobStatusOf, viewJob } from "./job-status.ts";
 export { createWorkerMetrics, registerQueueDepth, type WorkerMetrics } from "./metrics.ts";
-export { type AddOptions, bullPrefix, createJobProducer, type JobProducer } from "./producer.ts";
+export {
+  type AddOptions,
+  bullPrefix,
+  createJobProducer,
+  type JobProducer,
+  JobQueueUnavailableError,
+} from "./producer.ts";
 export {
   isQueueName,
   type JobData,

@@ -38,6 +38,37 @@ export function bullPrefix(keyPrefix: string): string {
 
 /** Jobs per `addBulk` call: one Redis pipeline each. */
 export const addBulkMax = 1_000;
+/**
+ * How long an add may wait for Redis. BullMQ waits for a reconnecting client rather than failing,
+ * so without a bound a caller would hang while Redis is down. Past it the add is reported failed;
+ * it may still land later, which is why every job that matters has an idempotent job id.
+ */
+export const addTimeoutMs = 2_000;
+export const addBulkTimeoutMs = 10_000;
+
+export class JobQueueUnavailableError extends Error {
+  override readonly name = "JobQueueUnavailableError";
+  /** Read by the HTTP error mapping: a dependency that cannot serve now, 503. */
+  readonly code = "JOB_QUEUE_UNAVAILABLE";
+}
+
+async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new JobQueueUnavailableError(`${what}: Redis did not answer within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Producer connection: fails fast when Redis is down (no offline queue, one retry), so a caller
@@ -69,11 +100,15 @@ export function createJobProducer(options: { redisUrl: string; keyPrefix: string
     queue,
     async add(name, data, addOptions = {}) {
       const parsed = jobSchemas[name].parse(data);
-      const job = await queue(name).add(addOptions.name ?? name, parsed, {
-        ...addOptions.options,
-        ...(addOptions.jobId === undefined ? {} : { jobId: addOptions.jobId }),
-        ...(addOptions.delay === undefined ? {} : { delay: addOptions.delay }),
-      });
+      const job = await within(
+        queue(name).add(addOptions.name ?? name, parsed, {
+          ...addOptions.options,
+          ...(addOptions.jobId === undefined ? {} : { jobId: addOptions.jobId }),
+          ...(addOptions.delay === undefined ? {} : { delay: addOptions.delay }),
+        }),
+        addTimeoutMs,
+        `adding a ${name} job`,
+      );
       assert.ok(job.id !== undefined, "an added job has an id");
       return job.id;
     },
@@ -81,17 +116,21 @@ export function createJobProducer(options: { redisUrl: string; keyPrefix: string
       const ids: string[] = [];
       for (let start = 0; start < items.length; start += addBulkMax) {
         const slice = items.slice(start, start + addBulkMax);
-        const jobs = await queue(name).addBulk(
-          slice.map((item) => ({
-            name: item.name ?? name,
-            data: jobSchemas[name].parse(item.data),
-            opts: {
-              ...jobOptions[name],
-              ...item.options,
-              ...(item.jobId === undefined ? {} : { jobId: item.jobId }),
-              ...(item.delay === undefined ? {} : { delay: item.delay }),
-            },
-          })),
+        const jobs = await within(
+          queue(name).addBulk(
+            slice.map((item) => ({
+              name: item.name ?? name,
+              data: jobSchemas[name].parse(item.data),
+              opts: {
+                ...jobOptions[name],
+                ...item.options,
+                ...(item.jobId === undefined ? {} : { jobId: item.jobId }),
+                ...(item.delay === undefined ? {} : { delay: item.delay }),
+              },
+            })),
+          ),
+          addBulkTimeoutMs,
+          `adding ${slice.length} ${name} jobs`,
         );
         for (const job of jobs) {
           assert.ok(job.id !== undefined, "an added job has an id");
@@ -101,7 +140,9 @@ export function createJobProducer(options: { redisUrl: string; keyPrefix: string
       return ids;
     },
     async getJob(name, id) {
-      return (await queue(name).getJob(id)) ?? undefined;
+      return (
+        (await within(queue(name).getJob(id), addTimeoutMs, `reading a ${name} job`)) ?? undefined
+      );
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));

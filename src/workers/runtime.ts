@@ -5,7 +5,7 @@
  * `close(graceMs)` stops taking jobs, lets running ones finish within the grace, then forces.
  */
 import assert from "node:assert/strict";
-import { type Job, Worker } from "bullmq";
+import { type Job, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { WorkerDeps } from "./deps.ts";
 import type { WorkerMetrics } from "./metrics.ts";
@@ -95,6 +95,15 @@ export async function startWorkers(
           );
           return result;
         } catch (error) {
+          // A broken invariant does not heal on retry: fail the job at once (it stays in the
+          // failed set, logged, for a person to look at) instead of spending its attempts.
+          if (error instanceof assert.AssertionError) {
+            options.metrics?.jobSeconds.observe(
+              { queue: name, outcome: "failed" },
+              (performance.now() - started) / 1000,
+            );
+            throw new UnrecoverableError(`invariant broken: ${error.message}`);
+          }
           options.metrics?.jobSeconds.observe(
             { queue: name, outcome: "failed" },
             (performance.now() - started) / 1000,

@@ -3,6 +3,7 @@
  * nothing lost while Redis is unreachable), idempotent job schedulers, and a graceful close that
  * lets a running job finish.
  */
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type { Job } from "bullmq";
 import { sql } from "drizzle-orm";
@@ -109,6 +110,9 @@ describe("outbox relay", () => {
         })),
       );
       await expect(relayOutboxPass(deps)).rejects.toThrow();
+      // An add answers (with an error) while Redis is away, rather than waiting for it. (It may
+      // still land once Redis is back: hence a queue no other test here works.)
+      await expect(producer.add("ingest", { orgId: null })).rejects.toThrow();
       expect(await undelivered(deps)).toBe(5);
 
       await proxy.heal();
@@ -180,6 +184,36 @@ describe("worker runtime", () => {
     const job = await deps.producer.getJob("reconcile", id);
     expect(await job?.getState()).toBe("completed");
     expect(job?.returnvalue).toBe("done");
+  });
+
+  it("fails a job that breaks an invariant at once, without spending its retries", async () => {
+    const { deps } = fixture;
+    let runs = 0;
+    const runtime = await startWorkers(deps, {
+      redisUrl,
+      queues: ["expiry"],
+      schedulers: false,
+      processors: {
+        expiry: {
+          process: async () => {
+            runs += 1;
+            assert.ok(runs < 0, "an invariant that does not hold");
+          },
+        },
+      },
+    });
+    await runtime.ready();
+    const id = await deps.producer.add("expiry", { orgId: null }, { options: { attempts: 5 } });
+    await waitFor(
+      async () => (await (await deps.producer.getJob("expiry", id))?.getState()) === "failed",
+      {
+        what: "the job to fail",
+      },
+    );
+    await runtime.close(5_000);
+    const job = await deps.producer.getJob("expiry", id);
+    expect(runs).toBe(1);
+    expect(job?.failedReason).toContain("invariant broken");
   });
 
   it("refuses a job whose data does not match its queue's schema, at the producer", async () => {
