@@ -2,22 +2,25 @@
  * Webhook deliveries per second: N pending deliveries (one member each, so the order rule never
  * defers one) are queued on the `webhooks` queue and delivered by the real processor (claim,
  * sign, POST, record) to a node:http receiver on 127.0.0.1 that answers 204, timed from the first
- * job added to the last delivery recorded in Postgres.
+ * job added to the last delivery recorded in Postgres. The receiver runs in a process of its own,
+ * as a real one would: it does not take the workers' event loop.
  *
- * Reference, same run, same receiver and body size: plain `fetch` POSTs from one loop with the
- * same concurrency as the webhooks worker, no queue, no database, no signature. It is the
- * ceiling of this machine's Node HTTP client against that receiver; the ratio says what the
- * queue, the signature and the row bookkeeping cost on top of the POST itself.
+ * Reference, same run, same receiver and body size: the same HTTP client (the deliveries'
+ * `postWebhook`) POSTing from one loop with the same concurrency as the webhooks worker, no
+ * queue, no database, no signature. It is the ceiling of this machine's client against that
+ * receiver; the ratio says what the queue, the signature and the row bookkeeping cost on top of
+ * the POST itself.
  *
  *   npm run bench:workers                      (the lead's runner calls `run`)
  *   npx tsx bench/workers/webhooks.ts           this module alone
  *   BENCH_WEBHOOK_DELIVERIES=2000 …             fewer deliveries (default 10,000)
  *   TB_ADDRESS=127.0.0.1:3001 …                 a real TigerBeetle (only the org's set-up uses it)
  */
+
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -41,6 +44,7 @@ import { createJobProducer, type WorkerDeps } from "../../src/workers/index.ts";
 import { queueConcurrency } from "../../src/workers/queues.ts";
 import { startWorkers } from "../../src/workers/runtime.ts";
 import { wakeupJobId } from "../../src/workers/webhooks/deliver.ts";
+import { postWebhook } from "../../src/workers/webhooks/http-client.ts";
 import { deliverJobName } from "../../src/workers/webhooks/index.ts";
 // The tests' bounded cleanup of a key prefix, reused rather than written again.
 import { deleteKeys } from "../../test/support/redis.ts";
@@ -65,17 +69,26 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
   const dataDirectory = mkdtempSync(join(tmpdir(), "loyalty-bench-webhooks-"));
   const logger = pino({ level: "warn" });
 
-  let received = 0;
-  const receiver = createServer((request, response) => {
-    request.resume();
-    request.on("end", () => {
-      received += 1;
-      response.writeHead(204).end();
+  // The receiver: answers 204 to every POST, and its count to GET.
+  const receiverSource = `
+    let received = 0;
+    const server = require("node:http").createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        if (request.method === "GET") { response.end(String(received)); return; }
+        received += 1;
+        response.writeHead(204).end();
+      });
     });
+    server.keepAliveTimeout = 60000;
+    server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));
+    process.stdin.on("end", () => process.exit(0)).resume();`;
+  const receiver = spawn(process.execPath, ["-e", receiverSource], {
+    stdio: ["pipe", "pipe", "inherit"],
   });
-  receiver.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  const [portLine] = (await once(receiver.stdout, "data")) as [Buffer];
+  const url = `http://127.0.0.1:${Number(portLine.toString().trim())}/hooks`;
+  const receivedCount = async (): Promise<number> => Number(await (await fetch(url)).text());
 
   const database = await openDatabase({
     url: withDatabaseName(serverUrl, databaseName),
@@ -164,10 +177,10 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
     const seconds = (performance.now() - started) / 1000;
     const perSecond = Math.round(deliveries / seconds);
     log(
-      `webhooks: ${perSecond} deliveries/s (${seconds.toFixed(1)} s; target ≥ ${target}/s; receiver saw ${received})`,
+      `webhooks: ${perSecond} deliveries/s (${seconds.toFixed(1)} s; target ≥ ${target}/s; receiver saw ${await receivedCount()})`,
     );
 
-    // Reference: plain fetch POSTs of the same body, same concurrency, one loop.
+    // Reference: the same client POSTing the same body, same concurrency, one loop.
     const payload = body(0);
     let next = 0;
     const referenceStarted = performance.now();
@@ -175,12 +188,13 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
       Array.from({ length: concurrency }, async () => {
         while (next < deliveries) {
           next += 1;
-          const response = await fetch(url, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: payload,
+          const result = await postWebhook(url, { "content-type": "application/json" }, payload, {
+            allowPrivate: true,
+            timeoutMs: 10_000,
           });
-          await response.arrayBuffer();
+          if (result.error !== null) {
+            throw new Error(`reference POST failed: ${result.error}`);
+          }
         }
       }),
     );
@@ -188,11 +202,11 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
     const referencePerSecond = Math.round(deliveries / referenceSeconds);
     const ratio = (perSecond / referencePerSecond).toFixed(2);
     log(
-      `webhooks: reference plain fetch ${referencePerSecond} POSTs/s; deliveries/reference ${ratio}`,
+      `webhooks: reference, the same client alone: ${referencePerSecond} POSTs/s; deliveries/reference ${ratio}`,
     );
     return {
       webhook_deliveries_per_s: perSecond,
-      webhook_reference_fetch_per_s: referencePerSecond,
+      webhook_reference_posts_per_s: referencePerSecond,
       webhook_ratio: ratio,
       webhook_deliveries: deliveries,
       webhook_concurrency: concurrency,
@@ -203,10 +217,8 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     await deleteKeys(redis, keyPrefix);
     await redis.quit();
-    await new Promise<void>((resolve) => {
-      receiver.closeAllConnections();
-      receiver.close(() => resolve());
-    });
+    receiver.stdin.end();
+    await once(receiver, "exit");
     await ledger.close();
     await database.close();
     const admin = openAdminClient(serverUrl, "loyalty-bench-admin");

@@ -2,8 +2,10 @@
  * Where a webhook may point. `https:` is required in production; loopback, private, link-local,
  * shared (CGNAT) and unspecified addresses are refused unless private targets are allowed
  * (`WEBHOOK_ALLOW_PRIVATE=true`), both as literal IPs and as names that resolve to them. The
- * check runs when a webhook is created and again before every delivery attempt, so a name that
- * later resolves to an internal address is still refused.
+ * check runs when a webhook is created and again before every delivery attempt; there the name
+ * is not resolved here but by the delivery client when it connects (workers/webhooks/
+ * http-client.ts), so a name that later resolves to an internal address is still refused, and
+ * the address checked is the address connected to.
  */
 import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
@@ -13,6 +15,11 @@ export interface WebhookUrlRules {
   requireHttps: boolean;
   /** WEBHOOK_ALLOW_PRIVATE=true: private and loopback targets are allowed (tests, on-premise). */
   allowPrivate: boolean;
+  /**
+   * Resolve a host name and refuse private answers (default true). The delivery client passes
+   * false: it checks the answer it connects to instead.
+   */
+  resolveNames?: boolean;
 }
 
 /** Longest URL accepted (the API schema says the same). */
@@ -99,6 +106,9 @@ export async function webhookUrlProblem(
   }
   if (host === "localhost" || host.endsWith(".localhost")) {
     return "must not point to a private or loopback address";
+  }
+  if (rules.resolveNames === false) {
+    return null;
   }
   let addresses: Array<{ address: string }>;
   try {

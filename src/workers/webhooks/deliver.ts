@@ -15,6 +15,8 @@ import assert from "node:assert/strict";
 import { sql } from "drizzle-orm";
 import type { LedgerDeps } from "../../membership/index.ts";
 import { webhookSigningKey, webhookUrlProblem } from "../../membership/index.ts";
+import { type Coalesced, coalesce } from "../coalesce.ts";
+import { postWebhook } from "./http-client.ts";
 import { nextRetryAt } from "./schedule.ts";
 import { signedHeaders } from "./signing.ts";
 
@@ -105,17 +107,32 @@ async function loadState(deps: LedgerDeps, deliveryId: string): Promise<Delivery
   return state ?? null;
 }
 
+/** Deliveries claimed, or recorded, in one statement at most (see coalesce.ts). */
+const statementBatchMax = 64;
+
+/** A Postgres bigint[] literal of delivery ids (asserted digits). */
+function idArray(ids: readonly string[]): string {
+  for (const id of ids) {
+    assert.ok(/^[1-9][0-9]*$/.test(id), "a delivery id is a positive integer");
+  }
+  return `{${ids.join(",")}}`;
+}
+
 /**
- * Leases the delivery for one attempt when it is pending, due, free, first in its order and its
- * webhook live; returns its state then, null otherwise.
+ * Leases each delivery for one attempt when it is pending, due, free, first in its order and its
+ * webhook live; answers its state then, null otherwise. One statement for the batch; an id asked
+ * for twice in one batch (two jobs of one delivery) is leased to the first asker only.
  */
-async function claim(deps: LedgerDeps, deliveryId: string): Promise<DeliveryState | null> {
-  const [claimed] = await rows<DeliveryState>(
+async function claimBatch(
+  deps: LedgerDeps,
+  ids: readonly string[],
+): Promise<Array<DeliveryState | null>> {
+  const claimed = await rows<DeliveryState>(
     deps,
     sql`update webhook_deliveries d
         set leased_until = now() + make_interval(secs => ${leaseMs / 1000}::double precision)
         from webhooks w
-        where d.id = ${deliveryId}::bigint and d.status = 'pending'
+        where d.id = any(${idArray([...new Set(ids)])}::bigint[]) and d.status = 'pending'
           and w.org_id = d.org_id and w.id = d.webhook_id and w.deleted_at is null
           and d.next_attempt_at <= now() + make_interval(secs => ${earlyToleranceMs / 1000}::double precision)
           and (d.leased_until is null or d.leased_until < now())
@@ -128,7 +145,12 @@ async function claim(deps: LedgerDeps, deliveryId: string): Promise<DeliveryStat
           d.wakeups, d.first_attempt_at, d.next_attempt_at, d.leased_until, w.url,
           w.secret_encrypted, false as deleted`,
   );
-  return claimed ?? null;
+  const byId = new Map(claimed.map((state) => [state.id, state]));
+  return ids.map((id) => {
+    const state = byId.get(id) ?? null;
+    byId.delete(id);
+    return state;
+  });
 }
 
 /** Moves the delivery's next attempt to `delayMs` from now and schedules a job for it. */
@@ -158,11 +180,13 @@ interface AttemptResult {
 
 async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise<AttemptResult> {
   const started = performance.now();
-  const body = state.body;
   const elapsed = (): number => Math.max(0, Math.round(performance.now() - started));
+  const allowPrivate = deps.options.webhookAllowPrivate;
   const problem = await webhookUrlProblem(state.url, {
     requireHttps: deps.options.nodeEnv === "production",
-    allowPrivate: deps.options.webhookAllowPrivate,
+    allowPrivate,
+    // The client checks the address it connects to (http-client.ts).
+    resolveNames: false,
   });
   if (problem !== null) {
     return { statusCode: null, error: `url ${problem}`, durationMs: elapsed() };
@@ -172,94 +196,158 @@ async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise
     orgId: state.org_id,
     secretEncrypted: state.secret_encrypted,
   });
-  try {
-    const response = await fetch(state.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "user-agent": "loyalty-ledger-webhooks",
-        ...signedHeaders(key, state.event_id, now, body),
-      },
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(deliveryTimeoutMs),
-    });
-    // Read to the end (bounded by the timeout) so the connection can be reused.
-    await response.arrayBuffer();
-    const ok = response.status >= 200 && response.status < 300;
-    return {
-      statusCode: response.status,
-      error: ok ? null : `HTTP ${response.status}`,
-      durationMs: elapsed(),
-    };
-  } catch (error) {
-    const cause =
-      error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
-    const message =
-      error instanceof Error ? `${error.name}: ${error.message}${cause}` : String(error);
-    return { statusCode: null, error: message.slice(0, errorLengthMax), durationMs: elapsed() };
-  }
+  const result = await postWebhook(
+    state.url,
+    {
+      "content-type": "application/json",
+      "user-agent": "loyalty-ledger-webhooks",
+      ...signedHeaders(key, state.event_id, now, state.body),
+    },
+    state.body,
+    { allowPrivate, timeoutMs: deliveryTimeoutMs },
+  );
+  return {
+    statusCode: result.statusCode,
+    error: result.error === null ? null : result.error.slice(0, errorLengthMax),
+    durationMs: elapsed(),
+  };
+}
+
+/** One attempt to record: the delivery, its answer, and the state it leaves the delivery in. */
+interface AttemptRecord {
+  id: string;
+  attemptedAt: Date;
+  result: AttemptResult;
+  next: { status: "delivered" | "pending" | "dead"; at: Date | null };
+}
+
+interface Recorded {
+  wakeups: number;
+  /** The delivery a finished one held back, now due: schedule it (see `recordBatch`). */
+  next: { id: string; wakeups: number } | null;
 }
 
 /**
- * Records the attempt and the delivery's new state in one statement. When the delivery is
- * finished (delivered or dead) the same statement wakes the earliest pending delivery of the
- * same (webhook, member), which the order rule held back: its id and wake-up are returned.
+ * Records each attempt and its delivery's new state, all in one statement. When a delivery is
+ * finished (delivered or dead) the same statement makes the earliest pending delivery of the
+ * same (webhook, member), which the order rule held back, due now: its id and wake-up are
+ * answered. One batch never holds two deliveries of one (webhook, member): only the first
+ * pending one of a pair can be leased.
  */
+async function recordBatch(
+  deps: LedgerDeps,
+  entries: readonly AttemptRecord[],
+): Promise<Recorded[]> {
+  assert.equal(new Set(entries.map((entry) => entry.id)).size, entries.length, "distinct ids");
+  const input = JSON.stringify(
+    entries.map((entry) => {
+      assert.ok(/^[1-9][0-9]*$/.test(entry.id), "a delivery id is a positive integer");
+      assert.ok((entry.next.status === "pending") === (entry.next.at !== null), "pending: when");
+      return {
+        id: entry.id,
+        status: entry.next.status,
+        step: entry.next.status === "delivered" ? 0 : 1,
+        at: entry.attemptedAt.toISOString(),
+        next_at: entry.next.at?.toISOString() ?? null,
+        status_code: entry.result.statusCode,
+        duration_ms: entry.result.durationMs,
+        error: entry.result.error,
+      };
+    }),
+  );
+  const updated = await rows<{
+    id: string;
+    wakeups: number;
+    next_id: string | null;
+    next_wakeups: number | null;
+  }>(
+    deps,
+    sql`with i as (
+          select * from json_to_recordset(${input}::json) as i(
+            id bigint, status webhook_delivery_status, step int, at timestamptz,
+            next_at timestamptz, status_code int, duration_ms int, error text))
+        , d as (
+          update webhook_deliveries w
+          set status = i.status, attempts = w.attempts + 1,
+            schedule_step = w.schedule_step + i.step,
+            first_attempt_at = coalesce(w.first_attempt_at, i.at),
+            last_attempt_at = i.at,
+            next_attempt_at = coalesce(i.next_at, w.next_attempt_at),
+            wakeups = w.wakeups + (case when i.status = 'pending' then 1 else 0 end),
+            finished_at = (case when i.status = 'pending' then null else i.at end),
+            leased_until = null
+          from i
+          where w.id = i.id
+          returning w.id, w.org_id, w.wakeups, w.webhook_id, w.member_id, w.status)
+        , a as (
+          insert into webhook_attempts
+            (org_id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
+          select d.org_id, d.id, i.at, i.status_code, i.duration_ms, i.error, i.next_at
+          from d join i on i.id = d.id)
+        , held as (
+          select d.id as finished_id, (
+              select e.id from webhook_deliveries e
+              where e.webhook_id = d.webhook_id and e.member_id = d.member_id
+                and e.status = 'pending' and e.id <> d.id
+              order by e.outbox_id limit 1) as next_id
+          from d
+          where d.status <> 'pending' and d.member_id is not null)
+        , n as (
+          update webhook_deliveries x
+          set next_attempt_at = now(), wakeups = x.wakeups + 1
+          from held
+          where x.id = held.next_id
+          returning held.finished_id, x.id::text as id, x.wakeups)
+        select d.id::text as id, d.wakeups, n.id as next_id, n.wakeups as next_wakeups
+        from d left join n on n.finished_id = d.id`,
+  );
+  const byId = new Map(updated.map((row) => [row.id, row]));
+  return entries.map((entry) => {
+    const row = byId.get(entry.id);
+    assert.ok(row !== undefined, "a leased delivery is still there");
+    return {
+      wakeups: row.wakeups,
+      next:
+        row.next_id === null || row.next_wakeups === null
+          ? null
+          : { id: row.next_id, wakeups: row.next_wakeups },
+    };
+  });
+}
+
+/** The claim and record statements of one pool, coalesced across the process's jobs. */
+interface Statements {
+  claim: Coalesced<string, DeliveryState | null>;
+  record: Coalesced<AttemptRecord, Recorded>;
+}
+
+const statementsByPool = new WeakMap<object, Statements>();
+
+function statementsOf(deps: LedgerDeps): Statements {
+  let statements = statementsByPool.get(deps.db);
+  if (statements === undefined) {
+    const pool = deps;
+    statements = {
+      claim: coalesce(statementBatchMax, (ids) => claimBatch(pool, ids)),
+      record: coalesce(statementBatchMax, (entries) => recordBatch(pool, entries)),
+    };
+    statementsByPool.set(deps.db, statements);
+  }
+  return statements;
+}
+
+async function claim(deps: LedgerDeps, deliveryId: string): Promise<DeliveryState | null> {
+  return await statementsOf(deps).claim(deliveryId);
+}
+
 async function record(
   deps: DeliverDeps,
   state: DeliveryState,
   attemptedAt: Date,
   result: AttemptResult,
   next: { status: "delivered" | "pending" | "dead"; at: Date | null },
-): Promise<{ wakeups: number; next: { id: string; wakeups: number } | null }> {
-  const at = attemptedAt.toISOString();
-  const nextAt = next.at === null ? null : next.at.toISOString();
-  const finished = next.status !== "pending";
-  const [updated] = await rows<{
-    wakeups: number;
-    next_id: string | null;
-    next_wakeups: number | null;
-  }>(
-    deps,
-    sql`with d as (
-          update webhook_deliveries
-          set status = ${next.status}::webhook_delivery_status, attempts = attempts + 1,
-            schedule_step = schedule_step + ${next.status === "delivered" ? 0 : 1}::int,
-            first_attempt_at = coalesce(first_attempt_at, ${at}::timestamptz),
-            last_attempt_at = ${at}::timestamptz,
-            next_attempt_at = coalesce(${nextAt}::timestamptz, next_attempt_at),
-            wakeups = wakeups + ${finished ? 0 : 1}::int,
-            finished_at = ${finished ? at : null}::timestamptz,
-            leased_until = null
-          where id = ${state.id}::bigint
-          returning id, org_id, wakeups, webhook_id, member_id)
-        , a as (
-          insert into webhook_attempts
-            (org_id, delivery_id, attempted_at, status_code, duration_ms, error, next_retry_at)
-          select org_id, id, ${at}::timestamptz, ${result.statusCode}::int,
-            ${result.durationMs}::int, ${result.error}::text, ${nextAt}::timestamptz
-          from d)
-        , n as (
-          update webhook_deliveries
-          set next_attempt_at = now(), wakeups = wakeups + 1
-          where ${finished}::boolean and id = (
-            select e.id from webhook_deliveries e, d
-            where e.webhook_id = d.webhook_id and e.member_id = d.member_id
-              and e.status = 'pending' and e.id <> d.id
-            order by e.outbox_id limit 1)
-          returning id::text as id, wakeups)
-        select d.wakeups, (select id from n) as next_id, (select wakeups from n) as next_wakeups
-        from d`,
-  );
-  assert.ok(updated !== undefined, "a leased delivery is still there");
-  return {
-    wakeups: updated.wakeups,
-    next:
-      updated.next_id === null || updated.next_wakeups === null
-        ? null
-        : { id: updated.next_id, wakeups: updated.next_wakeups },
-  };
+): Promise<Recorded> {
+  return await statementsOf(deps).record({ id: state.id, attemptedAt, result, next });
 }
 
 /** Schedules, now, the delivery the finished one held back (see `record`). */

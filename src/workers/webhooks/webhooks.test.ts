@@ -4,6 +4,8 @@
  * posting left, signatures verified by the `standardwebhooks` package, the retry schedule, dead
  * and revived deliveries, and the order rule per member.
  */
+import { lookup } from "node:dns/promises";
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
@@ -12,6 +14,7 @@ import { startWebhookReceiver } from "../../../test/support/webhook-receiver.ts"
 import {
   adjustMemberPoints,
   createWebhook,
+  isPrivateAddress,
   recordPurchase,
   updateMember,
 } from "../../membership/index.ts";
@@ -64,9 +67,7 @@ function createDriver(retryDelaysMs: number[], allowPrivate = true) {
         // Retries here are a few ms apart; wait them out so the row is due.
         await new Promise((resolve) => setTimeout(resolve, 5));
         try {
-          const outcome = await deliverWebhook(deps(), next.deliveryId);
-          if (outcome === "busy" || outcome === "deferred" || outcome === "not_due") {
-          }
+          await deliverWebhook(deps(), next.deliveryId);
         } catch (error) {
           if (!(error instanceof DeadDeliveryError)) {
             throw error;
@@ -132,6 +133,43 @@ describe("the retry schedule", () => {
 });
 
 describe("fan-out and delivery", () => {
+  it("posts a delivery once when several jobs of it run at the same moment", async () => {
+    const { deps } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps);
+    const driver = createDriver([1]);
+    const hook = await createWebhook(deps, {
+      orgId: org.id,
+      url: receiver.url,
+      events: ["member.enrolled"],
+      rules: { requireHttps: false, allowPrivate: true },
+    });
+    receiver.secret = hook.secret;
+    receiver.respond = () => 204;
+    await buildLedgerMember(deps, org.id);
+    const [event] = await outboxEvents(org.id);
+    // Fanned out without its job: the jobs below stand in for a wake-up and its duplicates.
+    await fanOutWebhooks(
+      { ...driver.deps(), scheduleWakeup: async () => {} },
+      event as WebhookSourceEvent,
+    );
+    const [delivery] = await fixture.database.sql<Array<{ id: string }>>`
+      select id::text as id from webhook_deliveries where webhook_id = ${hook.id}`;
+    const before = receiver.received.length;
+    // A claim of another delivery goes first, so the four below wait and go as one batch.
+    const [other, ...outcomes] = await Promise.all([
+      deliverWebhook(driver.deps(), "999999999"),
+      ...Array.from({ length: 4 }, () => deliverWebhook(driver.deps(), delivery?.id ?? "")),
+    ]);
+    expect(other).toBe("finished");
+    expect(outcomes.filter((outcome) => outcome === "delivered")).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome !== "delivered")).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(busy|finished)$/)]),
+    );
+    expect(receiver.received.slice(before).map((received) => received.id)).toEqual([
+      `evt_${event?.outboxId}`,
+    ]);
+  });
+
   it("signs every event verifiably and sends ids, amounts and the balance after the posting", async () => {
     const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
@@ -345,14 +383,25 @@ describe("fan-out and delivery", () => {
     ]);
   });
 
-  it("checks the URL again before each attempt and sends nothing to a refused address", async () => {
+  it.each([
+    ["a literal loopback address", (url: string) => url],
+    // A name the delivery client resolves when it connects, and refuses the answer of: the
+    // machine's own name, which resolves to loopback or to its private address (checked below).
+    [
+      "a name that resolves to a private address",
+      (url: string) => url.replace("127.0.0.1", hostname()),
+    ],
+  ])("checks the URL again at each attempt and sends nothing to %s", async (_, urlOf) => {
     const { deps } = fixture.environment;
     const { org } = await buildLedgerOrg(deps);
     // Accepted when created (private targets allowed then), refused when delivered.
     const driver = createDriver([1], false);
+    const url = urlOf(receiver.url);
+    const { address } = await lookup(new URL(url).hostname);
+    expect(isPrivateAddress(address)).toBe(true);
     const hook = await createWebhook(deps, {
       orgId: org.id,
-      url: receiver.url,
+      url,
       events: ["member.enrolled"],
       rules: { requireHttps: false, allowPrivate: true },
     });
