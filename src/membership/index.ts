@@ -142,6 +142,11 @@ export type { CreateRedemptionInput } from "./redemptions/create-redemption.ts";
 export { createRedemption } from "./redemptions/create-redemption.ts";
 export type { FulfilRedemptionInput } from "./redemptions/fulfil-redemption.ts";
 export { fulfilRedemption } from "./redemptions/fulfil-redemption.ts";
+export type { ResolveLapsedResult } from "./redemptions/resolve-lapsed-redemptions.ts";
+export {
+  lapsedHoldGraceMs,
+  resolveLapsedRedemptions,
+} from "./redemptions/resolve-lapsed-redemptions.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
 // RFM segmentation: stored by the rfm worker, read by the routes.

@@ -188,6 +188,14 @@ export const schedules: Schedule[] = [
     pattern: "0 3 * * *",
     data: { orgId: null },
   },
+  // Redemptions whose hold lapsed unresolved become `expired` (redemption.expired).
+  {
+    id: "redemption-holds",
+    queue: "expiry",
+    name: "redemption-holds",
+    everyMs: 60_000,
+    data: { orgId: null },
+  },
   // 02:30 UTC: after the day's trade in most zones, before the morning's campaigns.
   {
     id: "rfm-nightly",

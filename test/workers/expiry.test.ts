@@ -7,6 +7,8 @@
 import { describe, expect, it } from "vitest";
 import { getMemberBalances } from "../../src/membership/members/get-member-balances.ts";
 import { recordPurchase } from "../../src/membership/purchases/record-purchase.ts";
+import { createRedemption } from "../../src/membership/redemptions/create-redemption.ts";
+import { fulfilRedemption } from "../../src/membership/redemptions/fulfil-redemption.ts";
 import type { JobProducer } from "../../src/workers/index.ts";
 import { schedules } from "../../src/workers/index.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../support/ledger.ts";
@@ -15,8 +17,8 @@ import { useWorkerFixture, waitFor } from "../support/workers.ts";
 const fixture = useWorkerFixture({ queues: ["expiry"] });
 const dayMs = 86_400_000;
 
-async function tickAndWait(producer: JobProducer): Promise<unknown> {
-  const id = await producer.add("expiry", { orgId: null }, { name: "expiry-tick" });
+async function tickAndWait(producer: JobProducer, name = "expiry-tick"): Promise<unknown> {
+  const id = await producer.add("expiry", { orgId: null }, { name });
   let result: unknown;
   await waitFor(
     async () => {
@@ -101,5 +103,48 @@ describe("the expiry worker", () => {
     expect(await count("expiry_notices", org.id)).toBe(1);
     expect(await events(org.id, "points.expired")).toBe(1);
     expect(await events(org.id, "points.expiring")).toBe(1);
+  });
+
+  it("marks redemptions whose hold lapsed unresolved expired, every minute, and no others", async () => {
+    expect(schedules).toContainEqual(
+      expect.objectContaining({ id: "redemption-holds", queue: "expiry", everyMs: 60_000 }),
+    );
+    const { deps, environment, producer } = fixture;
+    const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    const member = await buildLedgerMember(deps, org.id, { points: 1_000n });
+    const hold = (points: bigint, holdSeconds: number) =>
+      createRedemption(deps, { orgId: org.id, memberId: member.id, points, holdSeconds });
+    const lapsing = await hold(100n, 60);
+    const fulfilled = await hold(200n, 60);
+    const lasting = await hold(300n, 3_600);
+    await fulfilRedemption(deps, { orgId: org.id, redemptionId: fulfilled.id });
+    const statuses = async () =>
+      Object.fromEntries(
+        (
+          await fixture.database.sql<{ id: string; status: string }[]>`
+            select id, status from redemptions where org_id = ${org.id}`
+        ).map((row) => [row.id, row.status]),
+      );
+
+    // Lapsed on the ledger, but not yet past the sweep's grace: left alone.
+    environment.advanceSeconds(61);
+    expect(await tickAndWait(producer, "redemption-holds")).toEqual({ expired: 0, other: 0 });
+    expect((await statuses())[lapsing.id]).toBe("pending");
+
+    environment.advanceSeconds(60);
+    expect(await tickAndWait(producer, "redemption-holds")).toEqual({ expired: 1, other: 0 });
+    expect(await statuses()).toEqual({
+      [lapsing.id]: "expired",
+      [fulfilled.id]: "fulfilled",
+      [lasting.id]: "pending",
+    });
+    expect(await events(org.id, "redemption.expired")).toBe(1);
+    const points = (await getMemberBalances(deps, { orgId: org.id, memberId: member.id })).points;
+    // 1,000 - 200 fulfilled; 300 still held; the lapsed 100 back.
+    expect(points).toMatchObject({ available: 500n, pending: 300n });
+
+    // The next run finds nothing more to do.
+    expect(await tickAndWait(producer, "redemption-holds")).toEqual({ expired: 0, other: 0 });
+    expect(await events(org.id, "redemption.expired")).toBe(1);
   });
 });

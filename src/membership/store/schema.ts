@@ -536,6 +536,12 @@ export const redemptions = pgTable(
     index("redemptions_resolution_pending_idx")
       .on(table.resolutionRequestedAt)
       .where(sql`${table.status} = 'pending' and ${table.resolution} is not null`),
+    // Holds nobody resolved, by expiry: the lapsed-redemption sweep's probe.
+    index("redemptions_unresolved_expiry_idx")
+      .on(table.expiresAt)
+      .where(
+        sql`${table.status} = 'pending' and ${table.holdStatus} = 'posted' and ${table.resolution} is null`,
+      ),
     foreignKey({
       name: "redemptions_member_fk",
       columns: [table.orgId, table.memberId],

@@ -6,6 +6,10 @@
  * - an org job (`expiry-org`) expires one bounded batch of the org's members
  *   (`expiryMembersPerJobMax`), then enqueues the next batch with the cursor.
  *
+ * - `redemption-holds` (`orgId: null`, every minute) resolves redemptions whose hold lapsed on
+ *   the ledger with nobody fulfilling or cancelling it: `expired`, with `redemption.expired`
+ *   (membership/redemptions/resolve-lapsed-redemptions.ts).
+ *
  * Every job is idempotent: the work per member is keyed by (member, run date) in Postgres and on
  * the ledger, and job ids (run date, org, cursor) stop a retried job from enqueuing twice.
  */
@@ -18,6 +22,7 @@ import {
   isDomainError,
   listExpiryOrgs,
   membershipLimits,
+  resolveLapsedRedemptions,
 } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { QueueProcessor } from "../processors.ts";
@@ -27,6 +32,9 @@ import { type JobData, jobSchemas } from "../queues.ts";
 /** Pages of orgs one tick lists at most: 1,000 × 1,000 orgs. */
 const orgPagesMax = 1_000;
 assert.ok(expiryOrgsPageMax <= addBulkMax, "one page of orgs is one addBulk");
+
+/** The job name of the lapsed-redemption sweep. */
+export const redemptionHoldsJob = "redemption-holds";
 
 type OrgJob = Extract<JobData<"expiry">, { orgId: string }>;
 
@@ -86,6 +94,10 @@ export const expiryProcessor: QueueProcessor = {
   async process(job: Job, deps: WorkerDeps) {
     const data = jobSchemas.expiry.parse(job.data);
     try {
+      if (job.name === redemptionHoldsJob) {
+        assert.equal(data.orgId, null, "the lapsed-redemption sweep is platform-wide");
+        return await resolveLapsedRedemptions(deps);
+      }
       return data.orgId === null ? await fanOut(deps) : await runOrgBatch(deps, data);
     } catch (error) {
       // Retrying cannot fix a broken invariant or a business refusal (an unknown org).

@@ -1,0 +1,1 @@
+CREATE INDEX "redemptions_unresolved_expiry_idx" ON "redemptions" USING btree ("expires_at") WHERE "redemptions"."status" = 'pending' and "redemptions"."hold_status" = 'posted' and "redemptions"."resolution" is null;
