@@ -45,6 +45,7 @@ import {
   type WorkerDeps,
 } from "./workers/index.ts";
 import { startWorkers, type WorkerRuntime } from "./workers/runtime.ts";
+import { createWebhookDelivery } from "./workers/webhooks/deliver.ts";
 
 /**
  * Recovery re-drives intents at least this old: younger ones are likely still in flight (and
@@ -273,8 +274,9 @@ const producer = createJobProducer({
 registerQueueDepth(metrics.registry, producer);
 
 let workers: WorkerRuntime | undefined;
+let workerDeps: WorkerDeps | undefined;
 if (role !== "api") {
-  const workerDeps: WorkerDeps = {
+  workerDeps = {
     ...domain,
     logger: logger.child({ module: "workers" }),
     producer,
@@ -283,6 +285,9 @@ if (role !== "api") {
       webhookRetryDelaysMs: config.workers.webhookRetryDelaysMs,
       webhookAllowPrivate: config.workers.webhookAllowPrivate,
     },
+    webhookDelivery: createWebhookDelivery(domain, {
+      allowPrivate: config.workers.webhookAllowPrivate,
+    }),
   };
   workers = await startWorkers(workerDeps, {
     redisUrl: config.redis.url,
@@ -397,6 +402,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
       Math.max(0, config.http.shutdownGraceMs - (Date.now() - shutdownStartedMs) - 1_000),
     ),
   );
+  await step("webhook connections", async () => workerDeps?.webhookDelivery.close());
   await step("recovery", async () => recoveryRun);
   await step("jobs producer", () => producer.close());
   await step("redis", () => redis.quit());

@@ -39,6 +39,7 @@ import {
 } from "../../src/membership/store/db.ts";
 import { createJobProducer, type WorkerDeps } from "../../src/workers/index.ts";
 import { startWorkers } from "../../src/workers/runtime.ts";
+import { createWebhookDelivery } from "../../src/workers/webhooks/deliver.ts";
 
 const batchSize = 1_000;
 const senders = 4;
@@ -110,6 +111,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
     logger,
     producer,
     options: { nodeEnv: "production", webhookRetryDelaysMs: null, webhookAllowPrivate: false },
+    webhookDelivery: createWebhookDelivery(deps, { allowPrivate: false }),
   };
   const workers = await startWorkers(workerDeps, { redisUrl, queues: ["ingest"] });
   await workers.ready();

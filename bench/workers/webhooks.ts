@@ -43,8 +43,7 @@ import {
 import { createJobProducer, type WorkerDeps } from "../../src/workers/index.ts";
 import { queueConcurrency } from "../../src/workers/queues.ts";
 import { startWorkers } from "../../src/workers/runtime.ts";
-import { wakeupJobId } from "../../src/workers/webhooks/deliver.ts";
-import { postWebhook } from "../../src/workers/webhooks/http-client.ts";
+import { createWebhookDelivery, wakeupJobId } from "../../src/workers/webhooks/deliver.ts";
 import { deliverJobName } from "../../src/workers/webhooks/index.ts";
 // The tests' bounded cleanup of a key prefix, reused rather than written again.
 import { deleteKeys } from "../../test/support/redis.ts";
@@ -113,6 +112,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
     logger,
     producer,
     options: { nodeEnv: "test", webhookRetryDelaysMs: [1_000], webhookAllowPrivate: true },
+    webhookDelivery: createWebhookDelivery(database, { allowPrivate: true }),
   };
   const runtime = await startWorkers(deps, { redisUrl, queues: ["webhooks"], schedulers: false });
   await runtime.ready();
@@ -188,10 +188,12 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
       Array.from({ length: concurrency }, async () => {
         while (next < deliveries) {
           next += 1;
-          const result = await postWebhook(url, { "content-type": "application/json" }, payload, {
-            allowPrivate: true,
-            timeoutMs: 10_000,
-          });
+          const result = await deps.webhookDelivery.http.post(
+            url,
+            { "content-type": "application/json" },
+            payload,
+            10_000,
+          );
           if (result.error !== null) {
             throw new Error(`reference POST failed: ${result.error}`);
           }
@@ -213,6 +215,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
     };
   } finally {
     await runtime.close(5_000);
+    await deps.webhookDelivery.close();
     await producer.close();
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     await deleteKeys(redis, keyPrefix);

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { LedgerDeps } from "../membership/index.ts";
 import type { JobProducer } from "./producer.ts";
+import type { WebhookDelivery } from "./webhooks/deliver.ts";
 
 export interface WorkerOptions {
   nodeEnv: "development" | "test" | "production";
@@ -22,4 +23,6 @@ export interface WorkerDeps extends LedgerDeps {
   logger: Logger;
   producer: JobProducer;
   options: WorkerOptions;
+  /** The webhook HTTP client and coalesced statements (`createWebhookDelivery`), one per process. */
+  webhookDelivery: WebhookDelivery;
 }

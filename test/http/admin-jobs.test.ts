@@ -4,12 +4,11 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
 import { deleteKeys, redisUrl } from "../support/redis.ts";
-import { testWorkerOptions, waitFor } from "../support/workers.ts";
+import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import { buildTestOrg, call, createHarness, type Harness, list, type TestOrg } from "./support.ts";
 
 const platformToken = "platform-token-for-the-queue-dashboard-0123456789";
@@ -26,26 +25,18 @@ beforeAll(async () => {
   harness = await createHarness({ jobs, platformToken });
   org = await buildTestOrg(harness);
   other = await buildTestOrg(harness);
-  workers = await startWorkers(
-    {
-      ...harness.deps,
-      logger: pino({ level: "silent" }),
-      producer: jobs,
-      options: testWorkerOptions,
-    },
-    {
-      redisUrl,
-      queues: ["reconcile"],
-      schedulers: false,
-      processors: {
-        reconcile: {
-          process: async () => {
-            throw new Error("the ledger did not answer");
-          },
+  workers = await startWorkers(testWorkerDeps(harness.deps, jobs), {
+    redisUrl,
+    queues: ["reconcile"],
+    schedulers: false,
+    processors: {
+      reconcile: {
+        process: async () => {
+          throw new Error("the ledger did not answer");
         },
       },
     },
-  );
+  });
   await workers.ready();
   // Reconciliation runs (their rows need not exist: the processor above fails first).
   failedId = await jobs.add(

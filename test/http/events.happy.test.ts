@@ -10,14 +10,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getMemberBalances } from "../../src/membership/index.ts";
-import { createJobProducer, type JobProducer, type WorkerDeps } from "../../src/workers/index.ts";
+import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
 import { deleteKeys, redisUrl } from "../support/redis.ts";
 import { createFaultProxy, type FaultProxy } from "../support/tcp-fault.ts";
-import { testWorkerOptions, waitFor } from "../support/workers.ts";
+import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import type { Harness, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -38,12 +37,7 @@ let proxiedProducer: JobProducer;
 beforeAll(async () => {
   producer = createJobProducer({ redisUrl, keyPrefix });
   harness = await createHarness({ jobs: producer });
-  const deps: WorkerDeps = {
-    ...harness.deps,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    producer,
-    options: testWorkerOptions,
-  };
+  const deps = testWorkerDeps(harness.deps, producer);
   // The sweep's scheduler too: it is what finds events no job announced.
   runtime = await startWorkers(deps, { redisUrl, queues: ["ingest"], schedulers: true });
   await runtime.ready();

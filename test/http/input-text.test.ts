@@ -11,13 +11,12 @@ import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { serve } from "@hono/node-server";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startReconciliation } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
 import { startWorkers } from "../../src/workers/runtime.ts";
 import { deleteKeys } from "../support/redis.ts";
-import { testWorkerOptions, waitFor } from "../support/workers.ts";
+import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import type { CallResult, Harness, Json, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -411,26 +410,18 @@ beforeAll(async () => {
   org = await buildTestOrg(harness);
   reconciliationId = (await startReconciliation(harness.deps, { orgId: org.id })).id;
   // One failed job of the org: a worker whose processor throws takes it, with one attempt.
-  const failing = await startWorkers(
-    {
-      ...harness.deps,
-      logger: pino({ level: "silent" }),
-      producer: jobs,
-      options: testWorkerOptions,
-    },
-    {
-      redisUrl,
-      queues: ["tiers"],
-      schedulers: false,
-      processors: {
-        tiers: {
-          process: async () => {
-            throw new Error("planted failure");
-          },
+  const failing = await startWorkers(testWorkerDeps(harness.deps, jobs), {
+    redisUrl,
+    queues: ["tiers"],
+    schedulers: false,
+    processors: {
+      tiers: {
+        process: async () => {
+          throw new Error("planted failure");
         },
       },
     },
-  );
+  });
   await failing.ready();
   failedJobId = await jobs.add("tiers", { orgId: org.id }, { options: { attempts: 1 } });
   await waitFor(async () => (await jobs.queue("tiers").getFailedCount()) === 1, {

@@ -8,14 +8,13 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adjustMemberPoints } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
 import { externalId } from "../support/ledger.ts";
 import { deleteKeys } from "../support/redis.ts";
-import { testWorkerOptions, waitFor } from "../support/workers.ts";
+import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import type { Harness, TestOrg } from "./support.ts";
 import { buildTestOrg, call, createHarness, enrollOverHttp, redisUrl } from "./support.ts";
 
@@ -31,15 +30,11 @@ beforeAll(async () => {
   harness = await createHarness();
   producer = createJobProducer({ redisUrl, keyPrefix });
   app = harness.variant({ jobs: producer });
-  runtime = await startWorkers(
-    {
-      ...harness.deps,
-      logger: pino({ level: "silent" }),
-      producer,
-      options: testWorkerOptions,
-    },
-    { redisUrl, queues: ["reconcile"], schedulers: false },
-  );
+  runtime = await startWorkers(testWorkerDeps(harness.deps, producer), {
+    redisUrl,
+    queues: ["reconcile"],
+    schedulers: false,
+  });
   await runtime.ready();
 
   org = await buildTestOrg(harness);

@@ -6,7 +6,6 @@
  * are 404 like unknown ones, and its segments are not ours.
  */
 import { randomBytes } from "node:crypto";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordPurchase } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
@@ -14,7 +13,7 @@ import { dayMs } from "../../src/workers/rfm/scoring.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
 import { externalId } from "../support/ledger.ts";
 import { deleteKeys } from "../support/redis.ts";
-import { testWorkerOptions, waitFor } from "../support/workers.ts";
+import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import type { Harness, Json, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -38,15 +37,11 @@ const keyPrefix = `test:http-rfm:${process.pid}:${randomBytes(4).toString("hex")
 beforeAll(async () => {
   producer = createJobProducer({ redisUrl, keyPrefix });
   harness = await createHarness({ jobs: producer });
-  workers = await startWorkers(
-    {
-      ...harness.deps,
-      logger: pino({ level: "silent" }),
-      producer,
-      options: testWorkerOptions,
-    },
-    { redisUrl, queues: ["rfm"], schedulers: false },
-  );
+  workers = await startWorkers(testWorkerDeps(harness.deps, producer), {
+    redisUrl,
+    queues: ["rfm"],
+    schedulers: false,
+  });
   await workers.ready();
   org = await buildTestOrg(harness);
   other = await buildTestOrg(harness);

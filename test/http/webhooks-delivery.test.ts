@@ -6,14 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJobProducer, type JobProducer, type WorkerDeps } from "../../src/workers/index.ts";
 import { relayOutboxPass } from "../../src/workers/relay.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
 import { deleteKeys, redisUrl } from "../support/redis.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
-import { testWorkerOptions, waitFor } from "../support/workers.ts";
+import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import {
   buildTestOrg,
   call,
@@ -39,12 +38,7 @@ beforeAll(async () => {
   harness = await createHarness({ jobs });
   org = await buildTestOrg(harness);
   other = await buildTestOrg(harness);
-  workerDeps = {
-    ...harness.deps,
-    logger: pino({ level: "silent" }),
-    producer: jobs,
-    options: testWorkerOptions,
-  };
+  workerDeps = testWorkerDeps(harness.deps, jobs);
   workers = await startWorkers(workerDeps, {
     redisUrl,
     queues: ["events", "webhooks"],

@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll } from "vitest";
+import type { LedgerDeps } from "../../src/membership/index.ts";
 import {
   createJobProducer,
   type JobProducer,
@@ -24,6 +25,7 @@ import {
 } from "../../src/workers/index.ts";
 import type { QueueProcessor } from "../../src/workers/processors.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
+import { createWebhookDelivery } from "../../src/workers/webhooks/deliver.ts";
 import { createTestDatabase, type TestDatabase } from "./db.ts";
 import { createLedgerTestEnvironment, type LedgerTestEnvironment } from "./ledger.ts";
 import { deleteKeys, redisUrl } from "./redis.ts";
@@ -61,6 +63,24 @@ export const testWorkerOptions: WorkerOptions = {
   webhookAllowPrivate: true,
 };
 
+/**
+ * The workers' deps over `base` as a test composes them: the test options, a logger silent
+ * unless TEST_LOG_LEVEL says otherwise, and a webhook delivery of their own.
+ */
+export function testWorkerDeps(
+  base: LedgerDeps,
+  producer: JobProducer,
+  options: WorkerOptions = testWorkerOptions,
+): WorkerDeps {
+  return {
+    ...base,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    producer,
+    options,
+    webhookDelivery: createWebhookDelivery(base, { allowPrivate: options.webhookAllowPrivate }),
+  };
+}
+
 export function useWorkerFixture(options: WorkerFixtureOptions = {}): WorkerFixture {
   let database: TestDatabase | undefined;
   let environment: LedgerTestEnvironment | undefined;
@@ -91,12 +111,10 @@ export function useWorkerFixture(options: WorkerFixtureOptions = {}): WorkerFixt
     database = await createTestDatabase();
     environment = createLedgerTestEnvironment(database.db);
     producer = createJobProducer({ redisUrl: url, keyPrefix });
-    deps = {
-      ...environment.deps,
-      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-      producer,
-      options: { ...testWorkerOptions, ...options.workerOptions },
-    };
+    deps = testWorkerDeps(environment.deps, producer, {
+      ...testWorkerOptions,
+      ...options.workerOptions,
+    });
     if (options.start ?? true) {
       runtime = await start(options);
     }
@@ -106,6 +124,7 @@ export function useWorkerFixture(options: WorkerFixtureOptions = {}): WorkerFixt
     for (const started of runtimes) {
       await started.close(5_000);
     }
+    await deps?.webhookDelivery.close();
     await producer?.close();
     const cleaner = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     await deleteKeys(cleaner, keyPrefix).catch(() => undefined);

@@ -16,7 +16,7 @@ import { sql } from "drizzle-orm";
 import type { LedgerDeps } from "../../membership/index.ts";
 import { webhookSigningKey, webhookUrlProblem } from "../../membership/index.ts";
 import { type Coalesced, coalesce } from "../coalesce.ts";
-import { postWebhook } from "./http-client.ts";
+import { createWebhookHttpClient, type WebhookHttpClient } from "./http-client.ts";
 import { nextRetryAt } from "./schedule.ts";
 import { signedHeaders } from "./signing.ts";
 
@@ -46,6 +46,7 @@ export type ScheduleWakeup = (
 export interface DeliverDeps extends LedgerDeps {
   options: WebhookDeliveryOptions;
   scheduleWakeup: ScheduleWakeup;
+  delivery: WebhookDelivery;
 }
 
 export class DeadDeliveryError extends Error {
@@ -89,7 +90,7 @@ function toDate(value: string | Date): Date {
   return value instanceof Date ? value : new Date(value);
 }
 
-async function rows<T>(deps: LedgerDeps, query: ReturnType<typeof sql>): Promise<T[]> {
+async function rows<T>(deps: Pick<LedgerDeps, "db">, query: ReturnType<typeof sql>): Promise<T[]> {
   return (await deps.db.execute(query)) as unknown as T[];
 }
 
@@ -124,7 +125,7 @@ function idArray(ids: readonly string[]): string {
  * for twice in one batch (two jobs of one delivery) is leased to the first asker only.
  */
 async function claimBatch(
-  deps: LedgerDeps,
+  deps: Pick<LedgerDeps, "db">,
   ids: readonly string[],
 ): Promise<Array<DeliveryState | null>> {
   const claimed = await rows<DeliveryState>(
@@ -196,7 +197,7 @@ async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise
     orgId: state.org_id,
     secretEncrypted: state.secret_encrypted,
   });
-  const result = await postWebhook(
+  const result = await deps.delivery.http.post(
     state.url,
     {
       "content-type": "application/json",
@@ -204,7 +205,7 @@ async function post(deps: DeliverDeps, state: DeliveryState, now: Date): Promise
       ...signedHeaders(key, state.event_id, now, state.body),
     },
     state.body,
-    { allowPrivate, timeoutMs: deliveryTimeoutMs },
+    deliveryTimeoutMs,
   );
   return {
     statusCode: result.statusCode,
@@ -235,7 +236,7 @@ interface Recorded {
  * pending one of a pair can be leased.
  */
 async function recordBatch(
-  deps: LedgerDeps,
+  deps: Pick<LedgerDeps, "db">,
   entries: readonly AttemptRecord[],
 ): Promise<Recorded[]> {
   assert.equal(new Set(entries.map((entry) => entry.id)).size, entries.length, "distinct ids");
@@ -315,29 +316,29 @@ async function recordBatch(
   });
 }
 
-/** The claim and record statements of one pool, coalesced across the process's jobs. */
-interface Statements {
+/**
+ * What every delivery of a process shares, built once by its composition (main.ts, the test
+ * and bench set-ups) and passed in `WorkerDeps`: the HTTP client and its kept-alive connections,
+ * and the claim and record statements, coalesced across the process's concurrent attempts.
+ */
+export interface WebhookDelivery {
+  http: WebhookHttpClient;
   claim: Coalesced<string, DeliveryState | null>;
   record: Coalesced<AttemptRecord, Recorded>;
+  close(): Promise<void>;
 }
 
-const statementsByPool = new WeakMap<object, Statements>();
-
-function statementsOf(deps: LedgerDeps): Statements {
-  let statements = statementsByPool.get(deps.db);
-  if (statements === undefined) {
-    const pool = deps;
-    statements = {
-      claim: coalesce(statementBatchMax, (ids) => claimBatch(pool, ids)),
-      record: coalesce(statementBatchMax, (entries) => recordBatch(pool, entries)),
-    };
-    statementsByPool.set(deps.db, statements);
-  }
-  return statements;
-}
-
-async function claim(deps: LedgerDeps, deliveryId: string): Promise<DeliveryState | null> {
-  return await statementsOf(deps).claim(deliveryId);
+export function createWebhookDelivery(
+  deps: Pick<LedgerDeps, "db">,
+  options: { allowPrivate: boolean },
+): WebhookDelivery {
+  const http = createWebhookHttpClient(options);
+  return {
+    http,
+    claim: coalesce(statementBatchMax, (ids) => claimBatch(deps, ids)),
+    record: coalesce(statementBatchMax, (entries) => recordBatch(deps, entries)),
+    close: () => http.close(),
+  };
 }
 
 async function record(
@@ -347,7 +348,7 @@ async function record(
   result: AttemptResult,
   next: { status: "delivered" | "pending" | "dead"; at: Date | null },
 ): Promise<Recorded> {
-  return await statementsOf(deps).record({ id: state.id, attemptedAt, result, next });
+  return await deps.delivery.record({ id: state.id, attemptedAt, result, next });
 }
 
 /** Schedules, now, the delivery the finished one held back (see `record`). */
@@ -370,7 +371,7 @@ export async function deliverWebhook(
   deliveryId: string,
 ): Promise<DeliveryOutcome> {
   assert.ok(/^[1-9][0-9]*$/.test(deliveryId), "a delivery id is a positive integer");
-  let state = await claim(deps, deliveryId);
+  let state = await deps.delivery.claim(deliveryId);
   if (state === null) {
     const found = await loadState(deps, deliveryId);
     if (found?.status === "dead" && !found.deleted) {
@@ -381,7 +382,7 @@ export async function deliverWebhook(
               next_attempt_at = now(), finished_at = null
             where id = ${deliveryId}::bigint and status = 'dead'`,
       );
-      state = await claim(deps, deliveryId);
+      state = await deps.delivery.claim(deliveryId);
     }
   }
   if (state === null) {

@@ -16,7 +16,7 @@ import type { DeliverDeps } from "./deliver.ts";
 import type { WebhookSourceEvent } from "./event-data.ts";
 import { webhookBody, webhookEventId } from "./event-data.ts";
 
-export type FanOutDeps = Omit<DeliverDeps, "options">;
+export type FanOutDeps = Omit<DeliverDeps, "options" | "delivery">;
 
 async function subscribedWebhooks(db: DbExecutor, event: WebhookSourceEvent): Promise<string[]> {
   const rows = (await db.execute(

@@ -1,6 +1,6 @@
 /**
- * The HTTP client webhook deliveries POST with: undici's `request` over a keep-alive agent, one
- * per private-address policy, shared by every delivery of the process.
+ * The HTTP client webhook deliveries POST with: undici's `request` over a keep-alive agent,
+ * built once by the process's composition and shared by every delivery it makes.
  *
  * The address a delivery connects to is checked when the connection is made, not before: a name
  * is resolved by the agent's own lookup, which refuses loopback, private and link-local answers
@@ -58,21 +58,6 @@ const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
   });
 };
 
-const agents = new Map<boolean, Agent>();
-
-function agentFor(allowPrivate: boolean): Agent {
-  let agent = agents.get(allowPrivate);
-  if (agent === undefined) {
-    agent = new Agent({
-      connections: connectionsPerOrigin,
-      keepAliveTimeout: 30_000,
-      connect: allowPrivate ? {} : { lookup: publicOnlyLookup },
-    });
-    agents.set(allowPrivate, agent);
-  }
-  return agent;
-}
-
 function describe(error: unknown): string {
   if (!(error instanceof Error)) {
     return String(error);
@@ -81,34 +66,53 @@ function describe(error: unknown): string {
   return `${error.name}: ${error.message}${cause}`;
 }
 
-/**
- * POSTs `body` to `url`; a status is returned when the receiver answered within `timeoutMs`
- * (headers and the bounded body), an error otherwise. Never throws.
- */
-export async function postWebhook(
-  url: string,
-  headers: Record<string, string>,
-  body: string,
-  options: { allowPrivate: boolean; timeoutMs: number },
-): Promise<PostResult> {
-  try {
-    const response = await request(url, {
-      method: "POST",
-      headers,
-      body,
-      dispatcher: agentFor(options.allowPrivate),
-      signal: AbortSignal.timeout(options.timeoutMs),
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
-    // Read the answer (bounded) so the connection can be reused; what it says does not matter.
-    await response.body.dump({ limit: responseBytesMax });
-    const ok = response.statusCode >= 200 && response.statusCode < 300;
-    return {
-      statusCode: response.statusCode,
-      error: ok ? null : `HTTP ${response.statusCode}`,
-    };
-  } catch (error) {
-    return { statusCode: null, error: describe(error) };
-  }
+export interface WebhookHttpClient {
+  /**
+   * POSTs `body` to `url`; a status is returned when the receiver answered within `timeoutMs`
+   * (headers and the bounded body), an error otherwise. Never throws.
+   */
+  post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    timeoutMs: number,
+  ): Promise<PostResult>;
+  /** Closes the kept-alive connections. */
+  close(): Promise<void>;
+}
+
+/** `allowPrivate`: WEBHOOK_ALLOW_PRIVATE, private and loopback receivers allowed (tests). */
+export function createWebhookHttpClient(options: { allowPrivate: boolean }): WebhookHttpClient {
+  const agent = new Agent({
+    connections: connectionsPerOrigin,
+    keepAliveTimeout: 30_000,
+    connect: options.allowPrivate ? {} : { lookup: publicOnlyLookup },
+  });
+  return {
+    async post(url, headers, body, timeoutMs) {
+      try {
+        const response = await request(url, {
+          method: "POST",
+          headers,
+          body,
+          dispatcher: agent,
+          signal: AbortSignal.timeout(timeoutMs),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        // Read the answer (bounded) so the connection can be reused; what it says does not matter.
+        await response.body.dump({ limit: responseBytesMax });
+        const ok = response.statusCode >= 200 && response.statusCode < 300;
+        return {
+          statusCode: response.statusCode,
+          error: ok ? null : `HTTP ${response.statusCode}`,
+        };
+      } catch (error) {
+        return { statusCode: null, error: describe(error) };
+      }
+    },
+    async close() {
+      await agent.close();
+    },
+  };
 }

@@ -40,6 +40,7 @@ function deliverDeps(deps: WorkerDeps): DeliverDeps {
       webhookRetryDelaysMs: deps.options.webhookRetryDelaysMs ?? [],
     },
     scheduleWakeup: scheduleWakeupOn(deps),
+    delivery: deps.webhookDelivery,
   };
 }
 

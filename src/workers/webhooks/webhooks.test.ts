@@ -18,8 +18,8 @@ import {
   recordPurchase,
   updateMember,
 } from "../../membership/index.ts";
-import type { DeliverDeps } from "./deliver.ts";
-import { DeadDeliveryError, deliverWebhook } from "./deliver.ts";
+import type { DeliverDeps, WebhookDelivery } from "./deliver.ts";
+import { createWebhookDelivery, DeadDeliveryError, deliverWebhook } from "./deliver.ts";
 import type { WebhookSourceEvent } from "./event-data.ts";
 import { fanOutWebhooks } from "./fan-out.ts";
 import { nextRetryAt, retryHorizonMs } from "./schedule.ts";
@@ -31,8 +31,11 @@ let receiver: WebhookReceiver;
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
 });
+/** Every driver's delivery (HTTP client and statements), closed at the end. */
+const deliveries: WebhookDelivery[] = [];
 afterAll(async () => {
   await receiver?.close();
+  await Promise.all(deliveries.map((delivery) => delivery.close()));
 });
 
 /** Runs scheduled wake-ups in due order until none is left (delays are ignored: time is not). */
@@ -40,8 +43,17 @@ function createDriver(retryDelaysMs: number[], allowPrivate = true) {
   const queue: Array<{ deliveryId: string; wakeup: number }> = [];
   const seen = new Set<string>();
   const dead: string[] = [];
+  let delivery: WebhookDelivery | undefined;
+  const deliveryOnce = (): WebhookDelivery => {
+    if (delivery === undefined) {
+      delivery = createWebhookDelivery(fixture.environment.deps, { allowPrivate });
+      deliveries.push(delivery);
+    }
+    return delivery;
+  };
   const deps = (): DeliverDeps => ({
     ...fixture.environment.deps,
+    delivery: deliveryOnce(),
     options: {
       nodeEnv: "test",
       webhookAllowPrivate: allowPrivate,
