@@ -29,6 +29,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { loadConfig } from "../../src/config.ts";
 import { createLedgerClient } from "../../src/ledger/index.ts";
+import { platformActor } from "../../src/membership/audit/audit.ts";
 import {
   createMembershipCaches,
   createOrg,
@@ -124,6 +125,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
       currency: "EUR",
     });
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url,
       events: ["member.enrolled"],

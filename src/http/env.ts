@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { LedgerApi } from "../ledger/index.ts";
 import type {
   ApiKeyPrincipal,
+  AuditActor,
   Db,
   IntentMetrics,
   MembershipCaches,
@@ -121,4 +122,9 @@ export function principalOf(c: Context<AppEnv>): ApiKeyPrincipal {
   const principal = c.get("principal");
   assert.ok(principal !== undefined, "route is mounted behind authenticate");
   return principal;
+}
+
+/** Who the audit log says acted: the caller's key, in this request. */
+export function actorOf(c: Context<AppEnv>): AuditActor {
+  return { keyId: principalOf(c).keyId, requestId: c.get("requestId") ?? null };
 }

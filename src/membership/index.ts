@@ -14,6 +14,13 @@ export type { CreateApiKeyInput } from "./api-keys/create-api-key.ts";
 export { createApiKey } from "./api-keys/create-api-key.ts";
 export { listApiKeys } from "./api-keys/list-api-keys.ts";
 export type {
+  AuditAction,
+  AuditActor,
+  AuditEntry,
+  ListAuditInput,
+} from "./audit/audit.ts";
+export { auditActions, auditPageMax, listAudit, platformActor } from "./audit/audit.ts";
+export type {
   DbDeps,
   IntentMetrics,
   IntentRef,

@@ -122,6 +122,15 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       body: { points: 1, external_id: "text-test-redemption", hold_seconds: 600 },
     },
+    "post /v1/members/{id}/adjustments": {
+      key: "admin",
+      params: { id: member.id },
+      body: { external_id: "text-test-adjustment", points: 5, reason: "text test" },
+    },
+    "get /v1/audit": {
+      key: "finance",
+      query: { action: "settings.updated", target_type: "settings", target_id: "x" },
+    },
     "post /v1/transactions": { key: "pos", body: purchase },
     "post /v1/transactions/batch": { key: "pos", body: { transactions: [purchase] } },
     "post /v1/transactions/{external_id}/refunds": {

@@ -9,6 +9,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { platformActor } from "../../src/membership/audit/audit.ts";
 import { adjustMemberPoints } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer } from "../../src/workers/index.ts";
 import { startWorkers, type WorkerRuntime } from "../../src/workers/runtime.ts";
@@ -65,6 +66,7 @@ beforeAll(async () => {
   });
   expect(fulfil.status).toBe(200);
   await adjustMemberPoints(harness.deps, {
+    actor: platformActor,
     orgId: org.id,
     memberId: first.id,
     direction: "debit",

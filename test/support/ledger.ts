@@ -14,6 +14,7 @@ import {
 } from "tigerbeetle-node";
 import { createEmbeddedClient, type EmbeddedClient } from "../../src/ledger/index.ts";
 import { adjustMemberPoints } from "../../src/membership/adjustments/adjust-member-points.ts";
+import { platformActor } from "../../src/membership/audit/audit.ts";
 import type { LedgerDeps } from "../../src/membership/deps.ts";
 import { enrollMemberWithLedger } from "../../src/membership/members/enroll-member-with-ledger.ts";
 import type { CreateOrgInput, CreateOrgResult } from "../../src/membership/orgs/create-org.ts";
@@ -94,6 +95,7 @@ export async function buildLedgerMember(
   if (options.points !== undefined && options.points !== welcomeBonus) {
     const credit = options.points > welcomeBonus;
     await adjustMemberPoints(deps, {
+      actor: platformActor,
       orgId,
       memberId: member.id,
       direction: credit ? "credit" : "debit",

@@ -5,6 +5,7 @@
  * never stopped.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { platformActor } from "../../src/membership/audit/audit.ts";
 import { adjustMemberPoints, createWebhook } from "../../src/membership/index.ts";
 import { createJobProducer, type JobProducer, type WorkerDeps } from "../../src/workers/index.ts";
 import { relayOutboxPass } from "../../src/workers/relay.ts";
@@ -60,6 +61,7 @@ describe("webhooks with Redis unreachable mid-stream", () => {
     const members = [await buildLedgerMember(deps, org.id), await buildLedgerMember(deps, org.id)];
     expect(await relayAll()).toBe(true);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url: receiver.url,
       events: ["points.adjusted"],
@@ -70,6 +72,7 @@ describe("webhooks with Redis unreachable mid-stream", () => {
     const adjust = async (round: number) => {
       for (const member of members) {
         await adjustMemberPoints(deps, {
+          actor: platformActor,
           orgId: org.id,
           memberId: member.id,
           direction: "credit",

@@ -7,6 +7,7 @@
  */
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { platformActor } from "../../src/membership/audit/audit.ts";
 import {
   adjustMemberPoints,
   createWebhook,
@@ -38,6 +39,7 @@ async function relayAll(): Promise<void> {
 
 async function subscribe(orgId: string, events: string[]) {
   const hook = await createWebhook(fixture.deps, {
+    actor: platformActor,
     orgId,
     url: receiver.url,
     events,
@@ -164,6 +166,7 @@ describe("webhooks end to end", () => {
     for (let round = 1; round <= 5; round += 1) {
       for (const member of members) {
         await adjustMemberPoints(deps, {
+          actor: platformActor,
           orgId: org.id,
           memberId: member.id,
           direction: "credit",

@@ -44,6 +44,7 @@ import {
   uuidParam,
   wireInteger,
 } from "../wire.ts";
+import { registerAdjustmentRoutes } from "./adjustments.ts";
 import type { RouteDeps } from "./common.ts";
 import {
   apiKeySecurity,
@@ -156,6 +157,7 @@ export function membersRoutes(deps: RouteDeps) {
   const { domain } = deps;
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
+  registerAdjustmentRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({

@@ -11,7 +11,7 @@ import {
   settingsMonthsMax,
   updateOrgSettings,
 } from "../../membership/index.ts";
-import { principalOf } from "../env.ts";
+import { actorOf, principalOf } from "../env.ts";
 import { requireRole } from "../middleware.ts";
 import { IdempotencyHeaders, OrgSettingsSchema, settingsDto } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
@@ -205,6 +205,7 @@ export function settingsRoutes(deps: RouteDeps) {
       const org = await updateOrgSettings(deps.domain, {
         orgId: principalOf(c).orgId,
         patch: toPatch(body),
+        actor: actorOf(c),
       });
       return c.json(settingsDto(org.settings), 200);
     },

@@ -16,7 +16,7 @@ import {
   webhookUrlLengthMax,
   webhookUrlProblem,
 } from "../../membership/index.ts";
-import { principalOf } from "../env.ts";
+import { actorOf, principalOf } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { cursorLengthMax } from "../limits.ts";
 import { requireRole } from "../middleware.ts";
@@ -237,6 +237,7 @@ export function webhooksRoutes(deps: RouteDeps) {
         events: body.events,
         description: body.description ?? null,
         rules,
+        actor: actorOf(c),
       });
       return c.json({ webhook: { ...webhookDto(created), secret: created.secret } }, 201);
     },
@@ -287,7 +288,11 @@ export function webhooksRoutes(deps: RouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      await deleteWebhook(domain, { orgId: principalOf(c).orgId, webhookId: id });
+      await deleteWebhook(domain, {
+        orgId: principalOf(c).orgId,
+        webhookId: id,
+        actor: actorOf(c),
+      });
       return c.json({ deleted: { id } }, 200);
     },
   );

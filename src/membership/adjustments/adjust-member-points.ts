@@ -7,6 +7,7 @@ import {
   uuidV7,
   walletBalance,
 } from "../../ledger/index.ts";
+import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import {
@@ -42,6 +43,8 @@ export interface AdjustMemberPointsInput {
   reason: string;
   /** The caller's idempotency key. */
   externalId: string;
+  /** Kept on the document; its audit entry is written when it posts. */
+  actor: AuditActor;
 }
 
 export type AdjustmentRow = typeof adjustments.$inferSelect;
@@ -117,6 +120,8 @@ export async function adjustMemberPoints(
               direction: input.direction,
             }),
           ),
+          actorKeyId: input.actor.keyId,
+          requestId: input.actor.requestId,
         })
         .onConflictDoNothing({ target: [adjustments.orgId, adjustments.externalId] })
         .returning();
@@ -217,6 +222,21 @@ export async function postAdjustment(deps: LedgerDeps, row: AdjustmentRow): Prom
         .where(and(eq(adjustments.id, row.id), eq(adjustments.status, "pending")))
         .returning({ id: adjustments.id });
       if (updated !== undefined) {
+        await writeAudit(tx, {
+          orgId: row.orgId,
+          actor: { keyId: row.actorKeyId, requestId: row.requestId },
+          action: "member.points_adjusted",
+          targetType: "member",
+          targetId: row.memberId,
+          before: null,
+          after: {
+            adjustment_id: row.id,
+            external_id: row.externalId,
+            direction: row.direction,
+            points: row.points.toString(),
+            reason: row.reason,
+          },
+        });
         await writeOutbox(tx, [
           {
             orgId: row.orgId,

@@ -19,6 +19,7 @@ import {
 } from "../../../test/support/ledger.ts";
 import { walletBalance } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
+import { platformActor } from "../audit/audit.ts";
 import type { IntentRef, LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { updateMember } from "../members/update-member.ts";
@@ -147,6 +148,7 @@ describe("a 503 tells the truth: the ledger accepted, the mark failed", () => {
 
     const adjustments = failingMarks("adjustments");
     const adjustment = await adjustMemberPoints(adjustments.deps, {
+      actor: platformActor,
       orgId: org.id,
       memberId: member.id,
       direction: "credit",
@@ -327,6 +329,7 @@ describe("a refused redemption is final for its external id", () => {
       code: "insufficient_points",
     });
     await adjustMemberPoints(deps, {
+      actor: platformActor,
       orgId: org.id,
       memberId: member.id,
       direction: "credit",

@@ -1,10 +1,12 @@
 /**
  * Changes some of an org's settings. The patch is merged into the stored settings and the result
  * validated whole (a field may be valid alone and not with the others), under a row lock so two
- * concurrent patches of different fields both land. This process forgets its cached org at once;
+ * concurrent patches of different fields both land, with its audit entry (before and after) in
+ * the same transaction. This process forgets its cached org at once;
  * other processes see the change within the org cache's TTL (store/caches.ts).
  */
 import { eq } from "drizzle-orm";
+import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidateOrgCaches } from "../store/caches.ts";
@@ -15,7 +17,7 @@ import { type OrgSettings, orgSettingsSchema } from "./settings.ts";
 
 export async function updateOrgSettings(
   deps: Pick<LedgerDeps, "db" | "caches">,
-  input: { orgId: string; patch: Partial<OrgSettings> },
+  input: { orgId: string; patch: Partial<OrgSettings>; actor: AuditActor },
 ): Promise<Org> {
   const org = await deps.db.transaction(async (tx) => {
     const [row] = await tx.select().from(orgs).where(eq(orgs.id, input.orgId)).for("update");
@@ -39,6 +41,16 @@ export async function updateOrgSettings(
     if (updated === undefined) {
       throw new DomainError("not_found", "org not found", { orgId: input.orgId });
     }
+    const before = toOrg(row).settings;
+    await writeAudit(tx, {
+      orgId: input.orgId,
+      actor: input.actor,
+      action: "settings.updated",
+      targetType: "settings",
+      targetId: input.orgId,
+      before: { ...before },
+      after: { ...merged.data },
+    });
     return toOrg(updated);
   });
   invalidateOrgCaches(deps.caches, org.id);

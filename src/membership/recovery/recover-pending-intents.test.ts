@@ -15,6 +15,7 @@ import {
 } from "../../../test/support/ledger.ts";
 import { transferId, walletBalance } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
+import { platformActor } from "../audit/audit.ts";
 import type { IntentRef, IntentStep, LedgerDeps } from "../deps.ts";
 import { enrollMemberWithLedger } from "../members/enroll-member-with-ledger.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
@@ -283,6 +284,7 @@ describe("recoverPendingIntents", () => {
     ).rejects.toBeInstanceOf(SimulatedCrash);
     await expect(
       adjustMemberPoints(crashingAt("after_intent", "adjustments"), {
+        actor: platformActor,
         orgId: org.id,
         memberId: member.id,
         direction: "debit",

@@ -9,6 +9,7 @@ import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
 import { holdSecondsMax } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
+import { platformActor } from "../audit/audit.ts";
 import { DomainError } from "../errors.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
 import { updateMember } from "../members/update-member.ts";
@@ -98,6 +99,7 @@ describe("createRedemption", () => {
       code: "insufficient_points",
     });
     await adjustMemberPoints(deps, {
+      actor: platformActor,
       orgId: org.id,
       memberId: member.id,
       direction: "credit",
@@ -252,6 +254,7 @@ describe("adjustMemberPoints", () => {
       points: 75n,
       reason: "goodwill",
       externalId: externalId("adj"),
+      actor: platformActor,
     };
     const first = await adjustMemberPoints(deps, credit);
     expect(first).toMatchObject({ points: 75n, replayed: false, balance: { available: 75n } });

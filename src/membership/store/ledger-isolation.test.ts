@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
+import { platformActor } from "../audit/audit.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
 import { getMemberHistory } from "../members/get-member-history.ts";
 import { getTrialBalance } from "../orgs/get-trial-balance.ts";
@@ -120,6 +121,7 @@ describe("another org's ids", () => {
     ).rejects.toMatchObject(notFound);
     await expect(
       adjustMemberPoints(deps, {
+        actor: platformActor,
         orgId,
         memberId: theirMember.id,
         direction: "credit",
@@ -238,6 +240,7 @@ describe("refused requests", () => {
         "invalid_input",
         () =>
           adjustMemberPoints(deps, {
+            actor: platformActor,
             orgId,
             memberId: myMember.id,
             direction: "credit",

@@ -573,6 +573,9 @@ export const adjustments = pgTable(
      */
     failureReason: text("failure_reason"),
     transferId: text("transfer_id").notNull(),
+    /** Who asked (the API key) and in which request: the audit entry written when it posts. */
+    actorKeyId: text("actor_key_id"),
+    requestId: text("request_id"),
     createdAt: createdAt(),
     postedAt: timestamp("posted_at", { withTimezone: true }),
   },
@@ -839,5 +842,41 @@ export const reconciliations = pgTable(
       sql`(${table.trigger} = 'scheduled') = (${table.scheduledFor} is not null)`,
     ),
     check("reconciliations_mismatch_count_check", sql`${table.mismatchCount} >= 0`),
+  ],
+);
+
+/**
+ * The audit log: one entry per admin action, written in the action's own transaction. Append-only:
+ * a trigger (migration 0015) refuses UPDATE, DELETE and TRUNCATE, whoever asks. `seq` orders the
+ * entries and pages them; `id` is the entry's public name.
+ */
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    seq: bigint("seq", { mode: "bigint" }).primaryKey().generatedAlwaysAsIdentity(),
+    id: uuid("id").notNull().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
+    /** The API key that acted; null for the platform (org creation, the command-line tool). */
+    actorKeyId: text("actor_key_id"),
+    /** e.g. `settings.updated`, `webhook.created`, `member.points_adjusted`. */
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    before: jsonb("before"),
+    after: jsonb("after"),
+    requestId: text("request_id"),
+  },
+  (table) => [
+    uniqueIndex("audit_log_id_key").on(table.id),
+    index("audit_log_org_id_seq_idx").on(table.orgId, table.seq),
+    index("audit_log_org_id_target_idx").on(
+      table.orgId,
+      table.targetType,
+      table.targetId,
+      table.seq,
+    ),
   ],
 );

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { and, desc, eq, inArray, isNull, lt } from "drizzle-orm";
+import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { MembershipDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { createFieldCipher } from "../store/crypto.ts";
@@ -46,6 +47,7 @@ export interface CreateWebhookInput {
   events: readonly string[];
   description?: string | null;
   rules: WebhookUrlRules;
+  actor: AuditActor;
 }
 
 function secretContext(orgId: string, webhookId: string): string {
@@ -84,18 +86,30 @@ export async function createWebhook(
   const id = randomUUID();
   const key = randomBytes(webhookSecretBytes);
   const cipher = createFieldCipher(deps.secrets.piiEncryptionKey);
-  const [row] = await deps.db
-    .insert(webhooks)
-    .values({
-      id,
+  const row = await deps.db.transaction(async (tx) => {
+    const [inserted] = await tx
+      .insert(webhooks)
+      .values({
+        id,
+        orgId: input.orgId,
+        url: input.url,
+        eventTypes: events,
+        description: input.description ?? null,
+        secretEncrypted: cipher.encrypt(key.toString("base64"), secretContext(input.orgId, id)),
+      })
+      .returning();
+    assert.ok(inserted !== undefined);
+    await writeAudit(tx, {
       orgId: input.orgId,
-      url: input.url,
-      eventTypes: events,
-      description: input.description ?? null,
-      secretEncrypted: cipher.encrypt(key.toString("base64"), secretContext(input.orgId, id)),
-    })
-    .returning();
-  assert.ok(row !== undefined);
+      actor: input.actor,
+      action: "webhook.created",
+      targetType: "webhook",
+      targetId: id,
+      before: null,
+      after: auditView(inserted),
+    });
+    return inserted;
+  });
   return { ...toWebhook(row), secret: `${webhookSecretPrefix}${key.toString("base64")}` };
 }
 
@@ -131,13 +145,36 @@ async function liveWebhook(
 /** Soft delete: no new deliveries, and pending ones are not attempted again. */
 export async function deleteWebhook(
   deps: MembershipDeps,
-  input: { orgId: string; webhookId: string },
+  input: { orgId: string; webhookId: string; actor: AuditActor },
 ): Promise<void> {
-  const row = await liveWebhook(deps.db, input.orgId, input.webhookId);
-  await deps.db
-    .update(webhooks)
-    .set({ deletedAt: new Date() })
-    .where(and(eq(webhooks.orgId, input.orgId), eq(webhooks.id, row.id)));
+  await deps.db.transaction(async (tx) => {
+    const row = await liveWebhook(tx, input.orgId, input.webhookId);
+    const [deleted] = await tx
+      .update(webhooks)
+      .set({ deletedAt: new Date() })
+      .where(
+        and(eq(webhooks.orgId, input.orgId), eq(webhooks.id, row.id), isNull(webhooks.deletedAt)),
+      )
+      .returning({ id: webhooks.id });
+    if (deleted === undefined) {
+      // Deleted by a concurrent request meanwhile: that one is the action (and its entry).
+      return;
+    }
+    await writeAudit(tx, {
+      orgId: input.orgId,
+      actor: input.actor,
+      action: "webhook.deleted",
+      targetType: "webhook",
+      targetId: row.id,
+      before: auditView(row),
+      after: null,
+    });
+  });
+}
+
+/** What the audit log keeps of a webhook: never its secret. */
+function auditView(row: typeof webhooks.$inferSelect): Record<string, unknown> {
+  return { url: row.url, events: row.eventTypes, description: row.description };
 }
 
 /** The signing key of a webhook (the bytes after `whsec_`), decrypted. */

@@ -14,6 +14,7 @@ import {
   cardNumber,
   externalId,
 } from "../../../test/support/ledger.ts";
+import { platformActor } from "../../membership/audit/audit.ts";
 import {
   adjustMemberPoints,
   cancelRedemption,
@@ -81,6 +82,7 @@ async function buildPopulation(deps: LedgerDeps) {
   await cancelRedemption(deps, { orgId: org.id, redemptionId: cancelled.id });
   await createRedemption(deps, { orgId: org.id, memberId: third.id, points: 1n });
   await adjustMemberPoints(deps, {
+    actor: platformActor,
     orgId: org.id,
     memberId: third.id,
     direction: "credit",
@@ -92,6 +94,7 @@ async function buildPopulation(deps: LedgerDeps) {
   const spender = await buildLedgerMember(deps, org.id);
   const spent = await purchase(spender.id, 3_000n);
   await adjustMemberPoints(deps, {
+    actor: platformActor,
     orgId: org.id,
     memberId: spender.id,
     direction: "debit",
@@ -228,6 +231,7 @@ describe("reconcileOrg", () => {
     };
     await expect(
       adjustMemberPoints(crashing, {
+        actor: platformActor,
         orgId: org.id,
         memberId: member.id,
         direction: "credit",

@@ -11,6 +11,7 @@ import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
 import type { WebhookReceiver } from "../../../test/support/webhook-receiver.ts";
 import { startWebhookReceiver } from "../../../test/support/webhook-receiver.ts";
+import { platformActor } from "../../membership/audit/audit.ts";
 import {
   adjustMemberPoints,
   createWebhook,
@@ -150,6 +151,7 @@ describe("fan-out and delivery", () => {
     const { org } = await buildLedgerOrg(deps);
     const driver = createDriver([1]);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url: receiver.url,
       events: ["member.enrolled"],
@@ -187,6 +189,7 @@ describe("fan-out and delivery", () => {
     const { org } = await buildLedgerOrg(deps);
     const driver = createDriver([1, 1]);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url: receiver.url,
       events: ["member.enrolled", "member.updated", "points.earned", "points.adjusted"],
@@ -211,6 +214,7 @@ describe("fan-out and delivery", () => {
       currency: org.currency,
     });
     await adjustMemberPoints(deps, {
+      actor: platformActor,
       orgId: org.id,
       memberId: member.id,
       direction: "debit",
@@ -278,6 +282,7 @@ describe("fan-out and delivery", () => {
     const { org } = await buildLedgerOrg(deps);
     const driver = createDriver([1, 1, 1]);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url: receiver.url,
       events: ["member.enrolled"],
@@ -327,6 +332,7 @@ describe("fan-out and delivery", () => {
     const { org } = await buildLedgerOrg(deps);
     const driver = createDriver([1, 1, 1, 1, 1, 1]);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url: receiver.url,
       events: ["points.adjusted"],
@@ -338,6 +344,7 @@ describe("fan-out and delivery", () => {
     for (let round = 0; round < 4; round += 1) {
       for (const member of members) {
         await adjustMemberPoints(deps, {
+          actor: platformActor,
           orgId: org.id,
           memberId: member.id,
           direction: "credit",
@@ -369,6 +376,7 @@ describe("fan-out and delivery", () => {
     const { org } = await buildLedgerOrg(deps);
     const driver = createDriver([1]);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url: receiver.url,
       events: ["member.enrolled"],
@@ -412,6 +420,7 @@ describe("fan-out and delivery", () => {
     const { address } = await lookup(new URL(url).hostname);
     expect(isPrivateAddress(address)).toBe(true);
     const hook = await createWebhook(deps, {
+      actor: platformActor,
       orgId: org.id,
       url,
       events: ["member.enrolled"],
