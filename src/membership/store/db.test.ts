@@ -60,6 +60,7 @@ describe("openDatabase", () => {
       expect(tables.map((table) => table.table_name)).toEqual([
         "adjustments",
         "api_keys",
+        "audit_log",
         "expiries",
         "expiry_notices",
         "idempotency_keys",
