@@ -106,6 +106,11 @@ export type { PurchaseInput, RecordPurchaseInput } from "./purchases/record-purc
 export { recordPurchase } from "./purchases/record-purchase.ts";
 export type { RecordPurchasesInput } from "./purchases/record-purchases.ts";
 export { recordPurchases } from "./purchases/record-purchases.ts";
+export type {
+  SimulatedPurchase,
+  SimulatePurchaseInput,
+} from "./purchases/simulate-purchase.ts";
+export { simulatePurchase } from "./purchases/simulate-purchase.ts";
 export type { GetReconciliationInput } from "./reconciliations/get-reconciliation.ts";
 export { getReconciliation } from "./reconciliations/get-reconciliation.ts";
 export type {

@@ -127,6 +127,16 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       body: { external_id: "text-test-adjustment", points: 5, reason: "text test" },
     },
+    "post /v1/simulate/purchase": {
+      key: "pos",
+      body: {
+        member_id: member.id,
+        amount: 100,
+        currency: "EUR",
+        location: "text-test-store",
+        items: [{ sku: "SKU-1", category: "coffee", quantity: 1, amount: 100 }],
+      },
+    },
     "get /v1/audit": {
       key: "finance",
       query: { action: "settings.updated", target_type: "settings", target_id: "x" },

@@ -57,6 +57,7 @@ const routes: Array<[string, string]> = [
   ["delete", "/v1/webhooks/{id}"],
   ["get", "/v1/webhooks/{id}/deliveries"],
   ["get", "/v1/audit"],
+  ["post", "/v1/simulate/purchase"],
   ["get", "/health"],
   ["get", "/ready"],
   ["get", "/metrics"],

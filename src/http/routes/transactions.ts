@@ -124,13 +124,20 @@ function purchaseInput(body: PurchaseBodyValue): PurchaseInput {
     locationRef: body.location,
     // Line amounts are kept and hashed with the request; points are earned on the purchase
     // amount (discounts and tenders make line sums an unreliable basis), stamps on quantities.
-    items: body.items?.map((item) => ({
-      sku: item.sku,
-      category: item.category ?? null,
-      quantity: item.quantity,
-      amountMinor: BigInt(item.amount),
-    })),
+    items: purchaseItemsInput(body.items),
   };
+}
+
+/** A purchase's items as the use cases take them (line amounts kept; see `purchaseInput`). */
+export function purchaseItemsInput(
+  items: PurchaseBodyValue["items"],
+): PurchaseInput["items"] | undefined {
+  return items?.map((item) => ({
+    sku: item.sku,
+    category: item.category ?? null,
+    quantity: item.quantity,
+    amountMinor: BigInt(item.amount),
+  }));
 }
 
 const PurchaseResult = z

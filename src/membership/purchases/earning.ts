@@ -61,7 +61,7 @@ export type Earning =
  * earn({ purchase: { amountMinor: 1999n, items: [] }, tier: { multiplierBps: 12_500 },
  *   org: { baseRatePointsPerUnit: 1, currencyExponent: 2, stampPrograms: [] } })
  * // { kind: "earned", points: 24n, breakdown: [{ kind: "base", points: 19n },
- * //   { kind: "tier_bonus", points: 5n }], stamps: [] }
+ * //   { kind: "tier", points: 5n }], stamps: [] }
  */
 export function earn(input: EarningInput): Earning {
   const { purchase, tier, org } = input;

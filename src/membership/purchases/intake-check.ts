@@ -21,7 +21,7 @@ import {
   skuLengthMax,
 } from "../limits.ts";
 import type { StoredItem, StoredStampGrant } from "../store/schema.ts";
-import type { EarningItem } from "./earning.ts";
+import type { EarningItem, EarningLine } from "./earning.ts";
 import type { PosTransactionRow, PurchaseIntent } from "./posting.ts";
 
 export interface PurchaseInput {
@@ -63,6 +63,8 @@ export interface Resolved {
   /** The tier multiplier the points were computed with; the insert checks it still holds. */
   multiplierBps: number;
   points: bigint;
+  /** How `points` came about, entry by entry (earning.ts). */
+  breakdown: EarningLine[];
   stamps: StoredStampGrant[];
 }
 

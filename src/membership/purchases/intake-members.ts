@@ -60,12 +60,14 @@ export function memberNameKey(request: Checked): string | null {
  * request's org) with their tier's multiplier, and computes what each earns. Members seen active
  * before come from the pool's hints, the others from one statement. A hint is only a guess:
  * the insert re-checks, in the same statement, that the member is still active with that
- * multiplier, and a request whose guess was wrong is resolved again from Postgres.
+ * multiplier, and a request whose guess was wrong is resolved again from Postgres. With
+ * `hints: false` every member is read from Postgres (a simulation has no insert to re-check).
  */
 export async function resolveMembers(
   store: Store,
   contexts: ReadonlyMap<string, OrgLedgerContext | DomainError>,
   slots: Slot[],
+  options: { hints: boolean } = { hints: true },
 ): Promise<void> {
   const checked = slots.flatMap((slot) => (slot.state === "checked" ? [slot.checked] : []));
   if (checked.length === 0) {
@@ -80,7 +82,7 @@ export async function resolveMembers(
     if (key === null || facts.has(key) || keys.has(key)) {
       continue;
     }
-    const hint = memberHints.get(key);
+    const hint = options.hints ? memberHints.get(key) : undefined;
     if (hint !== undefined) {
       facts.set(key, hint);
       continue;
@@ -196,6 +198,7 @@ export async function resolveMembers(
         memberId: member.id,
         multiplierBps: member.multiplierBps,
         points,
+        breakdown: earning.breakdown,
         stamps,
       },
     };

@@ -1,0 +1,110 @@
+/**
+ * Simulation: what an action would do, with nothing written. `POST /v1/simulate/purchase`
+ * computes a purchase's points and stamps by the same steps as `POST /v1/transactions`.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { simulatePurchase } from "../../membership/index.ts";
+import { principalOf } from "../env.ts";
+import { requireRole } from "../middleware.ts";
+import { wireInteger } from "../wire.ts";
+import type { RouteDeps } from "./common.ts";
+import { apiKeySecurity, errorResponses, jsonBody, jsonContent, orgScopedApp } from "./common.ts";
+import { PurchaseFields, purchaseItemsInput, refineOneMember } from "./transactions.ts";
+
+const SimulatedPurchaseBody = PurchaseFields.omit({ external_id: true })
+  .extend({
+    currency: PurchaseFields.shape.currency
+      .optional()
+      .openapi({ description: "The org's currency when absent." }),
+  })
+  .superRefine(refineOneMember)
+  .openapi("SimulatedPurchaseRequest", {
+    description:
+      "A purchase as `POST /v1/transactions` takes it, without `external_id` (nothing is " +
+      "recorded); `currency` defaults to the org's.",
+    oneOf: [{ required: ["member_id"] }, { required: ["member_external_ref"] }],
+  });
+
+const SimulatedPurchaseResult = z
+  .object({
+    member_id: z.string(),
+    points_earned: z.number().int(),
+    breakdown: z
+      .array(z.object({ kind: z.enum(["base", "tier"]), points: z.number().int() }))
+      .openapi({
+        description:
+          "Where the points come from: `base` (the base rate) and `tier` (the tier " +
+          "multiplier's extra); the entries add up to `points_earned`.",
+      }),
+    stamps_earned: z.array(z.object({ program_id: z.string(), stamps: z.number().int() })),
+  })
+  .openapi("SimulatedPurchase");
+
+export function simulateRoutes(deps: RouteDeps) {
+  const app = orgScopedApp(deps);
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/purchase",
+      operationId: "simulatePurchase",
+      tags: ["simulation"],
+      summary: "What a purchase would earn now",
+      description:
+        "The points and stamps this purchase would earn if recorded now, for the member as they " +
+        "stand (their tier, the org's settings and stamp programs), computed by the same steps " +
+        "as `POST /v1/transactions`: the same checks and the same errors (404 unknown member, " +
+        "422 `member_inactive`). Nothing is written. Roles: admin, pos.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin", "pos"),
+      request: {
+        body: jsonBody(SimulatedPurchaseBody, {
+          member_external_ref: "card-000123",
+          amount: 1999,
+          items: [{ sku: "LATTE-L", category: "coffee", quantity: 2, amount: 900 }],
+        }),
+      },
+      responses: {
+        200: jsonContent(SimulatedPurchaseResult, "What it would earn.", {
+          member_id: "8c2e4f1a-3b5d-4e7f-9a1c-6d8b0e2f4a57",
+          points_earned: 24,
+          breakdown: [
+            { kind: "base", points: 19 },
+            { kind: "tier", points: 5 },
+          ],
+          stamps_earned: [{ program_id: "3f1d2c4b-7a9e-4f60-9b8d-2e5c1a7f0d34", stamps: 2 }],
+        }),
+        ...errorResponses(400, 401, 403, 404, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const simulated = await simulatePurchase(deps.domain, {
+        orgId: principalOf(c).orgId,
+        memberId: body.member_id,
+        memberExternalRef: body.member_external_ref,
+        amountMinor: BigInt(body.amount),
+        ...(body.currency === undefined ? {} : { currency: body.currency }),
+        occurredAt: body.occurred_at === undefined ? undefined : new Date(body.occurred_at),
+        locationRef: body.location,
+        items: purchaseItemsInput(body.items),
+      });
+      return c.json(
+        {
+          member_id: simulated.memberId,
+          points_earned: wireInteger(simulated.points),
+          breakdown: simulated.breakdown.map((line) => ({
+            kind: line.kind,
+            points: wireInteger(line.points),
+          })),
+          stamps_earned: simulated.stamps.map((grant) => ({
+            program_id: grant.programId,
+            stamps: wireInteger(grant.stamps),
+          })),
+        },
+        200,
+      );
+    },
+  );
+  return app;
+}

@@ -1,0 +1,69 @@
+/**
+ * What a purchase would earn now, computed by the very steps a real purchase takes — the same
+ * checks (intake-check.ts), the same member and tier lookup and the same earning function
+ * (intake-members.ts, earning.ts) — and nothing written: no intent, no location, no transfer.
+ * A program manager or a till asks "what would this earn?"; the answer and the real purchase
+ * agree because they are one computation.
+ */
+import assert from "node:assert/strict";
+import type { LedgerDeps } from "../deps.ts";
+import { loadOrgLedger, nowOf } from "../intents/support.ts";
+import type { EarningLine } from "./earning.ts";
+import { checkPurchase, type PurchaseInput, type Slot } from "./intake-check.ts";
+import { resolveMembers } from "./intake-members.ts";
+
+/** The external id the checks require, never stored: a simulation records nothing. */
+const simulationExternalId = "simulation";
+
+export interface SimulatePurchaseInput extends Omit<PurchaseInput, "externalId" | "currency"> {
+  orgId: string;
+  /** The org's currency when absent. */
+  currency?: string;
+}
+
+export interface SimulatedPurchase {
+  memberId: string;
+  points: bigint;
+  breakdown: EarningLine[];
+  stamps: Array<{ programId: string; stamps: bigint }>;
+}
+
+/**
+ * Errors are the real purchase's: `invalid_input`, `not_found` (unknown org or member, or
+ * another org's), `member_inactive`.
+ */
+export async function simulatePurchase(
+  deps: LedgerDeps,
+  input: SimulatePurchaseInput,
+): Promise<SimulatedPurchase> {
+  const { orgId, currency, ...purchase } = input;
+  const context = await loadOrgLedger(deps, orgId);
+  const checked = checkPurchase(
+    {
+      ...purchase,
+      externalId: simulationExternalId,
+      currency: currency ?? context.org.currency,
+    },
+    context,
+    nowOf(deps),
+  );
+  const slots: Slot[] = [{ state: "checked", checked }];
+  // Read from Postgres, not the pool's hints: no insert follows to catch a stale guess.
+  await resolveMembers(deps, new Map([[orgId, context]]), slots, { hints: false });
+  const [slot] = slots;
+  assert.ok(slot !== undefined);
+  if (slot.state === "refused") {
+    throw slot.error;
+  }
+  assert.equal(slot.state, "resolved", "a checked request is resolved or refused");
+  const { resolved } = slot as Extract<Slot, { state: "resolved" }>;
+  return {
+    memberId: resolved.memberId,
+    points: resolved.points,
+    breakdown: resolved.breakdown,
+    stamps: resolved.stamps.map((grant) => ({
+      programId: grant.program_id,
+      stamps: BigInt(grant.stamps),
+    })),
+  };
+}
