@@ -25,6 +25,7 @@ import type { JsonObject } from "./openapi.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { createRateLimiter } from "./rate-limit.ts";
 import { adminJobsRoutes } from "./routes/admin-jobs.ts";
+import { apiKeysRoutes } from "./routes/api-keys.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/jobs", jobsRoutes(routeDeps)],
     ["/v1/audit", auditRoutes(routeDeps)],
     ["/v1/simulate", simulateRoutes(routeDeps)],
+    ["/v1/api-keys", apiKeysRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

@@ -13,6 +13,7 @@ export { authenticateApiKey } from "./api-keys/authenticate-api-key.ts";
 export type { CreateApiKeyInput } from "./api-keys/create-api-key.ts";
 export { createApiKey } from "./api-keys/create-api-key.ts";
 export { listApiKeys } from "./api-keys/list-api-keys.ts";
+export { revokeApiKey } from "./api-keys/revoke-api-key.ts";
 export type {
   AuditAction,
   AuditActor,

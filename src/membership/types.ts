@@ -23,6 +23,7 @@ export interface ApiKey {
   prefix: string;
   createdAt: Date;
   revokedAt: Date | null;
+  expiresAt: Date | null;
   lastUsedAt: Date | null;
 }
 

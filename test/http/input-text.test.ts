@@ -127,6 +127,12 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       body: { external_id: "text-test-adjustment", points: 5, reason: "text test" },
     },
+    "post /v1/api-keys": {
+      key: "admin",
+      body: { role: "pos", name: "text test", expires_at: "2999-01-01T00:00:00Z" },
+    },
+    "get /v1/api-keys": { key: "admin" },
+    "delete /v1/api-keys/{id}": { key: "admin", params: { id: org.result.apiKeys.pos.id } },
     "post /v1/simulate/purchase": {
       key: "pos",
       body: {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiKeyCacheTtlMs } from "../../src/http/limits.ts";
 import { revokeApiKey } from "../../src/membership/api-keys/revoke-api-key.ts";
+import { platformActor } from "../../src/membership/audit/audit.ts";
 import type { Harness, Role, TestOrg } from "./support.ts";
 import {
   buildTestOrg,
@@ -75,6 +76,7 @@ describe("authentication", () => {
     });
     expect(before.status).toBe(201);
     await revokeApiKey(harness.deps, {
+      actor: platformActor,
       orgId: fresh.id,
       keyId: fresh.result.apiKeys.pos.id,
     });
@@ -99,6 +101,7 @@ describe("authentication", () => {
     });
     expect(before.status).toBe(201);
     await revokeApiKey(harness.deps, {
+      actor: platformActor,
       orgId: fresh.id,
       keyId: fresh.result.apiKeys.pos.id,
     });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestDatabase } from "../../../test/support/db.ts";
 import { createTestDatabase } from "../../../test/support/db.ts";
 import { buildOrg, createTestSecrets } from "../../../test/support/membership.ts";
+import { platformActor } from "../audit/audit.ts";
 import type { MembershipDeps } from "../deps.ts";
 import { authenticateApiKey } from "./authenticate-api-key.ts";
 import { createApiKey } from "./create-api-key.ts";
@@ -20,7 +21,12 @@ afterAll(() => database?.close());
 describe("API keys", () => {
   it("authenticate as their org and role, and only the HMAC is stored", async () => {
     const { org } = await buildOrg(deps);
-    const key = await createApiKey(deps, { orgId: org.id, role: "pos", name: "till 3" });
+    const key = await createApiKey(deps, {
+      actor: platformActor,
+      orgId: org.id,
+      role: "pos",
+      name: "till 3",
+    });
 
     expect(key.id).toMatch(/^key_[0-9a-f]{32}$/);
     expect(key.token.startsWith(key.prefix)).toBe(true);
@@ -40,7 +46,12 @@ describe("API keys", () => {
 
   it("refuse unknown, altered, empty and oversized tokens", async () => {
     const { org } = await buildOrg(deps);
-    const key = await createApiKey(deps, { orgId: org.id, role: "admin", name: "ops" });
+    const key = await createApiKey(deps, {
+      actor: platformActor,
+      orgId: org.id,
+      role: "admin",
+      name: "ops",
+    });
     const altered = `${key.token.slice(0, -1)}${key.token.endsWith("A") ? "B" : "A"}`;
 
     for (const token of [altered, "llk_unknown", "", "x".repeat(129)]) {
@@ -56,13 +67,22 @@ describe("API keys", () => {
 
   it("stop authenticating once revoked, and revoking again keeps the first time", async () => {
     const { org } = await buildOrg(deps);
-    const key = await createApiKey(deps, { orgId: org.id, role: "finance", name: "books" });
+    const key = await createApiKey(deps, {
+      actor: platformActor,
+      orgId: org.id,
+      role: "finance",
+      name: "books",
+    });
 
-    const revoked = await revokeApiKey(deps, { orgId: org.id, keyId: key.id });
+    const revoked = await revokeApiKey(deps, {
+      actor: platformActor,
+      orgId: org.id,
+      keyId: key.id,
+    });
     expect(revoked.revokedAt).toBeInstanceOf(Date);
     expect(await authenticateApiKey(deps, { token: key.token })).toBeNull();
 
-    const again = await revokeApiKey(deps, { orgId: org.id, keyId: key.id });
+    const again = await revokeApiKey(deps, { actor: platformActor, orgId: org.id, keyId: key.id });
     expect(again.revokedAt).toEqual(revoked.revokedAt);
   });
 
@@ -71,11 +91,13 @@ describe("API keys", () => {
     const other = await buildOrg(deps);
     const keyId = owner.apiKeys.pos.id;
 
-    await expect(revokeApiKey(deps, { orgId: other.org.id, keyId })).rejects.toMatchObject({
+    await expect(
+      revokeApiKey(deps, { actor: platformActor, orgId: other.org.id, keyId }),
+    ).rejects.toMatchObject({
       code: "not_found",
     });
     await expect(
-      revokeApiKey(deps, { orgId: other.org.id, keyId: "key_nope" }),
+      revokeApiKey(deps, { actor: platformActor, orgId: other.org.id, keyId: "key_nope" }),
     ).rejects.toMatchObject({ code: "not_found" });
     expect(await authenticateApiKey(deps, { token: owner.apiKeys.pos.token })).not.toBeNull();
   });

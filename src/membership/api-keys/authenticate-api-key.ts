@@ -14,8 +14,8 @@ export interface AuthenticateApiKeyInput {
 }
 
 /**
- * Resolves a token to the org and role it acts for, or null when the token is unknown, revoked
- * or malformed. The lookup is by HMAC, so comparing in constant time is not needed: an attacker
+ * Resolves a token to the org and role it acts for, or null when the token is unknown, revoked,
+ * expired or malformed. The lookup is by HMAC, so comparing in constant time is not needed: an attacker
  * cannot steer the hash of a guess towards a stored one.
  */
 export async function authenticateApiKey(
@@ -33,12 +33,16 @@ export async function authenticateApiKey(
       orgId: apiKeys.orgId,
       role: apiKeys.role,
       revokedAt: apiKeys.revokedAt,
+      expiresAt: apiKeys.expiresAt,
       lastUsedAt: apiKeys.lastUsedAt,
     })
     .from(apiKeys)
     .where(eq(apiKeys.hash, hash))
     .limit(1);
   if (row === undefined || row.revokedAt !== null) {
+    return null;
+  }
+  if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) {
     return null;
   }
   const stale =

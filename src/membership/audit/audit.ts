@@ -23,6 +23,8 @@ export const auditActions = [
   "webhook.created",
   "webhook.deleted",
   "member.points_adjusted",
+  "api_key.created",
+  "api_key.revoked",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

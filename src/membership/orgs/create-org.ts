@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createApiKey } from "../api-keys/create-api-key.ts";
+import { platformActor } from "../audit/audit.ts";
 import type { MembershipDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { orgNameLengthMax } from "../limits.ts";
@@ -84,9 +85,11 @@ export async function createOrg(
     const orgTiers = tierRows.map(toTier).sort((a, b) => a.rank - b.rank);
 
     // Sequential: one transaction is one connection, and it runs one statement at a time.
-    const admin = await createApiKey(txDeps, { orgId: org.id, role: "admin", name: "admin" });
-    const pos = await createApiKey(txDeps, { orgId: org.id, role: "pos", name: "pos" });
-    const finance = await createApiKey(txDeps, { orgId: org.id, role: "finance", name: "finance" });
+    const key = (role: "admin" | "pos" | "finance") =>
+      createApiKey(txDeps, { orgId: org.id, role, name: role, actor: platformActor });
+    const admin = await key("admin");
+    const pos = await key("pos");
+    const finance = await key("finance");
 
     return { org, pointsLedger, tiers: orgTiers, apiKeys: { admin, pos, finance } };
   });

@@ -120,6 +120,8 @@ export const apiKeys = pgTable(
     hash: text("hash").notNull(),
     createdAt: createdAt(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    /** After this the key no longer authenticates; null: it does not expire. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
     /** Refreshed at most once a minute, so authentication is not a write per request. */
     lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
   },
