@@ -1,6 +1,9 @@
 /**
  * Command-line tool for operators: `npm run cli -- org create --name … --slug … --currency …`
- * creates an org and prints it with its three API keys, so a first org needs no platform token.
+ * creates an org and prints it with its three API keys, so a first org needs no platform token;
+ * `org list` lists the orgs; `keys create|list|revoke --org <slug>` manages an org's API keys
+ * (a way back in for an org that lost its admin key). Key changes are audited with no actor
+ * key (the platform acted).
  *
  * It reads the same configuration as the server (DATABASE_URL, the secrets, and the generated
  * development secrets file) and talks to Postgres only. The org's ledger accounts are created on
@@ -14,17 +17,23 @@ import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { z } from "zod";
 import { ConfigError, loadConfig } from "./config.ts";
-import type { CreateOrgResult } from "./membership/index.ts";
+import type { ApiKey, CreateOrgResult, Db, MembershipSecrets } from "./membership/index.ts";
 import {
   checkSecretsBelong,
+  createApiKey,
   createOrg,
   currencyPattern,
+  getOrgBySlug,
   InstallationMismatchError,
   isDomainError,
   isTimeZone,
+  listApiKeys,
+  listOrgs,
   membershipLimits,
   openServiceDatabase,
+  platformActor,
   redactedDatabaseUrl,
+  revokeApiKey,
   SchemaOutOfDateError,
   slugPattern,
 } from "./membership/index.ts";
@@ -32,9 +41,14 @@ import { resolveSecrets, SecretsError } from "./secrets.ts";
 
 const usage = `Usage:
   npm run cli -- org create --name <name> --slug <slug> --currency <ISO 4217> [--timezone <IANA>]
+  npm run cli -- org list
+  npm run cli -- keys list --org <slug>
+  npm run cli -- keys create --org <slug> --role admin|pos|finance --name <name> [--expires-at <RFC 3339>]
+  npm run cli -- keys revoke --org <slug> --id <key id>
 
-Creates an org with default settings and tiers, and prints it with one API key per role
-(admin, pos, finance). The keys are shown once; store them now.
+org create makes an org with default settings and tiers, and prints it with one API key per role
+(admin, pos, finance). Keys (from org create and keys create) are shown once; store them now.
+keys revoke refuses the org's last live admin key: create another admin key first.
 
 Example:
   npm run cli -- org create --name "Corner Coffee" --slug corner-coffee --currency EUR
@@ -56,30 +70,72 @@ function fail(message: string, status: 1 | 2): never {
   process.exit(status);
 }
 
-function parseOrgCreate(args: string[]): z.infer<typeof orgOptionsSchema> {
+/** Parses `args` as the string options `schema` names (as --kebab-case flags), or says why not. */
+function parseOptions<T extends z.ZodObject>(args: string[], schema: T): z.infer<T> {
+  const flags = Object.keys(schema.shape).map((key) =>
+    key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+  );
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args,
-      options: {
-        name: { type: "string" },
-        slug: { type: "string" },
-        currency: { type: "string" },
-        timezone: { type: "string" },
-      },
+      options: Object.fromEntries(flags.map((flag) => [flag, { type: "string" as const }])),
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  const parsed = orgOptionsSchema.safeParse(values);
+  const camel = Object.fromEntries(
+    Object.entries(values).map(([flag, value]) => [
+      flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
+      value,
+    ]),
+  );
+  const parsed = schema.safeParse(camel);
   if (!parsed.success) {
     throw new UsageError(
-      parsed.error.issues.map((issue) => `--${issue.path.join(".")}: ${issue.message}`).join("\n"),
+      parsed.error.issues
+        .map(
+          (issue) =>
+            `--${issue.path.join(".").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${issue.message}`,
+        )
+        .join("\n"),
     );
   }
   return parsed.data;
+}
+
+const slugOption = z.string().regex(slugPattern, "an org's slug");
+const keysListSchema = z.object({ org: slugOption }).strict();
+const keysCreateSchema = z
+  .object({
+    org: slugOption,
+    role: z.enum(["admin", "pos", "finance"]),
+    name: z.string().min(1).max(membershipLimits.apiKeyNameLengthMax),
+    expiresAt: z.iso
+      .datetime({ offset: true })
+      .refine((value) => Date.parse(value) > Date.now(), "must be in the future")
+      .optional(),
+  })
+  .strict();
+const keysRevokeSchema = z.object({ org: slugOption, id: z.string().min(1).max(64) }).strict();
+
+function keyJson(key: ApiKey): Record<string, unknown> {
+  return {
+    id: key.id,
+    role: key.role,
+    name: key.name,
+    prefix: key.prefix,
+    created_at: key.createdAt.toISOString(),
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    expires_at: key.expiresAt?.toISOString() ?? null,
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+  };
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
 function output(created: CreateOrgResult): string {
@@ -105,8 +161,10 @@ function output(created: CreateOrgResult): string {
   )}\n`;
 }
 
-async function orgCreate(args: string[]): Promise<void> {
-  const options = parseOrgCreate(args);
+/** Opens the service's database as the service would, checks the secrets belong, runs `work`. */
+async function withDatabase(
+  work: (deps: { db: Db; secrets: MembershipSecrets }) => Promise<void>,
+): Promise<void> {
   const config = loadConfig();
   // Logs go to stderr so stdout stays machine-readable.
   const logger = pino({ level: config.log.level }, pino.destination(2));
@@ -132,19 +190,80 @@ async function orgCreate(args: string[]): Promise<void> {
       { db: database.db, secrets },
       { database: redactedDatabaseUrl(config.postgres.url) },
     );
-    const created = await createOrg(
-      { db: database.db, secrets },
-      {
-        name: options.name,
-        slug: options.slug,
-        currency: options.currency,
-        ...(options.timezone === undefined ? {} : { timezone: options.timezone }),
-      },
-    );
-    process.stdout.write(output(created));
+    await work({ db: database.db, secrets });
   } finally {
     await database.close();
   }
+}
+
+async function orgCreate(args: string[]): Promise<void> {
+  const options = parseOptions(args, orgOptionsSchema);
+  await withDatabase(async (deps) => {
+    const created = await createOrg(deps, {
+      name: options.name,
+      slug: options.slug,
+      currency: options.currency,
+      ...(options.timezone === undefined ? {} : { timezone: options.timezone }),
+    });
+    process.stdout.write(output(created));
+  });
+}
+
+async function orgList(args: string[]): Promise<void> {
+  parseOptions(args, z.object({}).strict());
+  await withDatabase(async (deps) => {
+    const orgs = await listOrgs(deps);
+    print({
+      orgs: orgs.map((org) => ({
+        id: org.id,
+        name: org.name,
+        slug: org.slug,
+        currency: org.currency,
+        timezone: org.timezone,
+        created_at: org.createdAt.toISOString(),
+      })),
+    });
+  });
+}
+
+async function keysCommand(action: string | undefined, args: string[]): Promise<void> {
+  if (action === "list") {
+    const options = parseOptions(args, keysListSchema);
+    await withDatabase(async (deps) => {
+      const org = await getOrgBySlug(deps, { slug: options.org });
+      print({ api_keys: (await listApiKeys(deps, { orgId: org.id })).map(keyJson) });
+    });
+    return;
+  }
+  if (action === "create") {
+    const options = parseOptions(args, keysCreateSchema);
+    await withDatabase(async (deps) => {
+      const org = await getOrgBySlug(deps, { slug: options.org });
+      const key = await createApiKey(deps, {
+        orgId: org.id,
+        role: options.role,
+        name: options.name,
+        expiresAt: options.expiresAt === undefined ? null : new Date(options.expiresAt),
+        actor: platformActor,
+      });
+      print({ api_key: { ...keyJson(key), token: key.token } });
+    });
+    return;
+  }
+  if (action === "revoke") {
+    const options = parseOptions(args, keysRevokeSchema);
+    await withDatabase(async (deps) => {
+      const org = await getOrgBySlug(deps, { slug: options.org });
+      const key = await revokeApiKey(deps, {
+        orgId: org.id,
+        keyId: options.id,
+        actor: platformActor,
+      });
+      print({ api_key: keyJson(key) });
+    });
+    return;
+  }
+  throw new UsageError(`unknown keys command: ${action ?? "(none)"}`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -155,6 +274,14 @@ async function main(argv: string[]): Promise<void> {
   }
   if (resource === "org" && action === "create") {
     await orgCreate(rest);
+    return;
+  }
+  if (resource === "org" && action === "list") {
+    await orgList(rest);
+    return;
+  }
+  if (resource === "keys") {
+    await keysCommand(action, rest);
     return;
   }
   throw new UsageError(`unknown command: ${argv.join(" ")}`);

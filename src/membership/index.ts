@@ -83,7 +83,7 @@ export type { AllocateLedgerInput } from "./orgs/allocate-ledger.ts";
 export { allocateLedger } from "./orgs/allocate-ledger.ts";
 export type { CreateOrgInput, CreateOrgResult } from "./orgs/create-org.ts";
 export { createOrg, defaultTiers } from "./orgs/create-org.ts";
-export { getOrg } from "./orgs/get-org.ts";
+export { getOrg, getOrgBySlug, listOrgs } from "./orgs/get-org.ts";
 export type { GetTrialBalanceInput } from "./orgs/get-trial-balance.ts";
 export { getTrialBalance } from "./orgs/get-trial-balance.ts";
 export { listTiers } from "./orgs/list-tiers.ts";
