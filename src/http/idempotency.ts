@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { and, eq, isNull, lte, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lte, sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Db, FieldCipher } from "../membership/index.ts";
@@ -315,4 +315,46 @@ export function idempotency(
     }
     return undefined;
   };
+}
+
+/** Stored answers one erasure looks through at most: a day's worth for a busy org. */
+const purgeScanRowsMax = 100_000;
+
+/**
+ * Deletes the org's stored answers that contain `needle` (a member id): an erased member's
+ * personal data must not be replayable from here. Answers are encrypted, so each of the org's
+ * live records is decrypted and looked at; records live 24 h, so this is bounded. Returns how
+ * many were deleted.
+ */
+export async function purgeIdempotentAnswersMentioning(
+  db: Db,
+  cipher: FieldCipher,
+  orgId: string,
+  needle: string,
+): Promise<number> {
+  assert.ok(needle.length >= 16, "a needle specific enough not to match by chance");
+  const rows = await db
+    .select({
+      id: idempotencyKeys.id,
+      key: idempotencyKeys.key,
+      body: idempotencyKeys.responseBody,
+    })
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.orgId, orgId), eq(idempotencyKeys.state, "completed")))
+    .limit(purgeScanRowsMax);
+  const matching = rows
+    .filter(
+      (row) =>
+        row.body !== null &&
+        cipher.decrypt(row.body, associatedData({ orgId, key: row.key })).includes(needle),
+    )
+    .map((row) => row.id);
+  if (matching.length === 0) {
+    return 0;
+  }
+  const deleted = await db
+    .delete(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.orgId, orgId), inArray(idempotencyKeys.id, matching)))
+    .returning({ id: idempotencyKeys.id });
+  return deleted.length;
 }

@@ -263,6 +263,9 @@ export const MemberSchema = z
     phone: z.string().nullable(),
     first_name: z.string().nullable(),
     last_name: z.string().nullable(),
+    erased_at: instant.nullable().openapi({
+      description: "When the personal data was erased (POST /v1/members/{id}/erase); null if kept.",
+    }),
     created_at: instant,
     updated_at: instant,
   })
@@ -278,6 +281,7 @@ export function memberDto(member: Member): z.infer<typeof MemberSchema> {
     phone: member.phone,
     first_name: member.firstName,
     last_name: member.lastName,
+    erased_at: member.erasedAt?.toISOString() ?? null,
     created_at: member.createdAt.toISOString(),
     updated_at: member.updatedAt.toISOString(),
   };

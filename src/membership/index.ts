@@ -65,6 +65,7 @@ export type { EnrollMemberInput } from "./members/enroll-member.ts";
 export { enrollMember } from "./members/enroll-member.ts";
 export type { EnrollMemberWithLedgerResult } from "./members/enroll-member-with-ledger.ts";
 export { enrollMemberWithLedger } from "./members/enroll-member-with-ledger.ts";
+export { eraseMember } from "./members/erase-member.ts";
 export type { FindMemberByExternalRefInput } from "./members/find-member-by-external-ref.ts";
 export { findMemberByExternalRef } from "./members/find-member-by-external-ref.ts";
 export type { FindMembersByEmailInput } from "./members/find-members-by-email.ts";

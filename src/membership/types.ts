@@ -63,6 +63,8 @@ export interface Member {
   phone: string | null;
   firstName: string | null;
   lastName: string | null;
+  /** When the personal data was erased; null while it is kept. */
+  erasedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }

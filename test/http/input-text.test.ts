@@ -122,6 +122,8 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       body: { points: 1, external_id: "text-test-redemption", hold_seconds: 600 },
     },
+    "post /v1/members/{id}/erase": { key: "admin", params: { id: member.id } },
+    "get /v1/members/{id}/export": { key: "admin", params: { id: member.id } },
     "post /v1/members/{id}/adjustments": {
       key: "admin",
       params: { id: member.id },

@@ -32,6 +32,8 @@ const routes: Array<[string, string]> = [
   ["get", "/v1/members/{id}/tier/explain"],
   ["post", "/v1/members/{id}/redemptions"],
   ["post", "/v1/members/{id}/adjustments"],
+  ["post", "/v1/members/{id}/erase"],
+  ["get", "/v1/members/{id}/export"],
   ["post", "/v1/transactions"],
   ["post", "/v1/transactions/batch"],
   ["post", "/v1/transactions/{external_id}/refunds"],

@@ -54,6 +54,7 @@ import {
   orgScopedApp,
   writeGuards,
 } from "./common.ts";
+import { registerPrivacyRoutes } from "./privacy.ts";
 import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
 import { registerTierRoutes } from "./tiers.ts";
 
@@ -76,6 +77,7 @@ const memberExample = {
   phone: "+33 6 12 34 56 78",
   first_name: "Ada",
   last_name: "Lovelace",
+  erased_at: null,
   created_at: "2026-01-31T12:00:00.000Z",
   updated_at: "2026-01-31T12:00:00.000Z",
 } satisfies z.output<typeof MemberSchema>;
@@ -158,6 +160,7 @@ export function membersRoutes(deps: RouteDeps) {
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
+  registerPrivacyRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({

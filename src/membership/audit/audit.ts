@@ -25,6 +25,7 @@ export const auditActions = [
   "member.points_adjusted",
   "api_key.created",
   "api_key.revoked",
+  "member.erased",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

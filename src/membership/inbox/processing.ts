@@ -16,7 +16,7 @@ import type { InboxEventOutcome, InboxPayload, QueuedInboxEvent } from "./types.
  * First key of the inbox's advisory locks (the second is the org's hash): a fixed int4 that no
  * other lock of this database uses (the migration lock is a single int8).
  */
-const inboxLockNamespace = 1_768_841_003;
+export const inboxLockNamespace = 1_768_841_003;
 
 export type InboxLockResult<T> = { locked: true; value: T } | { locked: false };
 

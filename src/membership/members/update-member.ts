@@ -106,6 +106,15 @@ export async function updateMember(
         status: current.status,
       });
     }
+    const personal = changes.emailEncrypted !== undefined || changes.phoneEncrypted !== undefined;
+    const named =
+      changes.firstNameEncrypted !== undefined || changes.lastNameEncrypted !== undefined;
+    if (current.erasedAt !== null && (personal || named)) {
+      throw new DomainError("invalid_state", "an erased member's personal data cannot be set", {
+        memberId,
+        erasedAt: current.erasedAt.toISOString(),
+      });
+    }
 
     const [row] = await tx
       .update(members)

@@ -225,6 +225,8 @@ export const members = pgTable(
       .notNull()
       .default(sql`0`),
     ledgerPostedAt: timestamp("ledger_posted_at", { withTimezone: true }),
+    /** When the member's personal data was erased (irreversibly); null while it is kept. */
+    erasedAt: timestamp("erased_at", { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
@@ -324,6 +326,7 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "points.expiring",
   "points.expired",
   "rfm.segment_changed",
+  "member.erased",
 ]);
 
 /**

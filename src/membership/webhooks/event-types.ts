@@ -19,6 +19,7 @@ export const webhookEventTypes = [
   "rfm.segment_changed",
   "event.processed",
   "event.failed",
+  "member.erased",
 ] as const;
 
 export type WebhookEventType = (typeof webhookEventTypes)[number];

@@ -189,6 +189,8 @@ export async function webhookEventData(
       };
     case "member.updated":
       return pick(payload, ["member_id", "external_ref", "changed", "status"]);
+    case "member.erased":
+      return pick(payload, ["member_id", "external_ref", "erased_at"]);
     case "stamp_card.completed":
       return pick(payload, ["member_id", "program_id", "completion", "reward_points"]);
     case "tier.changed":
