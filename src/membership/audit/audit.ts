@@ -23,6 +23,9 @@ export const auditActions = [
   "webhook.created",
   "webhook.deleted",
   "member.points_adjusted",
+  "stamp_program.created",
+  "stamp_program.updated",
+  "stamp_program.deactivated",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 
