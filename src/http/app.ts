@@ -36,6 +36,7 @@ import { queueBoardPath, queueBoardRoutes } from "./routes/queue-board.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
 import { jobsRoutes, rfmRoutes, segmentsRoutes } from "./routes/segments.ts";
 import { settingsRoutes } from "./routes/settings.ts";
+import { stampProgramsRoutes } from "./routes/stamp-programs.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 import { webhooksRoutes } from "./routes/webhooks.ts";
@@ -114,6 +115,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/rfm", rfmRoutes(routeDeps)],
     ["/v1/jobs", jobsRoutes(routeDeps)],
     ["/v1/audit", auditRoutes(routeDeps)],
+    ["/v1/stamp-programs", stampProgramsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

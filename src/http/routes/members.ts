@@ -55,6 +55,7 @@ import {
   writeGuards,
 } from "./common.ts";
 import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
+import { registerStampCardRoutes } from "./stamp-programs.ts";
 import { registerTierRoutes } from "./tiers.ts";
 
 const tags = ["members"];
@@ -158,6 +159,7 @@ export function membersRoutes(deps: RouteDeps) {
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
+  registerStampCardRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({
