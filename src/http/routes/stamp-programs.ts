@@ -362,9 +362,11 @@ export function stampProgramsRoutes(deps: RouteDeps) {
         "(`active_from`, `active_until`; `null` opens a side) and `active`. `stamps_per_card` " +
         "and `reward` cannot change: they are the amounts of the card completions on the " +
         "ledger, so a request naming them is refused with 400 `validation_failed` at that " +
-        "field. A change applies to purchases recorded after it (other API processes may use " +
-        "the previous rules for a few seconds); stamps already earned stay. Written to the " +
-        "audit log (`stamp_program.updated`, before and after). Role: admin.",
+        "field. A window ending before it starts is 400 too: `invalid_input` naming " +
+        "`active_until` when only the stored bound shows it. A change applies to purchases " +
+        "recorded after it (other API processes may use the previous rules for a few " +
+        "seconds); stamps already earned stay. Written to the audit log " +
+        "(`stamp_program.updated`, before and after). Role: admin.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin"]),
       request: {
