@@ -38,6 +38,7 @@ import { redemptionsRoutes } from "./routes/redemptions.ts";
 import { jobsRoutes, rfmRoutes, segmentsRoutes } from "./routes/segments.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { simulateRoutes } from "./routes/simulate.ts";
+import { stampProgramsRoutes } from "./routes/stamp-programs.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 import { webhooksRoutes } from "./routes/webhooks.ts";
@@ -118,6 +119,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/audit", auditRoutes(routeDeps)],
     ["/v1/simulate", simulateRoutes(routeDeps)],
     ["/v1/api-keys", apiKeysRoutes(routeDeps)],
+    ["/v1/stamp-programs", stampProgramsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

@@ -37,6 +37,10 @@ export const emailLengthMax = membershipLimits.emailLengthMax;
 export const phoneLengthMax = membershipLimits.phoneLengthMax;
 export const personNameLengthMax = membershipLimits.personNameLengthMax;
 export const orgNameLengthMax = membershipLimits.orgNameLengthMax;
+export const stampProgramNameLengthMax = membershipLimits.stampProgramNameLengthMax;
+export const stampsPerCardMax = membershipLimits.stampsRequiredMax;
+export const stampEarnCategoriesMax = membershipLimits.stampEarnCategoriesMax;
+export const stampEarnSkusMax = membershipLimits.stampEarnSkusMax;
 export const slugLengthMax = 64;
 export const timezoneLengthMax = 64;
 /** Ids in paths are UUIDs; anything longer is refused before it reaches a query. */

@@ -39,6 +39,10 @@ const tags = [
   { name: "transactions", description: "Purchases (one or a batch) and refunds, from a till." },
   { name: "members", description: "Enrolment, profile, balances and points history." },
   { name: "redemptions", description: "Holding points, then fulfilling or cancelling the hold." },
+  {
+    name: "stamp-programs",
+    description: "Stamp cards: how purchases earn stamps, and what a full card gives.",
+  },
   { name: "ledger", description: "The books: trial balance per unit." },
   { name: "orgs", description: "Platform operation: creating an org and its API keys." },
   { name: "operations", description: "Liveness, readiness, metrics and this documentation." },

@@ -7,7 +7,7 @@ import type { DomainErrorCode } from "./errors.ts";
 
 export type { HistoryEntry, TrialBalance, WalletBalance };
 
-/** A line of a purchase. Stamp programs with a category count the `quantity` of its lines. */
+/** A line of a purchase. Stamp programs earning per item count the `quantity` of its lines. */
 export interface PurchaseItem {
   sku: string;
   category?: string | null;
@@ -25,10 +25,29 @@ export interface StampProgram {
   ledger: number;
   stampsRequired: bigint;
   rewardPoints: bigint;
-  /** Null: one stamp per purchase; otherwise one per unit of items in this category. */
-  matchCategory: string | null;
+  /** Which purchases earn stamps, and how many. */
+  earn: StampEarnRule;
+  /** Purchases earn when their time is in [activeFrom, activeUntil); null: open on that side. */
+  activeFrom: Date | null;
+  activeUntil: Date | null;
+  /** False once deactivated: nothing earns here any more; the cards stay readable. */
   active: boolean;
   createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * A stamp program's earn rule. An item matches when its category is one of `categories` or its
+ * sku one of `skus`; with both empty every item matches and every purchase qualifies. A purchase
+ * qualifies when it is at least `amountMinMinor` and has a matching item.
+ */
+export interface StampEarnRule {
+  /** `purchase`: one stamp per qualifying purchase; `item`: one per unit of matching items. */
+  per: "purchase" | "item";
+  /** Smallest purchase amount in minor units that earns; null: any. */
+  amountMinMinor: bigint | null;
+  categories: readonly string[];
+  skus: readonly string[];
 }
 
 export interface StampsEarned {

@@ -75,6 +75,9 @@ export const stampProgramNameLengthMax = 100;
 /** Stamp programs per org; a purchase reads all the active ones. */
 export const stampProgramsPerOrgMax = 16;
 export const stampsRequiredMax = 1_000;
+/** Categories, and skus, one stamp program's earn rule may name. */
+export const stampEarnCategoriesMax = 50;
+export const stampEarnSkusMax = 100;
 /** Card completions one purchase may trigger per program; a bound on the completion loop. */
 export const completionsPerPurchaseMax = 64;
 /** Ledgers one org may have: points plus one per stamp program. */

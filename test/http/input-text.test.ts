@@ -54,6 +54,7 @@ let failedJobId = "";
 let jobs: JobProducer;
 const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
 let webhookId: string;
+let stampProgramId: string;
 const purchaseExternalId = "text-test-purchase";
 
 type Key = "platform" | "admin" | "pos" | "finance" | "none";
@@ -145,6 +146,32 @@ function baseRequests(): Record<string, BaseRequest> {
         items: [{ sku: "SKU-1", category: "coffee", quantity: 1, amount: 100 }],
       },
     },
+    "post /v1/stamp-programs": {
+      key: "admin",
+      body: {
+        name: "Text card",
+        stamps_per_card: 5,
+        earn: { per: "item", min_amount: 100, categories: ["drinks"], skus: ["coffee"] },
+        reward: { points: 10 },
+        active_from: "2026-01-01T00:00:00Z",
+        active_until: "2030-01-01T00:00:00Z",
+      },
+    },
+    "get /v1/stamp-programs": { key: "finance" },
+    "get /v1/stamp-programs/{id}": { key: "pos", params: { id: stampProgramId } },
+    "patch /v1/stamp-programs/{id}": {
+      key: "admin",
+      params: { id: stampProgramId },
+      body: {
+        name: "Text card, renamed",
+        earn: { per: "purchase", categories: ["drinks"], skus: ["coffee"] },
+        active_from: "2026-01-01T00:00:00Z",
+        active_until: null,
+        active: true,
+      },
+    },
+    "delete /v1/stamp-programs/{id}": { key: "admin", params: { id: stampProgramId } },
+    "get /v1/members/{id}/stamp-cards": { key: "finance", params: { id: member.id } },
     "get /v1/audit": {
       key: "finance",
       query: { action: "settings.updated", target_type: "settings", target_id: "x" },
@@ -479,6 +506,17 @@ beforeAll(async () => {
   });
   expect(webhook.status).toBe(201);
   webhookId = String(webhook.body.webhook?.id);
+  const program = await call(harness.app, "POST", "/v1/stamp-programs", {
+    key: org.keys.admin,
+    body: {
+      name: "Text visits",
+      stamps_per_card: 3,
+      earn: { per: "purchase" },
+      reward: { points: 1 },
+    },
+  });
+  expect(program.status).toBe(201);
+  stampProgramId = String(program.body.stamp_program?.id);
 });
 afterAll(async () => {
   await harness?.close();

@@ -49,7 +49,7 @@ describe("POST /v1/simulate/purchase", () => {
       name: "Coffee card",
       stampsRequired: 10n,
       rewardPoints: 50n,
-      matchCategory: "coffee",
+      earn: { per: "item", categories: ["coffee"] },
     });
     const bronze = await enrollOverHttp(harness, org);
     const silver = await enrollOverHttp(harness, org);

@@ -67,7 +67,7 @@ describe("POST /v1/transactions", () => {
       name: "Coffee card",
       stampsRequired: 5n,
       rewardPoints: 50n,
-      matchCategory: "coffee",
+      earn: { per: "item", categories: ["coffee"] },
     });
     const response = await call(harness.app, "POST", "/v1/transactions", {
       key: org.keys.pos,

@@ -56,6 +56,7 @@ import {
 } from "./common.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
 import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
+import { registerStampCardRoutes } from "./stamp-programs.ts";
 import { registerTierRoutes } from "./tiers.ts";
 
 const tags = ["members"];
@@ -161,6 +162,7 @@ export function membersRoutes(deps: RouteDeps) {
   registerTierRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
+  registerStampCardRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({

@@ -26,6 +26,9 @@ export const auditActions = [
   "api_key.created",
   "api_key.revoked",
   "member.erased",
+  "stamp_program.created",
+  "stamp_program.updated",
+  "stamp_program.deactivated",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -21,6 +21,8 @@ export interface EarningInput {
     /** In minor units of the org's currency, positive. */
     amountMinor: bigint;
     items: readonly EarningItem[];
+    /** When it happened (its `occurred_at`, or when it was received): judged by program windows. */
+    occurredAt: Date;
   };
   /** The member's tier: its multiplier in basis points (10,000 = ×1). */
   tier: { multiplierBps: number };
@@ -29,7 +31,7 @@ export interface EarningInput {
     baseRatePointsPerUnit: number;
     /** Minor-unit digits of the org's currency (2 for EUR). */
     currencyExponent: number;
-    /** The org's programs; only active ones grant stamps. */
+    /** The org's programs; only active ones grant stamps, within their window. */
     stampPrograms: readonly StampProgram[];
   };
 }
@@ -55,10 +57,10 @@ export type Earning =
 /**
  * Points: floor(amount × rate × multiplier), on the purchase amount (discounts and tenders make
  * line sums an unreliable basis), split into the base rate's share and the tier's bonus. Stamps:
- * one per purchase for a program without a category, else one per unit of matching items.
+ * per program, as its earn rule says (`stampsFor`).
  *
  * @example
- * earn({ purchase: { amountMinor: 1999n, items: [] }, tier: { multiplierBps: 12_500 },
+ * earn({ purchase: { amountMinor: 1999n, items: [], occurredAt }, tier: { multiplierBps: 12_500 },
  *   org: { baseRatePointsPerUnit: 1, currencyExponent: 2, stampPrograms: [] } })
  * // { kind: "earned", points: 24n, breakdown: [{ kind: "base", points: 19n },
  * //   { kind: "tier", points: 5n }], stamps: [] }
@@ -102,22 +104,50 @@ function stampGrants(
 ): StampGrant[] {
   const grants: StampGrant[] = [];
   for (const program of programs) {
-    if (!program.active) {
-      continue;
-    }
-    let stamps = 0n;
-    if (program.matchCategory === null) {
-      stamps = 1n;
-    } else {
-      for (const item of purchase.items) {
-        if (item.category === program.matchCategory) {
-          stamps += BigInt(item.quantity);
-        }
-      }
-    }
+    const stamps = stampsFor(program, purchase);
     if (stamps > 0n) {
       grants.push({ programId: program.id, ledger: program.ledger, stamps });
     }
   }
   return grants;
+}
+
+/**
+ * The stamps one purchase earns in one program. Nothing when the program is inactive, when the
+ * purchase's time is outside [activeFrom, activeUntil), when its amount is below the minimum, or
+ * when the rule restricts items and none matches. Otherwise `per: "purchase"` earns one stamp and
+ * `per: "item"` one per unit of matching items (of every item without a restriction).
+ */
+export function stampsFor(program: StampProgram, purchase: EarningInput["purchase"]): bigint {
+  const { earn: rule } = program;
+  const time = purchase.occurredAt.getTime();
+  assert.ok(Number.isFinite(time), "a purchase has a time");
+  if (!program.active) {
+    return 0n;
+  }
+  if (program.activeFrom !== null && time < program.activeFrom.getTime()) {
+    return 0n;
+  }
+  if (program.activeUntil !== null && time >= program.activeUntil.getTime()) {
+    return 0n;
+  }
+  if (rule.amountMinMinor !== null && purchase.amountMinor < rule.amountMinMinor) {
+    return 0n;
+  }
+  const restricted = rule.categories.length > 0 || rule.skus.length > 0;
+  const matches = (item: EarningItem): boolean =>
+    !restricted ||
+    (item.category !== null && rule.categories.includes(item.category)) ||
+    rule.skus.includes(item.sku);
+  if (rule.per === "purchase") {
+    return !restricted || purchase.items.some(matches) ? 1n : 0n;
+  }
+  let units = 0n;
+  for (const item of purchase.items) {
+    assert.ok(Number.isSafeInteger(item.quantity) && item.quantity > 0, "a quantity is positive");
+    if (matches(item)) {
+      units += BigInt(item.quantity);
+    }
+  }
+  return units;
 }

@@ -57,7 +57,8 @@ export function memberNameKey(request: Checked): string | null {
 
 /**
  * Finds the member of every checked request (by id or by external ref, always within the
- * request's org) with their tier's multiplier, and computes what each earns. Members seen active
+ * request's org) with their tier's multiplier, and computes what each earns (at its
+ * `occurredAt`, or `now` for a purchase sent without one). Members seen active
  * before come from the pool's hints, the others from one statement. A hint is only a guess:
  * the insert re-checks, in the same statement, that the member is still active with that
  * multiplier, and a request whose guess was wrong is resolved again from Postgres. With
@@ -67,6 +68,7 @@ export async function resolveMembers(
   store: Store,
   contexts: ReadonlyMap<string, OrgLedgerContext | DomainError>,
   slots: Slot[],
+  now: Date,
   options: { hints: boolean } = { hints: true },
 ): Promise<void> {
   const checked = slots.flatMap((slot) => (slot.state === "checked" ? [slot.checked] : []));
@@ -168,7 +170,12 @@ export async function resolveMembers(
     assert.ok(context !== undefined && !(context instanceof DomainError), "org loaded");
     assert.ok(Number.isSafeInteger(member.multiplierBps) && member.multiplierBps > 0);
     const earning = earn({
-      purchase: { amountMinor: request.amountMinor, items: earningItems(request.items) },
+      purchase: {
+        amountMinor: request.amountMinor,
+        items: earningItems(request.items),
+        // The time the intent is stored with (intake-intents.ts): the same `now` of the batch.
+        occurredAt: request.occurredAt ?? now,
+      },
       tier: { multiplierBps: member.multiplierBps },
       org: {
         baseRatePointsPerUnit: context.org.settings.baseRatePointsPerUnit,

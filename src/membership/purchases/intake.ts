@@ -146,7 +146,7 @@ export async function stagePurchaseRequests(
   // Bounded: a request goes round again only when its member changed between being resolved and
   // being inserted, which takes a concurrent suspension or tier change each time.
   for (let attempt = 1; ; attempt += 1) {
-    await resolveMembers(deps, contexts, slots);
+    await resolveMembers(deps, contexts, slots, now);
     // A refused request may be a retry of one that succeeded (its member since suspended, say),
     // and a request that would create a location must not, if it is a retry or a conflict: look
     // those up first. The common new purchase at a known store needs no lookup.

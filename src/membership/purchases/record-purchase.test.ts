@@ -209,7 +209,7 @@ describe("stamp cards", () => {
       name: "Coffee",
       stampsRequired: 10n,
       rewardPoints: 50n,
-      matchCategory: "coffee",
+      earn: { per: "item", categories: ["coffee"] },
     });
     const member = await buildLedgerMember(deps, org.id);
     const result = await recordPurchase(deps, {
@@ -242,7 +242,7 @@ describe("stamp cards", () => {
       name: "Pastries",
       stampsRequired: 3n,
       rewardPoints: 40n,
-      matchCategory: "pastry",
+      earn: { per: "item", categories: ["pastry"] },
     });
     const member = await buildLedgerMember(deps, org.id);
     const result = await recordPurchase(deps, {

@@ -176,7 +176,7 @@ describe("what a posted purchase leaves in Postgres", () => {
       name: "Coffee",
       stampsRequired: 10n,
       rewardPoints: 50n,
-      matchCategory: "coffee",
+      earn: { per: "item", categories: ["coffee"] },
     });
     const member = await buildLedgerMember(deps, org.id);
     const occurredAt = new Date("2026-11-20T09:08:07.006Z");

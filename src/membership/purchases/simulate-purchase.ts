@@ -38,6 +38,7 @@ export async function simulatePurchase(
 ): Promise<SimulatedPurchase> {
   const { orgId, currency, ...purchase } = input;
   const context = await loadOrgLedger(deps, orgId);
+  const now = nowOf(deps);
   const checked = checkPurchase(
     {
       ...purchase,
@@ -45,11 +46,11 @@ export async function simulatePurchase(
       currency: currency ?? context.org.currency,
     },
     context,
-    nowOf(deps),
+    now,
   );
   const slots: Slot[] = [{ state: "checked", checked }];
   // Read from Postgres, not the pool's hints: no insert follows to catch a stale guess.
-  await resolveMembers(deps, new Map([[orgId, context]]), slots, { hints: false });
+  await resolveMembers(deps, new Map([[orgId, context]]), slots, now, { hints: false });
   const [slot] = slots;
   assert.ok(slot !== undefined);
   if (slot.state === "refused") {

@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { count, eq } from "drizzle-orm";
 import { provisionLedger } from "../../ledger/index.ts";
+import { type AuditActor, platformActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { invalidInput, loadOrgLedger } from "../intents/support.ts";
 import type { StampProgram } from "../ledger-types.ts";
 import {
-  categoryLengthMax,
   documentPointsMax,
   stampProgramNameLengthMax,
   stampProgramsPerOrgMax,
@@ -15,29 +15,40 @@ import {
 import { allocateLedger } from "../orgs/allocate-ledger.ts";
 import { invalidateOrgCaches } from "../store/caches.ts";
 import { orgs, stampPrograms } from "../store/schema.ts";
+import {
+  checkEarnRule,
+  checkWindow,
+  type StampEarnRuleInput,
+  stampProgramAuditView,
+} from "./program-rules.ts";
 import { toStampProgram } from "./stamp-cards.ts";
 
 export interface CreateStampProgramInput {
   orgId: string;
   name: string;
-  /** Stamps that fill a card, 1..stampsRequiredMax. */
+  /** Stamps that fill a card, 1..stampsRequiredMax. Fixed once created. */
   stampsRequired: bigint;
-  /** Points credited when a card completes; may be 0. */
+  /** Points credited when a card completes; may be 0. Fixed once created. */
   rewardPoints: bigint;
-  /** Null or absent: every purchase earns one stamp. Otherwise one per unit in this category. */
-  matchCategory?: string | null;
+  /** Absent: one stamp per purchase, any purchase. */
+  earn?: StampEarnRuleInput;
+  /** Purchases earn when their time is in [activeFrom, activeUntil); absent or null: open. */
+  activeFrom?: Date | null;
+  activeUntil?: Date | null;
+  /** Who asks, for the audit log; the platform itself when absent (tests, the command line). */
+  actor?: AuditActor;
 }
 
 /**
- * Creates a stamp-card program with its own ledger (unit "stamps:<id>"), then provisions that
- * ledger's control accounts. Provisioning is idempotent and repeated when a member's first card
- * is opened, so a crash between the two steps leaves nothing to repair by hand.
+ * Creates a stamp-card program with its own ledger (unit "stamps:<id>") and its audit entry in one
+ * transaction, then provisions that ledger's control accounts. Provisioning is idempotent and
+ * repeated when a member's first card is opened, so a crash between the two steps leaves nothing
+ * to repair by hand.
  */
 export async function createStampProgram(
   deps: LedgerDeps,
   input: CreateStampProgramInput,
 ): Promise<StampProgram> {
-  const matchCategory = input.matchCategory ?? null;
   if (input.name.length === 0 || input.name.length > stampProgramNameLengthMax) {
     throw invalidInput("program name length out of range", { field: "name" });
   }
@@ -47,16 +58,13 @@ export async function createStampProgram(
   if (input.rewardPoints < 0n || input.rewardPoints > documentPointsMax) {
     throw invalidInput("reward points out of range", { field: "rewardPoints" });
   }
-  if (
-    matchCategory !== null &&
-    (matchCategory.length === 0 || matchCategory.length > categoryLengthMax)
-  ) {
-    throw invalidInput("match category length out of range", { field: "matchCategory" });
-  }
+  const earn = checkEarnRule(input.earn ?? { per: "purchase" });
+  const window = { activeFrom: input.activeFrom ?? null, activeUntil: input.activeUntil ?? null };
+  checkWindow(window);
   const { org } = await loadOrgLedger(deps, input.orgId);
   const id = randomUUID();
 
-  const row = await deps.db.transaction(async (tx) => {
+  const program = await deps.db.transaction(async (tx) => {
     // Serialises program creation per org, so the count below cannot be raced past the bound.
     await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
     const [existing] = await tx
@@ -76,16 +84,31 @@ export async function createStampProgram(
         ledger,
         stampsRequired: Number(input.stampsRequired),
         rewardPoints: input.rewardPoints,
-        matchCategory,
+        earnPer: earn.per,
+        earnAmountMinMinor: earn.amountMinMinor,
+        earnCategories: [...earn.categories],
+        earnSkus: [...earn.skus],
+        activeFrom: window.activeFrom,
+        activeUntil: window.activeUntil,
       })
       .returning();
     assert.ok(inserted !== undefined, "insert into stamp_programs returned no row");
-    return inserted;
+    const created = toStampProgram(inserted);
+    await writeAudit(tx, {
+      orgId: org.id,
+      actor: input.actor ?? platformActor,
+      action: "stamp_program.created",
+      targetType: "stamp_program",
+      targetId: id,
+      before: null,
+      after: stampProgramAuditView(created),
+    });
+    return created;
   });
   // Purchases in this process see the new program from now on; other processes within
   // orgCacheTtlMs. A purchase that stamps it before the ledger below is provisioned provisions
   // it itself (ensureStampWallets), so the order does not matter.
   invalidateOrgCaches(deps.caches, org.id);
-  await provisionLedger(deps.ledger, row.ledger);
-  return toStampProgram(row);
+  await provisionLedger(deps.ledger, program.ledger);
+  return program;
 }

@@ -35,13 +35,33 @@ export function toStampProgram(row: typeof stampPrograms.$inferSelect): StampPro
   assert.ok(row.stampsRequired > 0, "a card needs stamps");
   assert.ok(row.rewardPoints >= 0n, "a reward is not negative");
   assert.ok(row.ledger > 0, "a program has a ledger");
-  return { ...row, stampsRequired: BigInt(row.stampsRequired) };
+  assert.ok(row.earnAmountMinMinor === null || row.earnAmountMinMinor > 0n, "a positive minimum");
+  return {
+    id: row.id,
+    orgId: row.orgId,
+    name: row.name,
+    ledger: row.ledger,
+    stampsRequired: BigInt(row.stampsRequired),
+    rewardPoints: row.rewardPoints,
+    // Frozen: the cached list is shared by every purchase of the org.
+    earn: Object.freeze({
+      per: row.earnPer,
+      amountMinMinor: row.earnAmountMinMinor,
+      categories: Object.freeze([...row.earnCategories]),
+      skus: Object.freeze([...row.earnSkus]),
+    }),
+    activeFrom: row.activeFrom,
+    activeUntil: row.activeUntil,
+    active: row.active,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }
 
 /**
- * Every stamp program of the org, oldest first (at most `stampProgramsPerOrgMax`, which
- * createStampProgram enforces). Cached per pool for `orgCacheTtlMs`; creating a program drops
- * the entry in this process. The list is frozen: callers share it.
+ * Every stamp program of the org, active or not, oldest first (at most `stampProgramsPerOrgMax`,
+ * which createStampProgram enforces). Cached per pool for `orgCacheTtlMs`; creating, changing or
+ * deactivating a program drops the entry in this process. The list is frozen: callers share it.
  */
 export function stampProgramsOf(store: Store, orgId: string): Promise<readonly StampProgram[]> {
   const { db } = store;

@@ -7,9 +7,10 @@
  * - an org's row and points ledger (`orgs`): the ledger number and currency never change; the
  *   settings (earning rate, welcome bonus, hold default) may be up to `orgCacheTtlMs` old;
  * - an org's stamp programs (`stampPrograms`): dropped at once in this process when a program
- *   is created here; a program created by another process is seen within `orgCacheTtlMs`. A
+ *   is created, changed or deactivated here; other processes see it within `orgCacheTtlMs`. A
  *   program's ledger, stamps required and reward never change, so a stale list never posts a
- *   wrong transfer: at worst a purchase in that window earns no stamps in the new program;
+ *   wrong transfer: at worst a purchase in that window earns stamps by the previous earn rules,
+ *   window or active flag (none in a program just created);
  * - member existence in an org (`members`), a member's finished enrollment (`enrolled`), a
  *   location's number (`locations`, `locationNumbers`) and an opened stamp card (`stampCards`):
  *   members, locations and cards are never deleted nor moved between orgs, and an enrollment

@@ -332,7 +332,8 @@ export const outboxTopic = pgEnum("outbox_topic", [
 /**
  * Stamp-card programs. Each has its own ledger (unit "stamps:<id>"), so stamps never mix with
  * points or with another program's stamps. `stamps_required` and `reward_points` are part of the
- * completion transfers and never change once created.
+ * completion transfers and never change once created; the earn rules, the window, the name and
+ * `active` may change (they only decide which future purchases earn stamps).
  */
 export const stampPrograms = pgTable(
   "stamp_programs",
@@ -349,16 +350,43 @@ export const stampPrograms = pgTable(
     stampsRequired: integer("stamps_required").notNull(),
     /** Points credited to the member's points wallet when a card completes. */
     rewardPoints: bigint("reward_points", { mode: "bigint" }).notNull(),
-    /** Null: every purchase earns one stamp. Otherwise one stamp per unit of matching items. */
-    matchCategory: text("match_category"),
+    /**
+     * `purchase`: one stamp per qualifying purchase; `item`: one per unit (quantity) of matching
+     * items (every item when neither categories nor skus restrict them).
+     */
+    earnPer: text("earn_per", { enum: ["purchase", "item"] })
+      .notNull()
+      .default("purchase"),
+    /** Smallest purchase amount (minor units) that earns; null: any amount. */
+    earnAmountMinMinor: bigint("earn_amount_min_minor", { mode: "bigint" }),
+    /**
+     * Items match when their category is one of these or their sku one of `earn_skus`; both empty:
+     * no restriction (every purchase qualifies, every item matches).
+     */
+    earnCategories: text("earn_categories").array().notNull().default(sql`'{}'::text[]`),
+    earnSkus: text("earn_skus").array().notNull().default(sql`'{}'::text[]`),
+    /** Purchases earn when their `occurred_at` is in [active_from, active_until); null: open. */
+    activeFrom: timestamp("active_from", { withTimezone: true }),
+    activeUntil: timestamp("active_until", { withTimezone: true }),
+    /** False once deactivated: no purchase earns stamps here; the cards stay readable. */
     active: boolean("active").notNull().default(true),
     createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     unique("stamp_programs_org_id_id_key").on(table.orgId, table.id),
     uniqueIndex("stamp_programs_ledger_key").on(table.ledger),
     check("stamp_programs_stamps_required_check", sql`${table.stampsRequired} > 0`),
     check("stamp_programs_reward_points_check", sql`${table.rewardPoints} >= 0`),
+    check("stamp_programs_earn_per_check", sql`${table.earnPer} in ('purchase', 'item')`),
+    check(
+      "stamp_programs_earn_amount_min_check",
+      sql`${table.earnAmountMinMinor} is null or ${table.earnAmountMinMinor} > 0`,
+    ),
+    check(
+      "stamp_programs_window_check",
+      sql`${table.activeFrom} is null or ${table.activeUntil} is null or ${table.activeFrom} < ${table.activeUntil}`,
+    ),
   ],
 );
 
