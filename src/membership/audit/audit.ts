@@ -23,6 +23,8 @@ export const auditActions = [
   "webhook.created",
   "webhook.deleted",
   "member.points_adjusted",
+  "member.tier_overridden",
+  "member.tier_override_cleared",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 
