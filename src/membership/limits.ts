@@ -42,6 +42,10 @@ export const emailLengthMax = 254;
 export const phoneLengthMax = 32;
 export const personNameLengthMax = 100;
 export const tierReasonLengthMax = 200;
+/** A manual tier override's reason, kept on the member, in the history and the audit log. */
+export const tierOverrideReasonLengthMax = 200;
+/** How far ahead an override's `expires_at` may lie: ten years. */
+export const tierOverrideDaysMax = 3_660;
 
 /** Members returned by one e-mail lookup; more than a handful means the data needs a look. */
 export const membersByEmailMax = 50;

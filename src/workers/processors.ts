@@ -8,11 +8,17 @@ import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
 import { expiryProcessor } from "./expiry/processor.ts";
 import { ingestProcessor } from "./ingest/processor.ts";
-import { jobSchemas, type QueueName, tierDowngradesJob } from "./queues.ts";
+import {
+  jobSchemas,
+  type QueueName,
+  tierDowngradesJob,
+  tierOverrideExpiriesJob,
+} from "./queues.ts";
 import { reconcileProcessor } from "./reconcile/processor.ts";
 import { relayOutbox } from "./relay.ts";
 import { rfmProcessor } from "./rfm/jobs.ts";
 import { applyDueDowngrades } from "./tiers/downgrades.ts";
+import { endExpiredOverrides } from "./tiers/override-expiries.ts";
 import { webhookProcessor } from "./webhooks/index.ts";
 
 export interface QueueProcessor {
@@ -34,10 +40,18 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
   ingest: ingestProcessor,
   webhooks: webhookProcessor,
   tiers: {
-    // The daily sweep (job "downgrades"): applies due downgrades in bounded batches.
+    // The daily sweep (job "downgrades") applies due downgrades; the job every minute
+    // ("override-expiries") ends expired overrides. Both in bounded batches.
     process: async (job, deps) => {
       jobSchemas.tiers.parse(job.data);
-      assert.equal(job.name, tierDowngradesJob, "the tiers queue runs the downgrade sweep");
+      if (job.name === tierOverrideExpiriesJob) {
+        return endExpiredOverrides(deps, {
+          onBatch: async (sweep) => {
+            await job.updateProgress({ ...sweep });
+          },
+        });
+      }
+      assert.equal(job.name, tierDowngradesJob, "the tiers queue runs its two sweeps only");
       return applyDueDowngrades(deps, {
         onBatch: async (sweep) => {
           await job.updateProgress({ ...sweep });

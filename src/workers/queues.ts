@@ -23,7 +23,7 @@ export const queueNames = [
   "webhooks",
   /** Asynchronous POS events (the inbox), processed in order per org. */
   "ingest",
-  /** Tier evaluations and the daily downgrade sweep. */
+  /** The daily downgrade sweep, and tier overrides ended at their expiry every minute. */
   "tiers",
   /** RFM rebuilds (nightly, on demand) and re-scores. */
   "rfm",
@@ -160,6 +160,8 @@ export interface Schedule {
 
 /** The tiers queue's daily job: apply due downgrades (upgrades run inline on events). */
 export const tierDowngradesJob = "downgrades";
+/** The tiers queue's job every minute: end the tier overrides whose expiry has passed. */
+export const tierOverrideExpiriesJob = "override-expiries";
 
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
@@ -179,6 +181,15 @@ export const schedules: Schedule[] = [
     queue: "tiers",
     name: tierDowngradesJob,
     pattern: "15 3 * * *",
+    data: { orgId: null },
+  },
+  // An override is held until its expiry and not much longer: members return to their earned
+  // tier within a minute of it (workers/tiers/override-expiries.ts).
+  {
+    id: "tiers-override-expiries",
+    queue: "tiers",
+    name: tierOverrideExpiriesJob,
+    everyMs: 60_000,
     data: { orgId: null },
   },
   {

@@ -118,6 +118,16 @@ function baseRequests(): Record<string, BaseRequest> {
     },
     "get /v1/members/{id}/tier": { key: "finance", params: { id: member.id } },
     "get /v1/members/{id}/tier/explain": { key: "finance", params: { id: member.id } },
+    "put /v1/members/{id}/tier": {
+      key: "admin",
+      params: { id: member.id },
+      body: {
+        tier_id: org.result.tiers.find((tier) => tier.rank === 1)?.id ?? "",
+        reason: "text test",
+        expires_at: new Date(harness.environment.now().getTime() + 30 * 86_400_000).toISOString(),
+      },
+    },
+    "delete /v1/members/{id}/tier/override": { key: "admin", params: { id: member.id } },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },

@@ -54,10 +54,12 @@ describe("POST /v1/simulate/purchase", () => {
     const bronze = await enrollOverHttp(harness, org);
     const silver = await enrollOverHttp(harness, org);
     const silverTier = org.result.tiers.find((tier) => tier.rank === 1);
-    // Silver by hand (1.25×): the simulation reads the tier from Postgres, as a purchase does.
-    await harness.database.sql`
-      update members set tier_id = ${silverTier?.id ?? ""}, tier_source = 'override'
-      where id = ${silver.id}`;
+    // Silver (1.25×) by an override: the simulation reads the tier as a purchase does.
+    const overridden = await call(harness.app, "PUT", `/v1/members/${silver.id}/tier`, {
+      key: org.keys.admin,
+      body: { tier_id: silverTier?.id ?? "", reason: "simulation test" },
+    });
+    expect(overridden.status).toBe(200);
 
     const purchases = [
       { member_id: bronze.id, amount: 1999 },

@@ -30,6 +30,8 @@ const routes: Array<[string, string]> = [
   ["get", "/v1/members/{id}/history"],
   ["get", "/v1/members/{id}/tier"],
   ["get", "/v1/members/{id}/tier/explain"],
+  ["put", "/v1/members/{id}/tier"],
+  ["delete", "/v1/members/{id}/tier/override"],
   ["post", "/v1/members/{id}/redemptions"],
   ["post", "/v1/members/{id}/adjustments"],
   ["post", "/v1/members/{id}/erase"],

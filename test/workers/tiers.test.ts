@@ -2,17 +2,23 @@
  * Tier progression through the workers, on real Redis and Postgres and the embedded ledger: the
  * relay hands purchase events to the `events` queue, whose tier handler upgrades the member on
  * the purchase that crosses the threshold, so the next purchase (made on another pool's warm
- * caches, as the API process would) earns the new multiplier; and the daily `tiers` job applies
- * a due downgrade.
+ * caches, as the API process would) earns the new multiplier; the daily `tiers` job applies
+ * a due downgrade; and the job every minute ends an expired override.
  */
 
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { evaluateMemberTier, getMemberTier, type LedgerDeps } from "../../src/membership/index.ts";
+import {
+  evaluateMemberTier,
+  getMemberTier,
+  type LedgerDeps,
+  listTiers,
+  setTierOverride,
+} from "../../src/membership/index.ts";
 import { recordPurchase } from "../../src/membership/purchases/record-purchase.ts";
 import { createMembershipCaches } from "../../src/membership/store/caches.ts";
 import { tiers } from "../../src/membership/store/schema.ts";
-import { tierDowngradesJob } from "../../src/workers/queues.ts";
+import { schedules, tierDowngradesJob, tierOverrideExpiriesJob } from "../../src/workers/queues.ts";
 import { relayOutboxPass } from "../../src/workers/relay.ts";
 import { applyDueDowngrades } from "../../src/workers/tiers/downgrades.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../support/ledger.ts";
@@ -177,5 +183,70 @@ describe("tier progression through the workers", () => {
     for (const memberId of ids) {
       expect((await getMemberTier(deps, { orgId: org.id, memberId })).tier.name).toBe("Bronze");
     }
+  });
+
+  it("ends an expired override in the job every minute, returning the member to the earned tier", async () => {
+    const { deps, environment, producer } = fixture;
+    expect(schedules).toContainEqual(
+      expect.objectContaining({ queue: "tiers", name: tierOverrideExpiriesJob, everyMs: 60_000 }),
+    );
+    const { org } = await buildLedgerOrg(deps);
+    const member = await buildLedgerMember(deps, org.id);
+    const ref = { orgId: org.id, memberId: member.id };
+    await recordPurchase(deps, {
+      ...ref,
+      externalId: externalId(),
+      amountMinor: 150_000n,
+      currency: "EUR",
+    });
+    await relayAndSettle();
+    expect(await tierName(org.id, member.id)).toBe("Silver");
+    const platinum = (await listTiers(deps, { orgId: org.id })).find(
+      (tier) => tier.name === "Platinum",
+    );
+    await setTierOverride(deps, {
+      ...ref,
+      tierId: platinum?.id ?? "",
+      reason: "trial week",
+      expiresAt: new Date(environment.now().getTime() + 60 * 60 * 1000),
+      actor: { keyId: "key_test", requestId: null },
+    });
+
+    const run = async () => {
+      const id = await producer.add("tiers", { orgId: null }, { name: tierOverrideExpiriesJob });
+      await waitFor(async () => (await producer.getJob("tiers", id))?.finishedOn !== undefined, {
+        what: "the override expiry run",
+      });
+      const job = await producer.getJob("tiers", id);
+      expect(job?.failedReason).toBeUndefined();
+      return job?.returnvalue as { visited: number; ended: number };
+    };
+    // Not expired: left alone.
+    expect(await run()).toEqual({ visited: 0, ended: 0 });
+    expect(await tierName(org.id, member.id)).toBe("Platinum");
+
+    environment.advanceSeconds(60 * 60 + 1);
+    expect(await run()).toEqual({ visited: 1, ended: 1 });
+    expect(await getMemberTier(deps, ref)).toMatchObject({
+      tier: { name: "Silver" },
+      source: "earned",
+      override: null,
+    });
+    // Idempotent: the next run finds nothing.
+    expect(await run()).toEqual({ visited: 0, ended: 0 });
+    const audit = await fixture.database.sql<{ action: string; actor_key_id: string | null }[]>`
+      select action, actor_key_id from audit_log
+      where org_id = ${org.id} and target_type = 'member' order by seq`;
+    expect(audit).toEqual([
+      { action: "member.tier_overridden", actor_key_id: "key_test" },
+      { action: "member.tier_override_cleared", actor_key_id: null },
+    ]);
+    const changed = await fixture.database.sql<{ payload: { reason: string } }[]>`
+      select payload from outbox where org_id = ${org.id} and topic = 'tier.changed' order by id`;
+    expect(changed.map((row) => row.payload.reason)).toEqual([
+      "upgrade",
+      "override",
+      "override_expired",
+    ]);
   });
 });

@@ -29,6 +29,8 @@ export const auditActions = [
   "stamp_program.created",
   "stamp_program.updated",
   "stamp_program.deactivated",
+  "member.tier_overridden",
+  "member.tier_override_cleared",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -208,6 +208,14 @@ export const members = pgTable(
     /** A scheduled downgrade: to this tier at `tier_downgrade_at` (both set or both null). */
     tierDowngradeTierId: uuid("tier_downgrade_tier_id"),
     tierDowngradeAt: timestamp("tier_downgrade_at", { withTimezone: true }),
+    /**
+     * A manual override (`tier_source = 'override'`): when it was set, why (1 to 200 characters,
+     * also kept in member_tiers) and when it ends by itself (null: until cleared). All null
+     * without an override; the checks below hold the three to `tier_source`.
+     */
+    tierOverrideSetAt: timestamp("tier_override_set_at", { withTimezone: true }),
+    tierOverrideReason: text("tier_override_reason"),
+    tierOverrideExpiresAt: timestamp("tier_override_expires_at", { withTimezone: true }),
     status: memberStatus("status").notNull().default("active"),
     emailEncrypted: bytea("email_encrypted"),
     phoneEncrypted: bytea("phone_encrypted"),
@@ -257,6 +265,22 @@ export const members = pgTable(
     index("members_tier_downgrade_at_idx")
       .on(table.tierDowngradeAt)
       .where(sql`${table.tierDowngradeAt} is not null`),
+    check(
+      "members_tier_override_set_check",
+      sql`(${table.tierSource} = 'override') = (${table.tierOverrideSetAt} is not null)`,
+    ),
+    check(
+      "members_tier_override_reason_check",
+      sql`(${table.tierOverrideSetAt} is null) = (${table.tierOverrideReason} is null)`,
+    ),
+    check(
+      "members_tier_override_expires_check",
+      sql`${table.tierOverrideExpiresAt} is null or ${table.tierOverrideSetAt} is not null`,
+    ),
+    // The tiers worker finds overrides that have run out here.
+    index("members_tier_override_expires_at_idx")
+      .on(table.tierOverrideExpiresAt)
+      .where(sql`${table.tierOverrideExpiresAt} is not null`),
   ],
 );
 
@@ -271,10 +295,16 @@ export const memberTiers = pgTable(
       .references(() => orgs.id),
     memberId: uuid("member_id").notNull(),
     tierId: uuid("tier_id").notNull(),
-    /** Why the tier changed, e.g. "enrollment", "upgrade", "downgrade", "override", "manual". */
+    /**
+     * Why the tier changed, e.g. "enrollment", "upgrade", "downgrade", "override",
+     * "override_cleared", "override_expired", "manual".
+     */
     reason: text("reason").notNull(),
     /** The qualifying value (points or minor units, per the org's metric) when evaluated. */
     qualifyingValue: bigint("qualifying_value", { mode: "bigint" }),
+    /** For reason "override": the admin's reason and when the override ends (null: never). */
+    overrideReason: text("override_reason"),
+    overrideExpiresAt: timestamp("override_expires_at", { withTimezone: true }),
     effectiveAt: timestamp("effective_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [

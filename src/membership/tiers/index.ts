@@ -1,8 +1,16 @@
-/** Tier progression from ledger history: evaluation, overrides, and the member's tier status. */
+/** Tier progression from ledger history: evaluation, manual overrides, and the member's tier status. */
+export type {
+  ClearTierOverrideResult,
+  DueOverrideExpiry,
+  SetTierOverrideInput,
+} from "./override.ts";
+export { clearTierOverride, dueOverrideExpiries, setTierOverride } from "./override.ts";
 export type {
   DueDowngrade,
   MemberTierState,
+  TierChangeReason,
   TierEvaluation,
+  TierOverride,
   TierSource,
 } from "./progression.ts";
 export {
@@ -11,7 +19,6 @@ export {
   evaluateMemberTier,
   qualifiedTier,
   reviewDate,
-  setTierOverride,
 } from "./progression.ts";
 export type { Qualifying, QualifyingTransfer } from "./qualifying.ts";
 export { addMonthsUtc, qualifyingValue } from "./qualifying.ts";

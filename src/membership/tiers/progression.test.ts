@@ -8,13 +8,15 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
+import { platformActor } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { recordPurchase } from "../purchases/record-purchase.ts";
 import { refundPurchase } from "../refunds/refund-purchase.ts";
 import { createMembershipCaches } from "../store/caches.ts";
 import { tiers } from "../store/schema.ts";
 import type { Tier } from "../types.ts";
-import { evaluateMemberTier, qualifiedTier, setTierOverride, tiersOf } from "./progression.ts";
+import { clearTierOverride, setTierOverride } from "./override.ts";
+import { evaluateMemberTier, qualifiedTier, tiersOf } from "./progression.ts";
 import { addMonthsUtc } from "./qualifying.ts";
 import { explainMemberTier, getMemberTier } from "./status.ts";
 
@@ -190,10 +192,10 @@ describe("tier progression", () => {
     const ref = { orgId: org.id, memberId: (await buildLedgerMember(deps, org.id)).id };
     const ladder = await tiersOf(deps.db, org.id);
     const gold = ladder[2];
-    expect(await setTierOverride(deps, { ...ref, tierId: gold?.id ?? "" })).toMatchObject({
-      action: "overridden",
-      to: { name: "Gold" },
-    });
+    const override = { reason: "launch guest", expiresAt: null, actor: platformActor };
+    expect(
+      await setTierOverride(deps, { ...ref, ...override, tierId: gold?.id ?? "" }),
+    ).toMatchObject({ to: { name: "Gold" } });
     await buy(deps, org.id, ref.memberId, 10_000n);
     expect((await evaluateMemberTier(deps, ref)).action).toBe("skipped");
     expect(await getMemberTier(deps, ref)).toMatchObject({
@@ -201,14 +203,19 @@ describe("tier progression", () => {
       source: "override",
       next: null,
     });
-    // Cleared: evaluated at once; 100 points only qualify for Bronze, so a downgrade is scheduled.
-    expect(await setTierOverride(deps, { ...ref, tierId: null })).toMatchObject({
-      action: "downgrade_scheduled",
-      to: { name: "Bronze" },
+    // Cleared: 100 points only qualify for Bronze, which applies at once (never earned, no grace).
+    expect(
+      await clearTierOverride(deps, { ...ref, actor: platformActor, cause: "cleared" }),
+    ).toMatchObject({ action: "cleared", to: { name: "Bronze" } });
+    expect(await getMemberTier(deps, ref)).toMatchObject({
+      tier: { name: "Bronze" },
+      source: "default",
+      override: null,
+      downgrade: null,
     });
-    await expect(setTierOverride(deps, { ...ref, tierId: ref.memberId })).rejects.toMatchObject({
-      code: "not_found",
-    });
+    await expect(
+      setTierOverride(deps, { ...ref, ...override, tierId: ref.memberId }),
+    ).rejects.toMatchObject({ code: "not_found" });
 
     // An immutable tier: a member in it is never moved by evaluation.
     const other = { orgId: org.id, memberId: (await buildLedgerMember(deps, org.id)).id };

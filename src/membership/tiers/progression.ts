@@ -8,7 +8,8 @@
  * - Downgrade only scheduled: at the review date (one tier window after the tier took effect)
  *   plus the org's grace days; applied by an evaluation on or after that moment (the daily job
  *   evaluates every member whose downgrade is due), cancelled when the member qualifies again.
- * - A manual override, and any immutable tier, is left alone.
+ * - A manual override, and any immutable tier, is left alone. Overrides are set, cleared and
+ *   ended at their expiry in override.ts.
  *
  * Every change writes a `member_tiers` row (reason, qualifying value) and a `tier.changed` outbox
  * event in the same transaction. Evaluating again changes nothing: events arrive at least once.
@@ -30,6 +31,13 @@ import { addMonthsUtc, type Qualifying, qualifyingValue } from "./qualifying.ts"
 
 export type TierSource = "default" | "earned" | "override";
 
+/** A manual override in place: why, when it was set and when it ends (null: when cleared). */
+export interface TierOverride {
+  reason: string;
+  setAt: Date;
+  expiresAt: Date | null;
+}
+
 /** The tier columns of a member row. */
 export interface MemberTierState {
   memberId: string;
@@ -40,7 +48,17 @@ export interface MemberTierState {
   since: Date;
   downgradeTierId: string | null;
   downgradeAt: Date | null;
+  /** Set exactly when `source` is "override" (the row's checks hold the columns to it). */
+  override: TierOverride | null;
 }
+
+/** Why a member's tier was given, as `member_tiers.reason` and the `tier.changed` event say. */
+export type TierChangeReason =
+  | "upgrade"
+  | "downgrade"
+  | "override"
+  | "override_cleared"
+  | "override_expired";
 
 export type TierEvaluation =
   | { action: "unchanged" | "skipped"; qualifying: Qualifying | null }
@@ -60,7 +78,25 @@ const stateColumns = {
   since: members.tierSince,
   downgradeTierId: members.tierDowngradeTierId,
   downgradeAt: members.tierDowngradeAt,
+  overrideSetAt: members.tierOverrideSetAt,
+  overrideReason: members.tierOverrideReason,
+  overrideExpiresAt: members.tierOverrideExpiresAt,
 };
+
+/** The override columns as one value, checked against the source as they are read. */
+function overrideOf(
+  source: TierSource,
+  columns: { setAt: Date | null; reason: string | null; expiresAt: Date | null },
+): TierOverride | null {
+  assert.equal(source === "override", columns.setAt !== null, "an override has its set time");
+  if (columns.setAt === null) {
+    assert.equal(columns.reason, null, "no override reason without an override");
+    assert.equal(columns.expiresAt, null, "no override expiry without an override");
+    return null;
+  }
+  assert.ok(columns.reason !== null, "an override has its reason");
+  return { reason: columns.reason, setAt: columns.setAt, expiresAt: columns.expiresAt };
+}
 
 export async function readTierState(
   db: DbExecutor,
@@ -76,7 +112,16 @@ export async function readTierState(
     .where(and(eq(members.orgId, input.orgId), eq(members.id, input.memberId)))
     .limit(1);
   const [row] = lock ? await query.for("update") : await query;
-  return row ?? null;
+  if (row === undefined) {
+    return null;
+  }
+  const { overrideSetAt, overrideReason, overrideExpiresAt, ...state } = row;
+  const override = overrideOf(row.source, {
+    setAt: overrideSetAt,
+    reason: overrideReason,
+    expiresAt: overrideExpiresAt,
+  });
+  return { ...state, override };
 }
 
 /**
@@ -89,6 +134,7 @@ const tierContextQuery = `
   )
   select m.id as member_id, m.org_id, m.status, m.tier_id, m.tier_source, m.tier_since,
     m.tier_downgrade_tier_id, m.tier_downgrade_at,
+    m.tier_override_set_at, m.tier_override_reason, m.tier_override_expires_at,
     (select json_agg(json_build_object('id', t.id, 'org_id', t.org_id, 'name', t.name,
         'rank', t.rank, 'qualifying_points_min', t.qualifying_points_min::text,
         'multiplier_bps', t.multiplier_bps, 'immutable', t.immutable, 'created_at', t.created_at)
@@ -105,6 +151,9 @@ type TierContextRow = {
   tier_since: Date | string;
   tier_downgrade_tier_id: string | null;
   tier_downgrade_at: Date | string | null;
+  tier_override_set_at: Date | string | null;
+  tier_override_reason: string | null;
+  tier_override_expires_at: Date | string | null;
   ladder: Array<{
     id: string;
     org_id: string;
@@ -156,6 +205,12 @@ export async function readTierContext(
     since: new Date(row.tier_since),
     downgradeTierId: row.tier_downgrade_tier_id,
     downgradeAt: row.tier_downgrade_at === null ? null : new Date(row.tier_downgrade_at),
+    override: overrideOf(row.tier_source, {
+      setAt: row.tier_override_set_at === null ? null : new Date(row.tier_override_set_at),
+      reason: row.tier_override_reason,
+      expiresAt:
+        row.tier_override_expires_at === null ? null : new Date(row.tier_override_expires_at),
+    }),
   };
   return { state, ladder };
 }
@@ -206,20 +261,29 @@ export function downgradeDate(
   return new Date(from + settings.tierDowngradeGraceDays * 86_400_000);
 }
 
-function tierById(ladder: readonly Tier[], id: string): Tier {
+export function tierById(ladder: readonly Tier[], id: string): Tier {
   const tier = ladder.find((candidate) => candidate.id === id);
   assert.ok(tier !== undefined, "a member's tier is one of its org's tiers");
   return tier;
 }
 
-function sameState(a: MemberTierState, b: MemberTierState): boolean {
+/** True when both read the same tier columns (the status aside). */
+export function sameState(a: MemberTierState, b: MemberTierState): boolean {
   return (
     a.tierId === b.tierId &&
     a.source === b.source &&
     a.since.getTime() === b.since.getTime() &&
     a.downgradeTierId === b.downgradeTierId &&
-    (a.downgradeAt?.getTime() ?? null) === (b.downgradeAt?.getTime() ?? null)
+    (a.downgradeAt?.getTime() ?? null) === (b.downgradeAt?.getTime() ?? null) &&
+    (a.override?.setAt.getTime() ?? null) === (b.override?.setAt.getTime() ?? null) &&
+    (a.override?.expiresAt?.getTime() ?? null) === (b.override?.expiresAt?.getTime() ?? null) &&
+    (a.override?.reason ?? null) === (b.override?.reason ?? null)
   );
+}
+
+/** The source of a tier given by evaluation (or by an override ending): default or earned. */
+export function earnedSource(tier: Tier): TierSource {
+  return tier.rank === 0 ? "default" : "earned";
 }
 
 /**
@@ -333,30 +397,43 @@ async function writeIfUnchanged(
   });
 }
 
-/** Moves the member to `to`: the row, its history (with the value) and `tier.changed`. */
-async function changeTier(
+/**
+ * Gives the member `to`: the row, its history (with the value, and the override's reason and
+ * expiry) and, when the tier changes, `tier.changed`. With `override` the member is held there
+ * (source "override"); without, the source is earned (default for the entry tier) and any
+ * override columns are cleared. Only an override, set or ended, may keep the tier it found: it
+ * still changes the source, which the history records. Call it holding the member's row.
+ */
+export async function changeTier(
   tx: DbExecutor,
   args: {
     state: MemberTierState;
     from: Tier;
     to: Tier;
     now: Date;
-    reason: "upgrade" | "downgrade" | "override" | "override_cleared";
+    reason: TierChangeReason;
     qualifying: Qualifying | null;
-    source?: TierSource;
+    override?: TierOverride | null;
   },
 ): Promise<void> {
   const { state, from, to, now, reason, qualifying } = args;
-  assert.notEqual(from.id, to.id, "a change moves the member to another tier");
-  const source: TierSource = args.source ?? (to.rank === 0 ? "default" : "earned");
+  const override = args.override ?? null;
+  const moves = from.id !== to.id;
+  assert.ok(moves || reason.startsWith("override"), "only an override may keep the tier");
+  assert.equal(reason === "override", override !== null, "an override is set by its reason");
+  assert.equal(from.id, state.tierId, "the change starts from the member's tier");
   await tx
     .update(members)
     .set({
       tierId: to.id,
-      tierSource: source,
-      tierSince: now,
+      tierSource: override === null ? earnedSource(to) : "override",
+      // Keeping the tier keeps its review date.
+      tierSince: moves ? now : state.since,
       tierDowngradeTierId: null,
       tierDowngradeAt: null,
+      tierOverrideSetAt: override?.setAt ?? null,
+      tierOverrideReason: override?.reason ?? null,
+      tierOverrideExpiresAt: override?.expiresAt ?? null,
       updatedAt: sql`now()`,
     })
     .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
@@ -366,8 +443,13 @@ async function changeTier(
     tierId: to.id,
     reason,
     qualifyingValue: qualifying?.value ?? null,
+    overrideReason: override?.reason ?? null,
+    overrideExpiresAt: override?.expiresAt ?? null,
     effectiveAt: now,
   });
+  if (!moves) {
+    return;
+  }
   await writeOutbox(tx, [
     {
       orgId: state.orgId,
@@ -381,62 +463,6 @@ async function changeTier(
       },
     },
   ]);
-}
-
-/**
- * Sets a manual override (`tierId`) or clears it (null). An override holds the member in that
- * tier, whatever their value, until cleared; clearing re-evaluates at once (an upgrade applies,
- * a downgrade is scheduled). Unknown or another org's member or tier: `not_found`.
- */
-export async function setTierOverride(
-  deps: LedgerDeps,
-  input: { orgId: string; memberId: string; tierId: string | null },
-): Promise<TierEvaluation | { action: "overridden"; to: Tier }> {
-  const ladder = await tiersOf(deps.db, input.orgId);
-  const target = input.tierId === null ? null : ladder.find((tier) => tier.id === input.tierId);
-  if (target === undefined) {
-    throw new DomainError("not_found", "tier not found", { tierId: input.tierId ?? undefined });
-  }
-  const now = nowOf(deps);
-  const done = await deps.db.transaction(async (tx) => {
-    const state = await readTierState(tx, input, true);
-    if (state === null) {
-      throw new DomainError("not_found", "member not found", { memberId: input.memberId });
-    }
-    const current = tierById(ladder, state.tierId);
-    if (target === null) {
-      if (state.source === "override") {
-        await tx
-          .update(members)
-          .set({ tierSource: current.rank === 0 ? "default" : "earned", updatedAt: sql`now()` })
-          .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
-      }
-      return null;
-    }
-    if (current.id === target.id) {
-      await tx
-        .update(members)
-        .set({
-          tierSource: "override",
-          tierDowngradeTierId: null,
-          tierDowngradeAt: null,
-          updatedAt: sql`now()`,
-        })
-        .where(and(eq(members.orgId, state.orgId), eq(members.id, state.memberId)));
-    } else {
-      await changeTier(tx, {
-        state,
-        from: current,
-        to: target,
-        now,
-        reason: "override",
-        qualifying: null,
-        source: "override",
-      });
-    }
-    return { action: "overridden" as const, to: target };
-  });
-  return done ?? evaluateMemberTier(deps, input);
 }
 
 export interface DueDowngrade {
