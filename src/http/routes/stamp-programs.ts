@@ -476,7 +476,7 @@ export function registerStampCardRoutes(
       method: "get",
       path: "/{id}/stamp-cards",
       operationId: "getMemberStampCards",
-      tags: ["members", ...tags],
+      tags,
       summary: "A member's stamp cards",
       description:
         "One card per program the member has earned a stamp in, deactivated programs' " +
