@@ -196,12 +196,22 @@ export const OrgSettingsSchema = z
     tier_downgrade_grace_days: z.number().int(),
     rfm: RfmSettingsSchema,
     expiry: ExpirySettingsSchema,
+    timezone: z.string().openapi({
+      description:
+        "The org's IANA time zone: where its days, weeks and months begin (campaign windows " +
+        "and caps given without an offset are read in it).",
+      example: "Europe/Paris",
+    }),
   })
   .openapi("OrgSettings");
 
-export function settingsDto(settings: OrgSettings): z.infer<typeof OrgSettingsSchema> {
+export function settingsDto(
+  settings: OrgSettings,
+  timezone: string,
+): z.infer<typeof OrgSettingsSchema> {
   const rfm = settings.rfm;
   return {
+    timezone,
     base_rate_points_per_unit: settings.baseRatePointsPerUnit,
     welcome_bonus_points: settings.welcomeBonusPoints,
     hold_seconds_default: settings.holdSecondsDefault,
@@ -246,7 +256,7 @@ export function orgDto(org: Org): z.infer<typeof OrgSchema> {
     slug: org.slug,
     currency: org.currency,
     timezone: org.timezone,
-    settings: settingsDto(org.settings),
+    settings: settingsDto(org.settings, org.timezone),
     created_at: org.createdAt.toISOString(),
   };
 }

@@ -26,7 +26,35 @@ describe("/v1/settings", () => {
       tier_downgrade_grace_days: 30,
       rfm: { method: "quintiles", window_days: 365 },
       expiry: "none",
+      timezone: "UTC",
     });
+  });
+
+  it("changes the org's time zone, audited, and refuses one that is not IANA", async () => {
+    const bad = await call(harness.app, "PATCH", "/v1/settings", {
+      key: other.keys.admin,
+      body: { timezone: "Mars/Olympus_Mons" },
+    });
+    expect(bad.status).toBe(400);
+    expect(list(bad.body.error?.details?.issues)[0]?.path).toBe("timezone");
+    const changed = await call(harness.app, "PATCH", "/v1/settings", {
+      key: other.keys.admin,
+      body: { timezone: "Europe/Paris" },
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body.timezone).toBe("Europe/Paris");
+    const audit = await call(harness.app, "GET", "/v1/audit?action=settings.updated", {
+      key: other.keys.admin,
+    });
+    expect(list(audit.body.entries)[0]).toMatchObject({
+      before: { timezone: "UTC" },
+      after: { timezone: "Europe/Paris" },
+    });
+    const reset = await call(harness.app, "PATCH", "/v1/settings", {
+      key: other.keys.admin,
+      body: { timezone: "UTC" },
+    });
+    expect(reset.status).toBe(200);
   });
 
   it("changes only the fields named, for the caller's org only", async () => {

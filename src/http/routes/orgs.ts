@@ -86,6 +86,7 @@ export function orgsRoutes(deps: RouteDeps) {
                 tier_downgrade_grace_days: 30,
                 rfm: { method: "quintiles", window_days: 365 },
                 expiry: "none",
+                timezone: "Europe/Paris",
               },
               created_at: "2026-01-31T12:00:00.000Z",
             },

@@ -6,12 +6,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   getOrg,
+  isTimeZone,
   type OrgSettings,
   settingsDaysMax,
   settingsMonthsMax,
   updateOrgSettings,
 } from "../../membership/index.ts";
 import { actorOf, principalOf } from "../env.ts";
+import { timezoneLengthMax } from "../limits.ts";
 import { requireRole } from "../middleware.ts";
 import { IdempotencyHeaders, OrgSettingsSchema, settingsDto } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
@@ -93,6 +95,12 @@ const SettingsPatch = z
     tier_downgrade_grace_days: z.number().int().min(0).max(settingsDaysMax).optional(),
     rfm: RfmPatch.optional(),
     expiry: ExpiryPatch.optional(),
+    timezone: z
+      .string()
+      .min(1)
+      .max(timezoneLengthMax)
+      .refine(isTimeZone, "an IANA time zone such as Europe/Paris")
+      .optional(),
   })
   .openapi("UpdateSettings");
 
@@ -148,6 +156,7 @@ const settingsExample: z.output<typeof OrgSettingsSchema> = {
   tier_downgrade_grace_days: 30,
   rfm: { method: "quintiles", window_days: 365 },
   expiry: { policy: "lots", months: 24 },
+  timezone: "Europe/Paris",
 };
 
 export function settingsRoutes(deps: RouteDeps) {
@@ -170,7 +179,7 @@ export function settingsRoutes(deps: RouteDeps) {
     }),
     async (c) => {
       const org = await getOrg(deps.domain, { orgId: principalOf(c).orgId });
-      return c.json(settingsDto(org.settings), 200);
+      return c.json(settingsDto(org.settings, org.timezone), 200);
     },
   );
 
@@ -205,9 +214,10 @@ export function settingsRoutes(deps: RouteDeps) {
       const org = await updateOrgSettings(deps.domain, {
         orgId: principalOf(c).orgId,
         patch: toPatch(body),
+        ...(body.timezone === undefined ? {} : { timezone: body.timezone }),
         actor: actorOf(c),
       });
-      return c.json(settingsDto(org.settings), 200);
+      return c.json(settingsDto(org.settings, org.timezone), 200);
     },
   );
 

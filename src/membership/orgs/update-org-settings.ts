@@ -13,16 +13,20 @@ import { invalidateOrgCaches } from "../store/caches.ts";
 import { toOrg } from "../store/records.ts";
 import { orgs } from "../store/schema.ts";
 import type { Org } from "../types.ts";
+import { isTimeZone } from "../validation.ts";
 import { type OrgSettings, orgSettingsSchema } from "./settings.ts";
 
 export async function updateOrgSettings(
   deps: Pick<LedgerDeps, "db" | "caches">,
-  input: { orgId: string; patch: Partial<OrgSettings>; actor: AuditActor },
+  input: { orgId: string; patch: Partial<OrgSettings>; timezone?: string; actor: AuditActor },
 ): Promise<Org> {
   const org = await deps.db.transaction(async (tx) => {
     const [row] = await tx.select().from(orgs).where(eq(orgs.id, input.orgId)).for("update");
     if (row === undefined) {
       throw new DomainError("not_found", "org not found", { orgId: input.orgId });
+    }
+    if (input.timezone !== undefined && !isTimeZone(input.timezone)) {
+      throw new DomainError("invalid_input", "not an IANA time zone", { field: "timezone" });
     }
     const merged = orgSettingsSchema.safeParse({ ...toOrg(row).settings, ...input.patch });
     if (!merged.success) {
@@ -35,7 +39,7 @@ export async function updateOrgSettings(
     }
     const [updated] = await tx
       .update(orgs)
-      .set({ settings: merged.data })
+      .set({ settings: merged.data, timezone: input.timezone ?? row.timezone })
       .where(eq(orgs.id, input.orgId))
       .returning();
     if (updated === undefined) {
@@ -48,8 +52,8 @@ export async function updateOrgSettings(
       action: "settings.updated",
       targetType: "settings",
       targetId: input.orgId,
-      before: { ...before },
-      after: { ...merged.data },
+      before: { ...before, timezone: row.timezone },
+      after: { ...merged.data, timezone: updated.timezone },
     });
     return toOrg(updated);
   });
