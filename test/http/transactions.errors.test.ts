@@ -103,8 +103,22 @@ describe("amount bounds", () => {
     }
   });
 
+  it("refuses items whose amounts add up to more than the purchase, and accepts them equal", async () => {
+    const items = [
+      { sku: "A", quantity: 1, amount: 600 },
+      { sku: "B", quantity: 2, amount: 401 },
+    ];
+    const response = await expectRefused("/v1/transactions", purchase({ items }), 400);
+    expect(paths(response)).toEqual(["items"]);
+    const equal = await call(harness.app, "POST", "/v1/transactions", {
+      key: org.keys.pos,
+      body: purchase({ items: [items[0], { ...items[1], amount: 400 }] }),
+    });
+    expect(equal.status).toBe(201);
+  });
+
   it("accepts a purchase of 200 items, the bound", async () => {
-    const item = { sku: "A", quantity: 1, amount: 100 };
+    const item = { sku: "A", quantity: 1, amount: 5 };
     const response = await call(harness.app, "POST", "/v1/transactions", {
       key: org.keys.pos,
       body: purchase({ items: Array.from({ length: 200 }, () => item) }),

@@ -9,7 +9,12 @@ import { requireRole } from "../middleware.ts";
 import { wireInteger } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import { apiKeySecurity, errorResponses, jsonBody, jsonContent, orgScopedApp } from "./common.ts";
-import { PurchaseFields, purchaseItemsInput, refineOneMember } from "./transactions.ts";
+import {
+  PurchaseFields,
+  purchaseItemsInput,
+  refineItemsWithinAmount,
+  refineOneMember,
+} from "./transactions.ts";
 
 const SimulatedPurchaseBody = PurchaseFields.omit({ external_id: true })
   .extend({
@@ -18,6 +23,7 @@ const SimulatedPurchaseBody = PurchaseFields.omit({ external_id: true })
       .openapi({ description: "The org's currency when absent." }),
   })
   .superRefine(refineOneMember)
+  .superRefine(refineItemsWithinAmount)
   .openapi("SimulatedPurchaseRequest", {
     description:
       "A purchase as `POST /v1/transactions` takes it, without `external_id` (nothing is " +

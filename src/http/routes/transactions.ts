@@ -82,12 +82,38 @@ export function refineOneMember(
   }
 }
 
+/** A purchase's lines cannot add up to more than the purchase (the rest earns the base rate). */
+export function refineItemsWithinAmount(
+  body: { amount: number; items?: ReadonlyArray<{ amount: number }> | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  // A field the schema refused is reported there; summing it would only add noise.
+  const amounts = (body.items ?? []).map((item) => item.amount);
+  if (
+    !Number.isSafeInteger(body.amount) ||
+    body.amount < 1 ||
+    !amounts.every(Number.isSafeInteger)
+  ) {
+    return;
+  }
+  const itemized = amounts.reduce((sum, amount) => sum + amount, 0);
+  if (itemized > body.amount) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["items"],
+      message: `the items' amounts add up to ${itemized}, more than the purchase amount ${body.amount}`,
+    });
+  }
+}
+
 const PurchaseBody = PurchaseFields.superRefine(refineOneMember)
+  .superRefine(refineItemsWithinAmount)
   // The refinement above, stated in the schema: exactly one of the two member fields.
   .openapi("Purchase", {
     description:
       "A purchase at a till. Name the member by exactly one of `member_id` and " +
-      "`member_external_ref`.",
+      "`member_external_ref`. When it has `items`, their amounts add up to at most `amount`: " +
+      "the rest is what the till did not itemise, and earns the base rate only.",
     oneOf: [{ required: ["member_id"] }, { required: ["member_external_ref"] }],
   });
 

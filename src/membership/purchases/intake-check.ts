@@ -138,6 +138,16 @@ export function checkPurchase(input: PurchaseInput, context: OrgLedgerContext, n
     throw invalidInput("location ref length out of range", { field: "locationRef" });
   }
   const items = checkItems(input.items ?? []);
+  // Lines are part of the purchase: together they cannot exceed it (the rest, when they add up
+  // to less, is what the till did not itemise; it earns the base rate only).
+  const itemized = (input.items ?? []).reduce((sum, item) => sum + (item.amountMinor ?? 0n), 0n);
+  if (itemized > input.amountMinor) {
+    throw invalidInput("the items' amounts add up to more than the purchase amount", {
+      field: "items",
+      itemized: itemized.toString(),
+      amount: input.amountMinor.toString(),
+    });
+  }
   const fields: PurchaseRequestFields = {
     externalId,
     memberId,
