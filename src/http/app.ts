@@ -14,6 +14,7 @@ import {
   createMembershipCaches,
   createPurchaseBatcher,
 } from "../membership/index.ts";
+import { createCodeFailureLimiter } from "./code-failures.ts";
 import { requestDeadline } from "./deadline.ts";
 import { createDocs } from "./docs.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
@@ -27,6 +28,7 @@ import { createRateLimiter } from "./rate-limit.ts";
 import { adminJobsRoutes } from "./routes/admin-jobs.ts";
 import { apiKeysRoutes } from "./routes/api-keys.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { codesRoutes } from "./routes/codes.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
 import { eventsRoutes } from "./routes/events.ts";
@@ -71,7 +73,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     entriesMax: apiKeyCacheEntriesMax,
     now: () => (deps.clock?.() ?? new Date()).getTime(),
   });
-  const routeDeps: RouteDeps = { app: deps, domain, limiter, principals };
+  const codeFailures = createCodeFailureLimiter(deps.redis, {
+    keyPrefix: deps.options.redisKeyPrefix,
+  });
+  const routeDeps: RouteDeps = { app: deps, domain, limiter, codeFailures, principals };
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", observe(deps), refuseUnsafeUrl());
@@ -120,6 +125,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/simulate", simulateRoutes(routeDeps)],
     ["/v1/api-keys", apiKeysRoutes(routeDeps)],
     ["/v1/stamp-programs", stampProgramsRoutes(routeDeps)],
+    ["/v1/codes", codesRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

@@ -28,6 +28,9 @@ export const domainErrorStatus: Record<DomainErrorCode, ContentfulStatusCode> = 
   // Input only the domain can judge (the org's currency, a cursor it issued): still bad input.
   invalid_input: 400,
   refund_exceeds_purchase: 422,
+  code_not_found: 404,
+  code_already_used: 409,
+  tier_too_low: 422,
 };
 
 /** Codes the edge itself answers with, beside the domain's. */

@@ -62,6 +62,8 @@ export enum TransferCode {
   stampCardCompletion = 9,
   /** promotions → points wallet, the reward of a completed stamp card. */
   stampCardReward = 10,
+  /** promotions → points wallet, a promo code redeemed (once per code and member). */
+  codeRedemption = 11,
 }
 
 /**
@@ -131,6 +133,11 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.promotions,
     credit: AccountCode.wallet,
     operation: "stamp_card_reward",
+  },
+  [TransferCode.codeRedemption]: {
+    debit: AccountCode.promotions,
+    credit: AccountCode.wallet,
+    operation: "code_redemption",
   },
 };
 

@@ -551,6 +551,58 @@ export async function adjustPoints(client: Client, input: AdjustmentInput): Prom
   }
 }
 
+export interface CodeRedemptionInput extends OrgLedger {
+  memberId: string;
+  points: bigint;
+  /** The code redemption's Postgres id (`user_data_128`). */
+  documentId: string;
+  /** The id its document recorded (`codeRedemptionTransferId`): posted as recorded. */
+  transferId: bigint;
+}
+
+/**
+ * The id of a code redemption's transfer: one per (code, member), so however often a redemption
+ * is retried or recovered, a member is credited for a code at most once.
+ */
+export function codeRedemptionTransferId(input: {
+  orgId: string;
+  codeId: string;
+  memberId: string;
+}): bigint {
+  assert.ok(input.codeId.length > 0 && input.memberId.length > 0, "code and member named");
+  return transferId({
+    orgId: input.orgId,
+    source: "code",
+    externalId: `${input.codeId}:${input.memberId}`,
+    leg: "credit",
+  });
+}
+
+/** promotions → wallet for a redeemed promo code. Idempotent by its transfer id. */
+export async function creditCodeRedemption(
+  client: Client,
+  input: CodeRedemptionInput,
+): Promise<void> {
+  assert.ok(input.points > 0n, "a code credits a positive amount");
+  assert.ok(input.transferId !== 0n, "a code redemption's transfer id is never zero");
+  const chain = link([
+    transfer({
+      id: input.transferId,
+      debit_account_id: controlAccountId(input.ledger, AccountCode.promotions),
+      credit_account_id: walletAccountId(input.ledger, input.memberId),
+      amount: input.points,
+      user_data_128: uuidToU128(input.documentId),
+      ledger: input.ledger,
+      code: TransferCode.codeRedemption,
+    }),
+  ]);
+  const [outcome] = await submitChains(client, [chain]);
+  assert.ok(outcome !== undefined, "one outcome per chain");
+  if (outcome.kind === "failed") {
+    unexpected("creditCodeRedemption", outcome.status);
+  }
+}
+
 export interface StampEarnInput extends OrgLedger {
   /** The stamp-card program's ledger (unit "stamps:<program>"). */
   memberId: string;

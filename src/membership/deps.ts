@@ -28,7 +28,13 @@ export type IntentStep = "after_intent" | "after_ledger";
 
 /** The intent row an `interrupt` call is about: its table and id. */
 export interface IntentRef {
-  table: "members" | "pos_transactions" | "redemptions" | "adjustments" | "expiries";
+  table:
+    | "members"
+    | "pos_transactions"
+    | "redemptions"
+    | "adjustments"
+    | "expiries"
+    | "code_redemptions";
   id: string;
 }
 

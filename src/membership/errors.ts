@@ -17,6 +17,12 @@ export const domainErrorCodes = [
   "invalid_input",
   /** The refunds of a purchase would add up to more than the purchase. */
   "refund_exceeds_purchase",
+  /** A promo code that is unknown, expired, not yet valid, inactive or used up (one answer). */
+  "code_not_found",
+  /** The member redeemed this promo code before (codes are once per member). */
+  "code_already_used",
+  /** The member's tier ranks below the promo code's minimum tier. */
+  "tier_too_low",
 ] as const;
 
 export type DomainErrorCode = (typeof domainErrorCodes)[number];

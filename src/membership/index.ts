@@ -21,6 +21,11 @@ export type {
   ListAuditInput,
 } from "./audit/audit.ts";
 export { auditActions, auditPageMax, listAudit, platformActor } from "./audit/audit.ts";
+export type { PromoCode } from "./codes/code-text.ts";
+export type { CodePatch, CreateCodeInput } from "./codes/manage-codes.ts";
+export { createCode, listCodes, updateCode } from "./codes/manage-codes.ts";
+export type { CodeRedemptionResult, RedeemCodeInput } from "./codes/redeem-code.ts";
+export { redeemCode } from "./codes/redeem-code.ts";
 export type {
   DbDeps,
   IntentMetrics,

@@ -79,6 +79,13 @@ export const stampProgramNameLengthMax = 100;
 /** Stamp programs per org; a purchase reads all the active ones. */
 export const stampProgramsPerOrgMax = 16;
 export const stampsRequiredMax = 1_000;
+/** A promo code's length after normalisation (upper-case NFKC, [A-Z0-9-]). */
+export const codeLengthMin = 4;
+export const codeLengthMax = 64;
+/** Characters of a code kept in clear, to tell codes apart in a listing. */
+export const codePrefixLength = 3;
+/** Promo codes per org: the listing returns them all in one page. */
+export const codesPerOrgMax = 1_000;
 /** Categories, and skus, one stamp program's earn rule may name. */
 export const stampEarnCategoriesMax = 50;
 export const stampEarnSkusMax = 100;

@@ -55,6 +55,7 @@ let jobs: JobProducer;
 const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString("hex")}:`;
 let webhookId: string;
 let stampProgramId: string;
+let codeId: string;
 const purchaseExternalId = "text-test-purchase";
 
 type Key = "platform" | "admin" | "pos" | "finance" | "none";
@@ -182,6 +183,34 @@ function baseRequests(): Record<string, BaseRequest> {
     },
     "delete /v1/stamp-programs/{id}": { key: "admin", params: { id: stampProgramId } },
     "get /v1/members/{id}/stamp-cards": { key: "finance", params: { id: member.id } },
+    "post /v1/codes": {
+      key: "admin",
+      body: {
+        code: "TEXT-CODE",
+        points: 5,
+        max_uses_total: 10,
+        once_per_member: true,
+        valid_from: "2026-01-01T00:00:00Z",
+        valid_until: "2030-01-01T00:00:00Z",
+        min_tier_id: org.result.tiers.find((tier) => tier.rank === 0)?.id ?? "",
+      },
+    },
+    "get /v1/codes": { key: "admin" },
+    "patch /v1/codes/{id}": {
+      key: "admin",
+      params: { id: codeId },
+      body: {
+        valid_from: null,
+        valid_until: "2030-01-01T00:00:00Z",
+        max_uses_total: 5,
+        active: true,
+      },
+    },
+    "post /v1/members/{id}/codes/redeem": {
+      key: "pos",
+      params: { id: member.id },
+      body: { code: "text-setup" },
+    },
     "get /v1/audit": {
       key: "finance",
       query: { action: "settings.updated", target_type: "settings", target_id: "x" },
@@ -527,6 +556,12 @@ beforeAll(async () => {
   });
   expect(program.status).toBe(201);
   stampProgramId = String(program.body.stamp_program?.id);
+  const code = await call(harness.app, "POST", "/v1/codes", {
+    key: org.keys.admin,
+    body: { code: "TEXT-SETUP", points: 5, once_per_member: true },
+  });
+  expect(code.status).toBe(201);
+  codeId = String(code.body.code?.id);
 });
 afterAll(async () => {
   await harness?.close();

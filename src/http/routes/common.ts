@@ -6,6 +6,7 @@ import type { Hook, z } from "@hono/zod-openapi";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodType } from "zod";
 import type { ApiKeyRole, LedgerDeps } from "../../membership/index.ts";
+import type { CodeFailureLimiter } from "../code-failures.ts";
 import type { AppDeps, AppEnv } from "../env.ts";
 import { principalOf } from "../env.ts";
 import { ApiError, validationDetails, validationIssuesMax } from "../errors.ts";
@@ -52,6 +53,8 @@ export interface RouteDeps {
   /** The use cases' dependencies. */
   domain: LedgerDeps;
   limiter: RateLimiter;
+  /** Failed promo code redemptions per member and per key. */
+  codeFailures: CodeFailureLimiter;
   /** Authenticated keys, shared by every sub-app. */
   principals: PrincipalCache;
 }

@@ -45,6 +45,7 @@ import {
   wireInteger,
 } from "../wire.ts";
 import { registerAdjustmentRoutes } from "./adjustments.ts";
+import { registerCodeRedeemRoutes } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
   apiKeySecurity,
@@ -161,6 +162,7 @@ export function membersRoutes(deps: RouteDeps) {
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
+  registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
   registerStampCardRoutes(app, deps, MemberParams);
 

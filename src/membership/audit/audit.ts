@@ -31,6 +31,8 @@ export const auditActions = [
   "stamp_program.deactivated",
   "member.tier_overridden",
   "member.tier_override_cleared",
+  "code.created",
+  "code.updated",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -50,6 +50,7 @@ const nothing = {
   purchases: 0,
   refunds: 0,
   adjustments: 0,
+  codeRedemptions: 0,
   holds: 0,
   resolutions: 0,
   expiries: 0,

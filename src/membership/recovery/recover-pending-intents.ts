@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { and, asc, eq, isNotNull, lte, type SQL, sql } from "drizzle-orm";
 import { postAdjustment } from "../adjustments/adjust-member-points.ts";
+import { postCodeRedemption } from "../codes/redeem-code.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { postExpiries } from "../expiry/expire-member-points.ts";
@@ -13,7 +14,13 @@ import { postRefund } from "../refunds/refund-purchase.ts";
 import { createMembershipCaches } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { expiries } from "../store/expiry-schema.ts";
-import { adjustments, members, posTransactions, redemptions } from "../store/schema.ts";
+import {
+  adjustments,
+  codeRedemptions,
+  members,
+  posTransactions,
+  redemptions,
+} from "../store/schema.ts";
 
 export interface RecoverPendingIntentsOptions {
   /** Only intents at least this old (by Postgres's clock): younger ones are likely in flight. */
@@ -28,6 +35,7 @@ export interface RecoveryReport {
   purchases: number;
   refunds: number;
   adjustments: number;
+  codeRedemptions: number;
   holds: number;
   resolutions: number;
   expiries: number;
@@ -64,6 +72,7 @@ export async function recoverPendingIntents(
     purchases: 0,
     refunds: 0,
     adjustments: 0,
+    codeRedemptions: 0,
     holds: 0,
     resolutions: 0,
     expiries: 0,
@@ -73,6 +82,7 @@ export async function recoverPendingIntents(
     "purchases",
     "refunds",
     "adjustments",
+    "codeRedemptions",
     "holds",
     "resolutions",
     "expiries",
@@ -173,6 +183,19 @@ async function recoverKind(
         .for("update", skipLocked);
       for (const row of rows) {
         await postAdjustment(deps, row);
+      }
+      return rows.length;
+    }
+    case "codeRedemptions": {
+      const rows = await db
+        .select()
+        .from(codeRedemptions)
+        .where(and(eq(codeRedemptions.status, "pending"), lte(codeRedemptions.createdAt, cutoff)))
+        .orderBy(asc(codeRedemptions.createdAt))
+        .limit(limit)
+        .for("update", skipLocked);
+      for (const row of rows) {
+        await postCodeRedemption(deps, row);
       }
       return rows.length;
     }

@@ -357,6 +357,7 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "points.expired",
   "rfm.segment_changed",
   "member.erased",
+  "points.promotion",
 ]);
 
 /**
@@ -651,6 +652,117 @@ export const adjustments = pgTable(
       foreignColumns: [members.orgId, members.id],
     }),
     check("adjustments_points_check", sql`${table.points} > 0`),
+  ],
+);
+
+/**
+ * Promo / event codes an org hands out ("SUMMER-25"): each credits `points` once per member,
+ * through the ledger's promotions account. The code itself is never stored: `code_hash` is the
+ * HMAC of its normalised form scoped by the org (codes/code-text.ts), `prefix` its first three
+ * characters, to tell codes apart in a listing.
+ */
+export const codes = pgTable(
+  "codes",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    codeHash: bytea("code_hash").notNull(),
+    prefix: text("prefix").notNull(),
+    /** Credited on each redemption; copied onto the redemption row, so a change never rewrites one. */
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    /** Redemptions allowed across all members; null: unlimited. */
+    maxUsesTotal: bigint("max_uses_total", { mode: "bigint" }),
+    /** Redemptions so far, raised under the row lock in the transaction inserting each one. */
+    uses: bigint("uses", { mode: "bigint" }).notNull().default(sql`0`),
+    /** Always true: the only mode offered (a member redeems a code at most once). */
+    oncePerMember: boolean("once_per_member").notNull().default(true),
+    /** Redeemable when now is in [valid_from, valid_until); null: open on that side. */
+    validFrom: timestamp("valid_from", { withTimezone: true }),
+    validUntil: timestamp("valid_until", { withTimezone: true }),
+    /** Members below this tier's rank are refused (`tier_too_low`); null: every tier. */
+    minTierId: uuid("min_tier_id"),
+    active: boolean("active").notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique("codes_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("codes_org_id_code_hash_key").on(table.orgId, table.codeHash),
+    index("codes_org_id_created_at_idx").on(table.orgId, table.createdAt),
+    foreignKey({
+      name: "codes_min_tier_fk",
+      columns: [table.orgId, table.minTierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+    check("codes_points_check", sql`${table.points} > 0`),
+    check(
+      "codes_max_uses_total_check",
+      sql`${table.maxUsesTotal} is null or ${table.maxUsesTotal} > 0`,
+    ),
+    check("codes_uses_check", sql`${table.uses} >= 0`),
+    check(
+      "codes_uses_within_max_check",
+      sql`${table.maxUsesTotal} is null or ${table.uses} <= ${table.maxUsesTotal}`,
+    ),
+    check("codes_once_per_member_check", sql`${table.oncePerMember}`),
+    check("codes_prefix_check", sql`${table.prefix} ~ '^[A-Z0-9-]{3}$'`),
+    check("codes_code_hash_check", sql`octet_length(${table.codeHash}) = 32`),
+    check(
+      "codes_window_check",
+      sql`${table.validFrom} is null or ${table.validUntil} is null or ${table.validFrom} < ${table.validUntil}`,
+    ),
+  ],
+);
+
+/**
+ * One row per redemption of a code by a member: the intent row of its ledger posting
+ * (promotions → wallet, one transfer whose id derives from the code and the member). Unique per
+ * (code, member): once per member is kept by the database as well as by the code's row lock.
+ */
+export const codeRedemptions = pgTable(
+  "code_redemptions",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    codeId: uuid("code_id").notNull(),
+    memberId: uuid("member_id").notNull(),
+    /** The code's points when redeemed. */
+    points: bigint("points", { mode: "bigint" }).notNull(),
+    status: intentStatus("status").notNull().default("pending"),
+    /** The ledger's reason when `status` is `failed`; null otherwise. */
+    failureReason: text("failure_reason"),
+    transferId: text("transfer_id").notNull(),
+    /** Who asked (the API key) and in which request. */
+    actorKeyId: text("actor_key_id"),
+    requestId: text("request_id"),
+    createdAt: createdAt(),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("code_redemptions_org_id_code_id_member_id_key").on(
+      table.orgId,
+      table.codeId,
+      table.memberId,
+    ),
+    uniqueIndex("code_redemptions_transfer_id_key").on(table.transferId),
+    index("code_redemptions_pending_idx")
+      .on(table.createdAt)
+      .where(sql`${table.status} = 'pending'`),
+    foreignKey({
+      name: "code_redemptions_code_fk",
+      columns: [table.orgId, table.codeId],
+      foreignColumns: [codes.orgId, codes.id],
+    }),
+    foreignKey({
+      name: "code_redemptions_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("code_redemptions_points_check", sql`${table.points} > 0`),
   ],
 );
 

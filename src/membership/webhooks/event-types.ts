@@ -8,6 +8,7 @@ export const webhookEventTypes = [
   "points.earned",
   "points.reversed",
   "points.adjusted",
+  "points.promotion",
   "points.expiring",
   "points.expired",
   "redemption.created",
