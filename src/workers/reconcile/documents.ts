@@ -22,6 +22,7 @@ import type { DbDeps, MismatchDocument, ReconciliationMismatch } from "../../mem
 import { expiries } from "../../membership/store/expiry-schema.ts";
 import {
   adjustments,
+  codeRedemptions,
   members,
   posTransactions,
   redemptions,
@@ -373,6 +374,71 @@ const adjustmentsKind: ReconciledKind = {
   },
 };
 
+type CodeRedemptionRow = typeof codeRedemptions.$inferSelect;
+
+function codeRedemptionDocument(row: Pick<CodeRedemptionRow, "id" | "memberId">) {
+  return { kind: "code_redemption", id: row.id, externalId: null, memberId: row.memberId };
+}
+
+/** A promo code's redemption records one transfer, promotions → wallet. */
+function expectCodeRedemption(org: ReconciledOrg, row: CodeRedemptionRow): ExpectedDocument {
+  return {
+    document: codeRedemptionDocument(row),
+    transfers: [
+      {
+        id: BigInt(row.transferId),
+        code: TransferCode.codeRedemption,
+        phase: "single",
+        amount: row.points,
+        walletSide: "credit",
+        walletAccountId: walletAccountId(org.pointsLedger, row.memberId),
+        documentU128: uuidToU128(row.id),
+      },
+    ],
+    wallets: [],
+    defects: [],
+  };
+}
+
+const codeRedemptionsKind: ReconciledKind = {
+  table: "code_redemptions",
+  countsAsDocuments: true,
+  async page(deps, org, after, limit) {
+    const rows = await deps.db
+      .select()
+      .from(codeRedemptions)
+      .where(
+        and(
+          inOrgAfter(codeRedemptions.orgId, codeRedemptions.id, org, after),
+          eq(codeRedemptions.status, "posted"),
+        ),
+      )
+      .orderBy(asc(codeRedemptions.id))
+      .limit(limit);
+    return pageOf(
+      rows,
+      limit,
+      (row) => expectCodeRedemption(org, row),
+      (row) => row.id,
+    );
+  },
+  async stale(deps, org, cutoff) {
+    const rows = await deps.db
+      .select({
+        id: codeRedemptions.id,
+        memberId: codeRedemptions.memberId,
+        createdAt: codeRedemptions.createdAt,
+      })
+      .from(codeRedemptions)
+      .where(
+        inOrgPendingBefore(codeRedemptions, eq(codeRedemptions.status, "pending"), org, cutoff),
+      )
+      .orderBy(asc(codeRedemptions.createdAt))
+      .limit(staleIntentsPerKindMax);
+    return rows.map((row) => staleIntent(codeRedemptionDocument(row), row.createdAt));
+  },
+};
+
 type MemberRow = Pick<
   typeof members.$inferSelect,
   "id" | "externalRef" | "welcomeBonusPoints" | "createdAt"
@@ -527,4 +593,5 @@ export const reconciledKinds: readonly ReconciledKind[] = [
   redemptionsKind,
   adjustmentsKind,
   expiriesKind,
+  codeRedemptionsKind,
 ];

@@ -18,6 +18,7 @@ import { platformActor } from "../../membership/audit/audit.ts";
 import {
   adjustMemberPoints,
   cancelRedemption,
+  createCode,
   createRedemption,
   createStampProgram,
   enrollMember,
@@ -25,6 +26,7 @@ import {
   fulfilRedemption,
   type LedgerDeps,
   recordPurchase,
+  redeemCode,
   refundPurchase,
 } from "../../membership/index.ts";
 import { adjustments, members, posTransactions } from "../../membership/store/schema.ts";
@@ -186,6 +188,40 @@ describe("reconcileOrg", () => {
 
     const untouched = await reconcileOrg(deps, { orgId: other.org.id, now: new Date() });
     expect(untouched.mismatchCount).toBe(0);
+  });
+
+  it("compares promo code redemptions with their credits and finds a changed amount", async () => {
+    const { deps } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps);
+    const member = await buildLedgerMember(deps, org.id);
+    const code = await createCode(deps, {
+      orgId: org.id,
+      code: "WELCOME-BACK",
+      points: 40n,
+      oncePerMember: true,
+    });
+    const redeemed = await redeemCode(deps, {
+      orgId: org.id,
+      memberId: member.id,
+      code: "welcome-back",
+      actor: platformActor,
+    });
+    const clean = await reconcileOrg(deps, { orgId: org.id, now: new Date() });
+    expect(clean.mismatchCount).toBe(0);
+    // The member (welcome bonus) and the redemption.
+    expect(clean.checked.documents).toBe(1);
+    await fixture.database.sql`
+      update code_redemptions set points = 41 where id = ${redeemed.redemptionId}`;
+    const changed = await reconcileOrg(deps, { orgId: org.id, now: new Date() });
+    expect(changed.mismatches).toEqual([
+      expect.objectContaining({
+        kind: "amount_mismatch",
+        document: expect.objectContaining({ kind: "code_redemption", id: redeemed.redemptionId }),
+        expected: "41",
+        actual: "40",
+      }),
+    ]);
+    expect(code.id).toBe(redeemed.codeId);
   });
 
   it("compares an expiry posted by the daily run with its balancing debit", async () => {
