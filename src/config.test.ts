@@ -82,6 +82,7 @@ describe("loadConfig: the service's variables", () => {
       rateLimitRequests: 6_000,
       rateLimitWindowSeconds: 60,
       shutdownGraceMs: 10_000,
+      memberTokenTtlSeconds: 900,
     });
     expect(config.postgres).toEqual({
       url: "postgres://postgres@127.0.0.1:5432/loyalty",
@@ -94,6 +95,7 @@ describe("loadConfig: the service's variables", () => {
       piiEncryptionKey: undefined,
       piiHashKey: undefined,
       apiKeyHashKey: undefined,
+      memberTokenSecret: undefined,
     });
     expect(config.dataDirectory).toBe("./data");
   });

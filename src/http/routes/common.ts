@@ -11,6 +11,7 @@ import { principalOf } from "../env.ts";
 import { ApiError, validationDetails, validationIssuesMax } from "../errors.ts";
 import { idempotency } from "../idempotency.ts";
 import { bodyBytesMax } from "../limits.ts";
+import type { MemberTokenIssuer } from "../member-token.ts";
 import type { PrincipalCache } from "../middleware.ts";
 import { authenticate, limitBody, requireRole } from "../middleware.ts";
 import type { RateLimiter } from "../rate-limit.ts";
@@ -54,6 +55,8 @@ export interface RouteDeps {
   limiter: RateLimiter;
   /** Authenticated keys, shared by every sub-app. */
   principals: PrincipalCache;
+  /** Signs and verifies member app tokens. */
+  memberTokens: MemberTokenIssuer;
 }
 
 /** A sub-app for org-scoped routes: every request is authenticated, then rate limited. */
@@ -164,3 +167,6 @@ export function errorResponses<const S extends DocumentedStatus>(
 export const publicSecurity: Array<Record<string, string[]>> = [];
 
 export const apiKeySecurity = [{ apiKey: [] }];
+
+/** The member app's routes (/v1/me): a member token, never an API key. */
+export const memberTokenSecurity = [{ memberToken: [] }];
