@@ -6,7 +6,9 @@
  * deny-list cannot be read or written, so /v1/me and logout answer 503 and nothing pretends.
  */
 import { createHmac, randomBytes, randomUUID, webcrypto } from "node:crypto";
+import { Writable } from "node:stream";
 import { sign } from "hono/jwt";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Harness, TestOrg } from "./support.ts";
 import { buildTestOrg, call, createHarness, enrollOverHttp, testRedis } from "./support.ts";
@@ -308,6 +310,33 @@ describe("isolation", () => {
       const response = await call(harness.app, method, path, { key: token });
       expect(response.status, `${method} ${path}`).toBe(401);
     }
+  });
+});
+
+describe("logging", () => {
+  it("never writes a token to the log, issued, used, refused or logged out", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString("utf8"));
+        done();
+      },
+    });
+    const app = harness.variant({ logger: pino({ level: "trace" }, sink) });
+    const session = await call(app, "POST", `/v1/members/${member.id}/sessions`, {
+      key: org.keys.pos,
+    });
+    const token = String(session.body.token);
+    expect((await call(app, "GET", "/v1/me", { key: token })).status).toBe(200);
+    expect((await call(app, "POST", "/v1/me/logout", { key: token })).status).toBe(204);
+    expect((await call(app, "GET", "/v1/me", { key: token })).status).toBe(401);
+    expect(lines.length).toBeGreaterThan(3);
+    const [, , signature = ""] = token.split(".");
+    for (const line of lines) {
+      expect(line).not.toContain(signature);
+    }
+    // The access lines of accepted member requests name the member, by id only.
+    expect(lines.some((line) => line.includes(`"memberId":"${member.id}"`))).toBe(true);
   });
 });
 
