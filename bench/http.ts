@@ -202,6 +202,7 @@ const metrics = createMetrics();
 const app = createApp({
   db: database.db,
   secrets,
+  memberTokenSecret: randomBytes(32),
   ledger,
   redis,
   logger,

@@ -82,6 +82,7 @@ describe("loadConfig: the service's variables", () => {
       rateLimitRequests: 6_000,
       rateLimitWindowSeconds: 60,
       shutdownGraceMs: 10_000,
+      memberTokenTtlSeconds: 900,
     });
     expect(config.postgres).toEqual({
       url: "postgres://postgres@127.0.0.1:5432/loyalty",
@@ -94,8 +95,30 @@ describe("loadConfig: the service's variables", () => {
       piiEncryptionKey: undefined,
       piiHashKey: undefined,
       apiKeyHashKey: undefined,
+      memberTokenSecret: undefined,
     });
     expect(config.dataDirectory).toBe("./data");
+  });
+
+  it("bounds MEMBER_TOKEN_TTL_SECONDS to a minute..a day", () => {
+    const ttl = (value: string) =>
+      loadConfig({ MEMBER_TOKEN_TTL_SECONDS: value }).http.memberTokenTtlSeconds;
+    expect(ttl("60")).toBe(60);
+    expect(ttl("86400")).toBe(86_400);
+    for (const value of ["59", "86401", "0", "1.5", "soon"]) {
+      expect(configError({ MEMBER_TOKEN_TTL_SECONDS: value }).variables, value).toEqual([
+        "MEMBER_TOKEN_TTL_SECONDS",
+      ]);
+    }
+  });
+
+  it("reads MEMBER_TOKEN_SECRET as a 32-byte key", () => {
+    const bytes = Buffer.alloc(32, 9);
+    const config = loadConfig({ MEMBER_TOKEN_SECRET: bytes.toString("hex") });
+    expect(config.secrets.memberTokenSecret?.equals(bytes)).toBe(true);
+    expect(configError({ MEMBER_TOKEN_SECRET: "short" }).variables).toEqual([
+      "MEMBER_TOKEN_SECRET",
+    ]);
   });
 
   it("migrates at start except in production, unless MIGRATE_ON_START says otherwise", () => {

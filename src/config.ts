@@ -50,6 +50,8 @@ export interface HttpConfig {
   rateLimitWindowSeconds: number;
   /** How long shutdown waits for requests in flight and clients to close. */
   shutdownGraceMs: number;
+  /** Lifetime of a member app token (`POST /v1/members/{id}/sessions`). */
+  memberTokenTtlSeconds: number;
 }
 
 export interface PostgresConfig {
@@ -70,6 +72,8 @@ export interface SecretsConfig {
   piiEncryptionKey: Buffer | undefined;
   piiHashKey: Buffer | undefined;
   apiKeyHashKey: Buffer | undefined;
+  /** HMAC-SHA256 key of member app tokens (JWT HS256). */
+  memberTokenSecret: Buffer | undefined;
 }
 
 /** Raised with every invalid variable listed, one per line, so one restart fixes them all. */
@@ -98,6 +102,9 @@ const rateLimitRequestsMax = 10_000_000;
 const rateLimitWindowSecondsMax = 24 * 60 * 60;
 const shutdownGraceMsMin = 1_000;
 const shutdownGraceMsMax = 10 * 60 * 1000;
+/** A member token lives at least a minute (clock skew, a slow app start) and at most a day. */
+export const memberTokenTtlSecondsMin = 60;
+export const memberTokenTtlSecondsMax = 24 * 60 * 60;
 
 /** An unset and an empty variable mean the same: `TB_ADDRESS=` in a .env file is "not set". */
 function emptyAsUnset(value: unknown): unknown {
@@ -345,6 +352,10 @@ const envSchema = z.object({
     emptyAsUnset,
     integerSchema(shutdownGraceMsMin, shutdownGraceMsMax).default(10_000),
   ),
+  MEMBER_TOKEN_TTL_SECONDS: z.preprocess(
+    emptyAsUnset,
+    integerSchema(memberTokenTtlSecondsMin, memberTokenTtlSecondsMax).default(900),
+  ),
   WEBHOOK_RETRY_DELAYS_MS: z.preprocess(emptyAsUnset, retryDelaysSchema.optional()),
   WEBHOOK_ALLOW_PRIVATE: z.preprocess(
     emptyAsUnset,
@@ -353,6 +364,7 @@ const envSchema = z.object({
   PII_ENCRYPTION_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
   PII_HASH_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
   API_KEY_HASH_KEY: z.preprocess(emptyAsUnset, secretSchema.optional()),
+  MEMBER_TOKEN_SECRET: z.preprocess(emptyAsUnset, secretSchema.optional()),
 });
 
 type Env = z.output<typeof envSchema>;
@@ -379,6 +391,7 @@ function toConfig(env: Env): Config {
       rateLimitRequests: env.RATE_LIMIT_REQUESTS,
       rateLimitWindowSeconds: env.RATE_LIMIT_WINDOW_SECONDS,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+      memberTokenTtlSeconds: env.MEMBER_TOKEN_TTL_SECONDS,
     },
     postgres: {
       url: env.DATABASE_URL,
@@ -394,6 +407,7 @@ function toConfig(env: Env): Config {
       piiEncryptionKey: env.PII_ENCRYPTION_KEY,
       piiHashKey: env.PII_HASH_KEY,
       apiKeyHashKey: env.API_KEY_HASH_KEY,
+      memberTokenSecret: env.MEMBER_TOKEN_SECRET,
     },
     dataDirectory: dirname(env.LEDGER_DATA_FILE),
     workers: {

@@ -127,12 +127,14 @@ process.on("unhandledRejection", (reason) => {
 });
 
 let secrets: MembershipSecrets;
+let memberTokenSecret: Buffer;
 try {
-  secrets = resolveSecrets(config.secrets, {
+  // The member token key goes to the HTTP edge only; membership gets its own keys.
+  ({ memberTokenSecret, ...secrets } = resolveSecrets(config.secrets, {
     nodeEnv: config.nodeEnv,
     dataDirectory: config.dataDirectory,
     logger,
-  });
+  }));
 } catch (error) {
   if (error instanceof SecretsError) {
     logger.fatal(error.message);
@@ -301,6 +303,7 @@ const server = servesApi
         fetch: createApp({
           db: database.db,
           secrets,
+          memberTokenSecret,
           ledger: domain.ledger,
           intentMetrics: domain.intentMetrics,
           caches: domain.caches,
@@ -317,6 +320,7 @@ const server = servesApi
             redisKeyPrefix: config.redis.keyPrefix,
             version,
             apiKeyCacheTtlMs: httpLimits.apiKeyCacheTtlMs,
+            memberTokenTtlSeconds: config.http.memberTokenTtlSeconds,
             nodeEnv: config.nodeEnv,
             webhookAllowPrivate: config.workers.webhookAllowPrivate,
           },

@@ -16,6 +16,7 @@ const none: SecretsConfig = {
   piiEncryptionKey: undefined,
   piiHashKey: undefined,
   apiKeyHashKey: undefined,
+  memberTokenSecret: undefined,
 };
 const directories: string[] = [];
 
@@ -70,6 +71,7 @@ describe("resolveSecrets", () => {
       piiEncryptionKey: randomBytes(32),
       piiHashKey: randomBytes(32),
       apiKeyHashKey: randomBytes(32),
+      memberTokenSecret: randomBytes(32),
     };
     const secrets = resolveSecrets(configured, {
       nodeEnv: "production",
@@ -88,8 +90,31 @@ describe("resolveSecrets", () => {
         { nodeEnv: "production", dataDirectory: directory, logger },
       );
     expect(attempt).toThrow(SecretsError);
-    expect(attempt).toThrow(/PII_ENCRYPTION_KEY, API_KEY_HASH_KEY/);
+    expect(attempt).toThrow(/PII_ENCRYPTION_KEY, API_KEY_HASH_KEY, MEMBER_TOKEN_SECRET/);
     expect(() => statSync(join(directory, secretsFileName))).toThrow();
+  });
+
+  it("adds the member token key to a file written before it, keeping the other keys", () => {
+    const directory = dataDirectory();
+    const first = resolveSecrets(none, {
+      nodeEnv: "development",
+      dataDirectory: directory,
+      logger,
+    });
+    const path = join(directory, secretsFileName);
+    const { member_token_secret: _dropped, ...older } = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify(older), { mode: 0o600 });
+    const upgraded = resolveSecrets(none, {
+      nodeEnv: "development",
+      dataDirectory: directory,
+      logger,
+    });
+    expect(upgraded.piiEncryptionKey.equals(first.piiEncryptionKey)).toBe(true);
+    expect(upgraded.apiKeyHashKey.equals(first.apiKeyHashKey)).toBe(true);
+    expect(upgraded.memberTokenSecret).toHaveLength(32);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const again = resolveSecrets(none, { nodeEnv: "test", dataDirectory: directory, logger });
+    expect(again).toEqual(upgraded);
   });
 
   it("refuses a file others can read, a corrupt file and one key used twice", () => {

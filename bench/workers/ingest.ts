@@ -90,6 +90,7 @@ export async function run(log: (line: string) => void): Promise<Record<string, s
   const app = createApp({
     db: database.db,
     secrets,
+    memberTokenSecret: randomBytes(32),
     ledger,
     caches,
     redis,

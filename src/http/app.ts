@@ -19,7 +19,12 @@ import { requestDeadline } from "./deadline.ts";
 import { createDocs } from "./docs.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
-import { apiKeyCacheEntriesMax, requestDeadlineMs } from "./limits.ts";
+import {
+  apiKeyCacheEntriesMax,
+  memberTokenTtlSecondsDefault,
+  requestDeadlineMs,
+} from "./limits.ts";
+import { createMemberTokens } from "./member-token.ts";
 import { answerMethodNotAllowed, servedMethods } from "./methods.ts";
 import { createPrincipalCache, observe, refuseUnsafeUrl } from "./middleware.ts";
 import type { JsonObject } from "./openapi.ts";
@@ -33,6 +38,7 @@ import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
+import { meRoutes } from "./routes/me.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
 import { queueBoardPath, queueBoardRoutes } from "./routes/queue-board.ts";
@@ -76,7 +82,19 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const codeFailures = createCodeFailureLimiter(deps.redis, {
     keyPrefix: deps.options.redisKeyPrefix,
   });
-  const routeDeps: RouteDeps = { app: deps, domain, limiter, codeFailures, principals };
+  const memberTokens = createMemberTokens({
+    secret: deps.memberTokenSecret,
+    ttlSeconds: deps.options.memberTokenTtlSeconds ?? memberTokenTtlSecondsDefault,
+    now: () => deps.clock?.() ?? new Date(),
+  });
+  const routeDeps: RouteDeps = {
+    app: deps,
+    domain,
+    limiter,
+    codeFailures,
+    principals,
+    memberTokens,
+  };
 
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", observe(deps), refuseUnsafeUrl());
@@ -94,6 +112,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     scheme: "bearer",
     description: "An org's API key (admin, pos or finance).",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "memberToken", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "A member app token (JWT, HS256) from `POST /v1/members/{id}/sessions`; /v1/me routes only.",
+  });
   app.openAPIRegistry.registerComponent("securitySchemes", "platformToken", {
     type: "http",
     scheme: "bearer",
@@ -110,6 +135,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/", systemRoutes(deps, openApiDocument, createDocs())],
     ["/v1/orgs", orgsRoutes(routeDeps)],
     ["/v1/members", membersRoutes(routeDeps)],
+    ["/v1/me", meRoutes(routeDeps)],
     ["/v1/transactions", transactionsRoutes(routeDeps)],
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],

@@ -29,6 +29,8 @@ export interface HttpOptions {
   version: string;
   /** How long an authenticated key is cached; 0 asks Postgres on every request. */
   apiKeyCacheTtlMs: number;
+  /** MEMBER_TOKEN_TTL_SECONDS: lifetime of a member app token; default `memberTokenTtlSecondsDefault`. */
+  memberTokenTtlSeconds?: number;
   /** Answer 503 when a handler has not answered within this long; default `requestDeadlineMs`. */
   requestDeadlineMs?: number;
   /** NODE_ENV: in production webhook URLs must be https. Default "development". */
@@ -41,6 +43,8 @@ export interface AppDeps {
   /** The Postgres pool (drizzle). */
   db: Db;
   secrets: MembershipSecrets;
+  /** MEMBER_TOKEN_SECRET: the HMAC-SHA256 key of member app tokens (JWT HS256), 32 bytes. */
+  memberTokenSecret: Buffer;
   /** The ledger, as the use cases see it (instrumented by `countPostedTransfers` in main). */
   ledger: LedgerApi;
   /**
@@ -72,6 +76,8 @@ export interface AppEnv {
     log: RequestLog;
     /** Set by `authenticate` on org-scoped routes. */
     principal: ApiKeyPrincipal;
+    /** Set by `authenticateMember` on /v1/me routes: the member a member token speaks for. */
+    memberPrincipal: MemberPrincipal;
   };
 }
 
@@ -115,6 +121,22 @@ export function requestLogger(c: Context<AppEnv>): Logger {
   const log = c.get("log");
   assert.ok(log !== undefined, "observe runs first");
   return log.logger;
+}
+
+/** The member behind a member app token; only valid behind `authenticateMember`. */
+export interface MemberPrincipal {
+  orgId: string;
+  memberId: string;
+  /** The token's `jti`: what logout deny-lists. */
+  tokenId: string;
+  /** The token's `exp`, in seconds since the epoch. */
+  expiresAtSeconds: number;
+}
+
+export function memberPrincipalOf(c: Context<AppEnv>): MemberPrincipal {
+  const member = c.get("memberPrincipal");
+  assert.ok(member !== undefined, "route is mounted behind authenticateMember");
+  return member;
 }
 
 /** Who is calling; only valid behind `authenticate`. */

@@ -52,6 +52,16 @@ export const historyPageMax = membershipLimits.historyPageMax;
 /** `Authorization: Bearer <token>`: longer tokens are not ours. */
 export const bearerTokenLengthMax = membershipLimits.apiKeyTokenLengthMax;
 
+/**
+ * Member app tokens (JWT HS256). Ours are about 300 characters; a longer bearer is not ours and
+ * is refused before it is decoded.
+ */
+export const memberTokenLengthMax = 1_024;
+/** MEMBER_TOKEN_TTL_SECONDS when unset (config.ts has the same default and the bounds). */
+export const memberTokenTtlSecondsDefault = 15 * 60;
+/** A token may say it was issued this far in our future (another replica's clock runs ahead). */
+export const memberTokenClockSkewSeconds = 60;
+
 /** `Idempotency-Key`: 1..255 printable ASCII characters (a UUID fits with room to spare). */
 export const idempotencyKeyLengthMax = 255;
 /** A response is replayed for this long; afterwards the key may be used again. */

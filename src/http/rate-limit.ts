@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Redis } from "ioredis";
 import type { AppEnv } from "./env.ts";
 import { principalOf, requestLogger } from "./env.ts";
@@ -81,14 +81,21 @@ export function createRateLimiter(
   };
 }
 
-/** Mount after `authenticate`: the limit is per API key. */
-export function rateLimit(limiter: RateLimiter, metrics: Metrics): MiddlewareHandler<AppEnv> {
+/**
+ * Mount after `authenticate`: the limit is per API key. The member app's routes pass their own
+ * `subjectOf` (per member, `member:<id>`, a name no key id can take).
+ */
+export function rateLimit(
+  limiter: RateLimiter,
+  metrics: Metrics,
+  subjectOf: (c: Context<AppEnv>) => string = (c) => principalOf(c).keyId,
+): MiddlewareHandler<AppEnv> {
   let lastFailureLogMs = 0;
   return async (c, next) => {
-    const { keyId } = principalOf(c);
+    const subject = subjectOf(c);
     let decision: RateLimitDecision;
     try {
-      decision = await limiter.hit(keyId);
+      decision = await limiter.hit(subject);
     } catch (error) {
       metrics.rateLimitFailures.inc();
       const now = Date.now();

@@ -58,7 +58,12 @@ let stampProgramId: string;
 let codeId: string;
 const purchaseExternalId = "text-test-purchase";
 
-type Key = "platform" | "admin" | "pos" | "finance" | "none";
+/**
+ * `member`: a member token of `member`, minted in the setup; `memberLogout`: a second one, spent
+ * by the logout request so that `member` keeps working for every other case.
+ */
+type Key = "platform" | "admin" | "pos" | "finance" | "member" | "memberLogout" | "none";
+let memberTokens: { member: string; memberLogout: string };
 interface BaseRequest {
   key: Key;
   /** Values of the path parameters, by name. */
@@ -100,6 +105,22 @@ function baseRequests(): Record<string, BaseRequest> {
     },
     "get /v1/members": { key: "pos", query: { external_ref: member.externalRef } },
     "get /v1/members/{id}": { key: "pos", params: { id: member.id } },
+    "post /v1/members/{id}/sessions": { key: "pos", params: { id: member.id } },
+    "get /v1/me": { key: "member" },
+    "patch /v1/me": {
+      key: "member",
+      body: {
+        email: "me@example.com",
+        phone: "+1 555 0101",
+        first_name: "Grace",
+        last_name: "Hopper",
+      },
+    },
+    "get /v1/me/balances": { key: "member" },
+    "get /v1/me/history": { key: "member", query: { limit: "10" } },
+    "get /v1/me/tier": { key: "member" },
+    // Before the member is erased below; it spends its own token (see `Key`).
+    "post /v1/me/logout": { key: "memberLogout" },
     "patch /v1/members/{id}": {
       key: "admin",
       params: { id: member.id },
@@ -381,6 +402,9 @@ function withValue(body: unknown, path: Array<string | number>, value: string): 
 }
 
 function keyOf(key: Key): string | undefined {
+  if (key === "member" || key === "memberLogout") {
+    return memberTokens[key];
+  }
   return key === "none" ? undefined : key === "platform" ? platformToken : org.keys[key];
 }
 
@@ -522,6 +546,14 @@ beforeAll(async () => {
   });
   await failing.close(5_000);
   member = await enrollOverHttp(harness, org);
+  const mint = async (): Promise<string> => {
+    const session = await call(harness.app, "POST", `/v1/members/${member.id}/sessions`, {
+      key: org.keys.pos,
+    });
+    expect(session.status).toBe(201);
+    return String(session.body.token);
+  };
+  memberTokens = { member: await mint(), memberLogout: await mint() };
   const rebuild = await call(harness.app, "POST", "/v1/rfm/rebuild", { key: org.keys.admin });
   expect(rebuild.status).toBe(202);
   rebuildJobId = String(rebuild.body.job_id);

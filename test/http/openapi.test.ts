@@ -55,9 +55,24 @@ function describeProblems(problems: NormalizedProblem[]): string[] {
   );
 }
 
+/** A member token of a member of `org`, for the /v1/me routes (which refuse API keys). */
+let memberToken: string;
+
 beforeAll(async () => {
   harness = await createHarness({ platformToken });
   org = await buildTestOrg(harness);
+  const enrolled = await call(harness.app, "POST", "/v1/members", {
+    key: org.keys.pos,
+    body: { external_ref: "openapi-member-app" },
+  });
+  const session = await call(
+    harness.app,
+    "POST",
+    `/v1/members/${String(enrolled.body.member?.id)}/sessions`,
+    { key: org.keys.pos },
+  );
+  expect(session.status).toBe(201);
+  memberToken = String(session.body.token);
   const response = await call(harness.app, "GET", "/openapi.json");
   expect(response.status).toBe(200);
   document = response.body;
@@ -248,7 +263,9 @@ describe("415 Unsupported Media Type", () => {
       let response: CallResult | undefined;
       for (const key of path === "/v1/orgs"
         ? [platformToken]
-        : [org.keys.pos, org.keys.admin, org.keys.finance]) {
+        : path === "/v1/me" || path.startsWith("/v1/me/")
+          ? [memberToken]
+          : [org.keys.pos, org.keys.admin, org.keys.finance]) {
         response = await call(harness.app, method.toUpperCase(), concretePath(path), {
           key,
           rawBody: JSON.stringify(example),

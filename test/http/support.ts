@@ -76,6 +76,8 @@ export interface Harness {
   redis: Redis;
   redisKeyPrefix: string;
   metrics: Metrics;
+  /** The key member app tokens are signed with (tests sign their own, e.g. expired, with it). */
+  memberTokenSecret: Buffer;
   /** Another app on the same database and ledger with different options. */
   variant(options: HarnessOptions): ReturnType<typeof createApp>;
   close(): Promise<void>;
@@ -101,6 +103,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const metrics = createMetrics();
   const ledger = countPostedTransfers(environment.engine, metrics);
   const silent = pino({ level: "silent" });
+  const memberTokenSecret = randomBytes(32);
 
   const build = (variant: HarnessOptions) => {
     const httpOptions: HttpOptions = {
@@ -118,6 +121,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     const deps: AppDeps = {
       db: variant.db ?? database.db,
       secrets: environment.deps.secrets,
+      memberTokenSecret,
       ledger: variant.ledger ?? ledger,
       // The pool's caches, shared with `environment.deps` as in one process; another pool, its own.
       ...(variant.db === undefined ? { caches: environment.deps.caches } : {}),
@@ -143,6 +147,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     redis,
     redisKeyPrefix,
     metrics,
+    memberTokenSecret,
     variant: build,
     async close() {
       await deleteKeys(redis, redisKeyPrefix).catch(() => undefined);

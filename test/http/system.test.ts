@@ -36,6 +36,13 @@ const routes: Array<[string, string]> = [
   ["post", "/v1/members/{id}/adjustments"],
   ["post", "/v1/members/{id}/erase"],
   ["get", "/v1/members/{id}/export"],
+  ["post", "/v1/members/{id}/sessions"],
+  ["get", "/v1/me"],
+  ["patch", "/v1/me"],
+  ["get", "/v1/me/balances"],
+  ["get", "/v1/me/history"],
+  ["get", "/v1/me/tier"],
+  ["post", "/v1/me/logout"],
   ["post", "/v1/transactions"],
   ["post", "/v1/transactions/batch"],
   ["post", "/v1/transactions/{external_id}/refunds"],
@@ -198,6 +205,7 @@ describe("GET /openapi.json", () => {
     expect(unresolvedRefs(document, document)).toEqual([]);
     expect(Object.keys(document.components?.securitySchemes ?? {}).sort()).toEqual([
       "apiKey",
+      "memberToken",
       "platformToken",
     ]);
     // The request schemas are the validators': strict objects and integer amounts.

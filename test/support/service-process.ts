@@ -41,12 +41,13 @@ export function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** Three distinct 32-byte keys, as production requires them. */
+/** Four distinct 32-byte keys, as production requires them. */
 export function productionSecrets(): Record<string, string> {
   return {
     PII_ENCRYPTION_KEY: randomBytes(32).toString("hex"),
     PII_HASH_KEY: randomBytes(32).toString("hex"),
     API_KEY_HASH_KEY: randomBytes(32).toString("hex"),
+    MEMBER_TOKEN_SECRET: randomBytes(32).toString("hex"),
   };
 }
 

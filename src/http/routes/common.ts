@@ -12,6 +12,7 @@ import { principalOf } from "../env.ts";
 import { ApiError, validationDetails, validationIssuesMax } from "../errors.ts";
 import { idempotency } from "../idempotency.ts";
 import { bodyBytesMax } from "../limits.ts";
+import type { MemberTokenIssuer } from "../member-token.ts";
 import type { PrincipalCache } from "../middleware.ts";
 import { authenticate, limitBody, requireRole } from "../middleware.ts";
 import type { RateLimiter } from "../rate-limit.ts";
@@ -57,6 +58,8 @@ export interface RouteDeps {
   codeFailures: CodeFailureLimiter;
   /** Authenticated keys, shared by every sub-app. */
   principals: PrincipalCache;
+  /** Signs and verifies member app tokens. */
+  memberTokens: MemberTokenIssuer;
 }
 
 /** A sub-app for org-scoped routes: every request is authenticated, then rate limited. */
@@ -167,3 +170,6 @@ export function errorResponses<const S extends DocumentedStatus>(
 export const publicSecurity: Array<Record<string, string[]>> = [];
 
 export const apiKeySecurity = [{ apiKey: [] }];
+
+/** The member app's routes (/v1/me): a member token, never an API key. */
+export const memberTokenSecurity = [{ memberToken: [] }];

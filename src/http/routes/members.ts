@@ -55,6 +55,7 @@ import {
   orgScopedApp,
   writeGuards,
 } from "./common.ts";
+import { registerMemberSessionRoutes } from "./me.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
 import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
 import { registerStampCardRoutes } from "./stamp-programs.ts";
@@ -70,7 +71,7 @@ const MemberParams = z.object({
   }),
 });
 
-const memberExample = {
+export const memberExample = {
   id: memberIdExample,
   external_ref: "card-000123",
   status: "active",
@@ -138,7 +139,42 @@ const RedeemBody = z
   })
   .openapi("CreateRedemption");
 
-const HistoryQuery = z.strictObject({
+export const balancesExample = {
+  points: { available: 19, pending: 100, lifetime_earned: 219, lifetime_redeemed: 100 },
+  stamps: [
+    {
+      program_id: "3f1d2c4b-7a9e-4f60-9b8d-2e5c1a7f0d34",
+      name: "Coffee card",
+      balance: 7,
+      stamps_required: 10,
+    },
+  ],
+  expiring: [{ points: 19, at: "2027-01-31T12:00:00.000Z" }],
+} satisfies z.output<typeof BalancesSchema>;
+
+export const HistoryPageSchema = z.object({
+  entries: z.array(HistoryEntrySchema),
+  next_cursor: z.string().nullable(),
+});
+
+export const historyExample = {
+  entries: [
+    {
+      transfer_id: "340282366920938463463374607431768211",
+      operation: "purchase_earn",
+      direction: "credit",
+      points: 19,
+      occurred_at: "2026-01-31T12:00:00.000Z",
+      document_id: "0b6f3a52-5d1e-4c8e-9a43-7f2d8c1e6b90",
+      spend_minor: 1999,
+      location_number: 1,
+      pending_id: null,
+    },
+  ],
+  next_cursor: "MTc2OTg2MDgwMDAwMDAwMDAwMA",
+} satisfies z.output<typeof HistoryPageSchema>;
+
+export const HistoryQuery = z.strictObject({
   limit: z.coerce
     .number()
     .int()
@@ -165,6 +201,7 @@ export function membersRoutes(deps: RouteDeps) {
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
   registerStampCardRoutes(app, deps, MemberParams);
+  registerMemberSessionRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({
@@ -335,18 +372,7 @@ export function membersRoutes(deps: RouteDeps) {
       middleware: requireRole("admin", "pos", "finance"),
       request: { params: MemberParams },
       responses: {
-        200: jsonContent(BalancesSchema, "The balances.", {
-          points: { available: 19, pending: 100, lifetime_earned: 219, lifetime_redeemed: 100 },
-          stamps: [
-            {
-              program_id: "3f1d2c4b-7a9e-4f60-9b8d-2e5c1a7f0d34",
-              name: "Coffee card",
-              balance: 7,
-              stamps_required: 10,
-            },
-          ],
-          expiring: [{ points: 19, at: "2027-01-31T12:00:00.000Z" }],
-        }),
+        200: jsonContent(BalancesSchema, "The balances.", balancesExample),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),
@@ -374,26 +400,7 @@ export function membersRoutes(deps: RouteDeps) {
       middleware: requireRole("admin", "pos", "finance"),
       request: { params: MemberParams, query: HistoryQuery },
       responses: {
-        200: jsonContent(
-          z.object({ entries: z.array(HistoryEntrySchema), next_cursor: z.string().nullable() }),
-          "One page of history.",
-          {
-            entries: [
-              {
-                transfer_id: "340282366920938463463374607431768211",
-                operation: "purchase_earn",
-                direction: "credit",
-                points: 19,
-                occurred_at: "2026-01-31T12:00:00.000Z",
-                document_id: "0b6f3a52-5d1e-4c8e-9a43-7f2d8c1e6b90",
-                spend_minor: 1999,
-                location_number: 1,
-                pending_id: null,
-              },
-            ],
-            next_cursor: "MTc2OTg2MDgwMDAwMDAwMDAwMA",
-          },
-        ),
+        200: jsonContent(HistoryPageSchema, "One page of history.", historyExample),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),

@@ -62,7 +62,7 @@ const metric = z.enum(["points", "spend"]).openapi({
   description: "What qualifies: purchase points net of refunds, or net spend in minor units.",
 });
 
-const MemberTierSchema = z
+export const MemberTierSchema = z
   .object({
     tier: TierSchema,
     since: instant,
@@ -93,7 +93,7 @@ const MemberTierSchema = z
   })
   .openapi("MemberTier");
 
-function memberTierDto(status: MemberTierStatus): z.infer<typeof MemberTierSchema> {
+export function memberTierDto(status: MemberTierStatus): z.infer<typeof MemberTierSchema> {
   return {
     tier: tierDto(status.tier),
     since: status.since.toISOString(),
@@ -173,6 +173,16 @@ const qualifyingExample: z.infer<typeof MemberTierSchema>["qualifying"] = {
   window_end: "2026-12-07T06:00:00.000Z",
 };
 
+export const memberTierExample: z.infer<typeof MemberTierSchema> = {
+  tier: tierExample,
+  since: "2026-03-02T09:15:00.000Z",
+  source: "earned",
+  override: null,
+  qualifying: qualifyingExample,
+  next: { tier: goldExample, threshold: 5_000, missing: 3_160 },
+  downgrade: null,
+};
+
 const TierOverrideBody = z
   .strictObject({
     tier_id: z.string().min(1).max(idLengthMax).openapi({
@@ -242,15 +252,7 @@ export function registerTierRoutes(
       middleware: requireRole("admin", "pos", "finance"),
       request: { params: Params },
       responses: {
-        200: jsonContent(MemberTierSchema, "The member's tier.", {
-          tier: tierExample,
-          since: "2026-03-02T09:15:00.000Z",
-          source: "earned",
-          override: null,
-          qualifying: qualifyingExample,
-          next: { tier: goldExample, threshold: 5_000, missing: 3_160 },
-          downgrade: null,
-        }),
+        200: jsonContent(MemberTierSchema, "The member's tier.", memberTierExample),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),

@@ -1,0 +1,298 @@
+/**
+ * The member app: `POST /v1/members/{id}/sessions` (an admin or pos key issues a short-lived
+ * member token) and the routes that token opens, mounted at /v1/me: the member, their personal
+ * data (PATCH), balances, history, tier, and logout.
+ *
+ * A member token reaches its own member only, and only here: the member and the org come from
+ * the token, never from the request, and org-scoped routes refuse it (it is not an API key),
+ * as these refuse API keys. The answers have the same shapes as the admin routes' for the same
+ * data, built by the same use cases and DTOs.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import {
+  DomainError,
+  getMember,
+  getMemberBalances,
+  getMemberHistory,
+  getMemberTier,
+  updateMember,
+} from "../../membership/index.ts";
+import type { AppEnv } from "../env.ts";
+import { memberPrincipalOf, principalOf } from "../env.ts";
+import { historyPageDefault } from "../limits.ts";
+import { authenticateMember, revokeMemberToken } from "../member-token.ts";
+import { limitBody, requireRole } from "../middleware.ts";
+import { rateLimit } from "../rate-limit.ts";
+import {
+  BalancesSchema,
+  balancesDto,
+  historyEntryDto,
+  instant,
+  MemberSchema,
+  memberDto,
+  personalData,
+  type uuidParam,
+} from "../wire.ts";
+import type { RouteDeps } from "./common.ts";
+import {
+  apiKeySecurity,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  memberTokenSecurity,
+  validationHook,
+} from "./common.ts";
+import {
+  balancesExample,
+  HistoryPageSchema,
+  HistoryQuery,
+  historyExample,
+  memberExample,
+} from "./members.ts";
+import { MemberTierSchema, memberTierDto, memberTierExample } from "./tiers.ts";
+
+const tags = ["member app"];
+
+const SessionSchema = z
+  .object({
+    token: z.string().openapi({
+      description:
+        "The member token (a JWT, HS256). Send it as `Authorization: Bearer <token>` to the " +
+        "/v1/me routes. Keep it secret: it is never shown again.",
+    }),
+    expires_at: instant.openapi({ description: "When the token stops working." }),
+  })
+  .openapi("MemberSession");
+
+const sessionExample = {
+  token:
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YzJlNGYxYS0zYjVkLTRlN2YtOWExYy02ZDhiMGUy" +
+    "ZjRhNTciLCJvcmdfaWQiOiIxYjNkNWY3YS05YzFlLTRhM2MtOGU1Zi03YTljMWUzYzVlN2EiLCJqdGkiOiJxN1hj" +
+    "M2VaZ0ZfNU5yV3A5dEJrMmxBIiwiaWF0IjoxNzY5ODYwODAwLCJleHAiOjE3Njk4NjE3MDB9.2Jw0nQe1qD8cVf4m" +
+    "Yx6sLk3tHp9aRz7uBi5oGv1dNcE",
+  expires_at: "2026-01-31T12:15:00.000Z",
+} satisfies z.output<typeof SessionSchema>;
+
+/** What a member may change about themselves: personal data only, never status or tier. */
+const MePatchBody = z
+  .strictObject({
+    email: personalData.email.nullable().optional(),
+    phone: personalData.phone.nullable().optional(),
+    first_name: personalData.first_name.nullable().optional(),
+    last_name: personalData.last_name.nullable().optional(),
+  })
+  .openapi("UpdateMe");
+
+/** Registers `POST /{id}/sessions` on the members sub-app (API keys, admin or pos). */
+export function registerMemberSessionRoutes(
+  app: OpenAPIHono<AppEnv>,
+  deps: RouteDeps,
+  Params: z.ZodObject<{ id: typeof uuidParam }>,
+): void {
+  const { domain } = deps;
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/{id}/sessions",
+      operationId: "createMemberSession",
+      tags,
+      summary: "Issue a member token",
+      description:
+        "Signs a short-lived token (MEMBER_TOKEN_TTL_SECONDS, 15 minutes by default) with which " +
+        "the member's own app reads and edits that member through the /v1/me routes. No body. " +
+        "A closed or erased member gets none (422 `member_inactive`); a suspended member may " +
+        "still sign in and read. Not idempotent: each call issues a new token, and none is " +
+        "stored. Roles: admin, pos.",
+      security: apiKeySecurity,
+      middleware: [requireRole("admin", "pos"), limitBody(0)] as const,
+      request: { params: Params },
+      responses: {
+        201: jsonContent(SessionSchema, "The token and its expiry.", sessionExample),
+        ...errorResponses(400, 401, 403, 404, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const orgId = principalOf(c).orgId;
+      const member = await getMember(domain, { orgId, memberId: id });
+      if (member.status === "closed" || member.erasedAt !== null) {
+        throw new DomainError("member_inactive", "a closed or erased member cannot sign in", {
+          status: member.status,
+          erased: member.erasedAt !== null,
+        });
+      }
+      const { token, expiresAt } = await deps.memberTokens.issue({ orgId, memberId: id });
+      // A credential: no cache, no intermediary, may keep it.
+      return c.json({ token, expires_at: expiresAt.toISOString() }, 201, {
+        "Cache-Control": "no-store",
+      });
+    },
+  );
+}
+
+/** The /v1/me sub-app: member tokens only. */
+export function meRoutes(deps: RouteDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const { domain } = deps;
+  const keyPrefix = deps.app.options.redisKeyPrefix;
+  app.use(
+    "*",
+    authenticateMember({ tokens: deps.memberTokens, redis: deps.app.redis, keyPrefix, domain }),
+    rateLimit(deps.limiter, deps.app.metrics, (c) => `member:${memberPrincipalOf(c).memberId}`),
+  );
+  const now = () => deps.app.clock?.() ?? new Date();
+  const ownMember = (c: Parameters<typeof memberPrincipalOf>[0]) => {
+    const { orgId, memberId } = memberPrincipalOf(c);
+    return { orgId, memberId };
+  };
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "getMe",
+      tags,
+      summary: "The signed-in member",
+      description: "The member the token speaks for, as `GET /v1/members/{id}` shows it.",
+      security: memberTokenSecurity,
+      responses: {
+        200: jsonContent(MemberSchema, "The member.", memberExample),
+        ...errorResponses(401, 429, 503),
+      },
+    }),
+    async (c) => c.json(memberDto(await getMember(domain, ownMember(c))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/",
+      operationId: "updateMe",
+      tags,
+      summary: "Update the signed-in member's personal data",
+      description:
+        "Absent fields are unchanged; `null` clears one. Status and tier are not the member's " +
+        "to change. An erased member's personal data cannot be set (409 `invalid_state`; such " +
+        "a member's tokens are refused first, 401, so this answers only a request racing the " +
+        "erasure).",
+      security: memberTokenSecurity,
+      middleware: [limitBody(4_096)] as const,
+      request: { body: jsonBody(MePatchBody, { email: "ada.lovelace@example.org", phone: null }) },
+      responses: {
+        200: jsonContent(MemberSchema, "The member as updated.", {
+          ...memberExample,
+          email: "ada.lovelace@example.org",
+          phone: null,
+          updated_at: "2026-02-01T09:30:00.000Z",
+        }),
+        ...errorResponses(400, 401, 409, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const member = await updateMember(domain, {
+        ...ownMember(c),
+        patch: {
+          ...(body.email === undefined ? {} : { email: body.email }),
+          ...(body.phone === undefined ? {} : { phone: body.phone }),
+          ...(body.first_name === undefined ? {} : { firstName: body.first_name }),
+          ...(body.last_name === undefined ? {} : { lastName: body.last_name }),
+        },
+      });
+      return c.json(memberDto(member), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/balances",
+      operationId: "getMyBalances",
+      tags,
+      summary: "The signed-in member's balances",
+      description: "As `GET /v1/members/{id}/balances`.",
+      security: memberTokenSecurity,
+      responses: {
+        200: jsonContent(BalancesSchema, "The balances.", balancesExample),
+        ...errorResponses(401, 429, 503),
+      },
+    }),
+    async (c) => c.json(balancesDto(await getMemberBalances(domain, ownMember(c))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/history",
+      operationId: "getMyHistory",
+      tags,
+      summary: "The signed-in member's points history",
+      description: "As `GET /v1/members/{id}/history`: newest first, paged with `cursor`.",
+      security: memberTokenSecurity,
+      request: { query: HistoryQuery },
+      responses: {
+        200: jsonContent(HistoryPageSchema, "One page of history.", historyExample),
+        ...errorResponses(400, 401, 429, 503),
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid("query");
+      const page = await getMemberHistory(domain, {
+        ...ownMember(c),
+        limit: query.limit ?? historyPageDefault,
+        ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      });
+      return c.json(
+        { entries: page.entries.map(historyEntryDto), next_cursor: page.nextCursor },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/tier",
+      operationId: "getMyTier",
+      tags,
+      summary: "The signed-in member's tier and progress",
+      description: "As `GET /v1/members/{id}/tier`.",
+      security: memberTokenSecurity,
+      responses: {
+        200: jsonContent(MemberTierSchema, "The member's tier.", memberTierExample),
+        ...errorResponses(401, 429, 503),
+      },
+    }),
+    async (c) => c.json(memberTierDto(await getMemberTier(domain, ownMember(c))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/logout",
+      operationId: "logoutMe",
+      tags,
+      summary: "Log the token out",
+      description:
+        "This token stops working at once, on every replica: its id is deny-listed in Redis " +
+        "until it would have expired. Other tokens of the member keep working. No body. When " +
+        "Redis cannot record it the answer is 503 and the token still works: retry.",
+      security: memberTokenSecurity,
+      middleware: [limitBody(0)] as const,
+      responses: {
+        204: { description: "Logged out." },
+        ...errorResponses(401, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      await revokeMemberToken(
+        c,
+        { redis: deps.app.redis, keyPrefix, now: now() },
+        memberPrincipalOf(c),
+      );
+      return c.body(null, 204);
+    },
+  );
+
+  return app;
+}
