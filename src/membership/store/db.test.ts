@@ -61,6 +61,8 @@ describe("openDatabase", () => {
         "adjustments",
         "api_keys",
         "audit_log",
+        "code_redemptions",
+        "codes",
         "expiries",
         "expiry_notices",
         "idempotency_keys",
