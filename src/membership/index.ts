@@ -161,6 +161,10 @@ export type { CreateRedemptionInput } from "./redemptions/create-redemption.ts";
 export { createRedemption } from "./redemptions/create-redemption.ts";
 export type { FulfilRedemptionInput } from "./redemptions/fulfil-redemption.ts";
 export { fulfilRedemption } from "./redemptions/fulfil-redemption.ts";
+export {
+  listMemberRedemptions,
+  memberRedemptionsPageMax,
+} from "./redemptions/redemption-lookup.ts";
 export type { ResolveLapsedResult } from "./redemptions/resolve-lapsed-redemptions.ts";
 export {
   lapsedHoldGraceMs,

@@ -150,6 +150,11 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "delete /v1/members/{id}/tier/override": { key: "admin", params: { id: member.id } },
+    "get /v1/members/{id}/redemptions": {
+      key: "finance",
+      params: { id: member.id },
+      query: { status: "pending", limit: "10" },
+    },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },

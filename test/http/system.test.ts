@@ -33,6 +33,7 @@ const routes: Array<[string, string]> = [
   ["put", "/v1/members/{id}/tier"],
   ["delete", "/v1/members/{id}/tier/override"],
   ["post", "/v1/members/{id}/redemptions"],
+  ["get", "/v1/members/{id}/redemptions"],
   ["post", "/v1/members/{id}/adjustments"],
   ["post", "/v1/members/{id}/erase"],
   ["get", "/v1/members/{id}/export"],

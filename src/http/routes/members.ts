@@ -57,6 +57,7 @@ import {
 } from "./common.ts";
 import { registerMemberSessionRoutes } from "./me.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
+import { registerMemberRedemptionList } from "./redemptions.ts";
 import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
 import { registerStampCardRoutes } from "./stamp-programs.ts";
 import { registerTierRoutes } from "./tiers.ts";
@@ -200,6 +201,7 @@ export function membersRoutes(deps: RouteDeps) {
   registerAdjustmentRoutes(app, deps, MemberParams);
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
+  registerMemberRedemptionList(app, deps, MemberParams);
   registerStampCardRoutes(app, deps, MemberParams);
   registerMemberSessionRoutes(app, deps, MemberParams);
 

@@ -3,9 +3,17 @@
  * back). Mounted at /v1/redemptions; holds are created under the member, see members.ts.
  * Roles: admin, pos. Both are idempotent: resolving twice the same way returns the redemption.
  */
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createRoute, z } from "@hono/zod-openapi";
-import { cancelRedemption, fulfilRedemption } from "../../membership/index.ts";
+import {
+  cancelRedemption,
+  fulfilRedemption,
+  listMemberRedemptions,
+  memberRedemptionsPageMax,
+} from "../../membership/index.ts";
+import type { AppEnv } from "../env.ts";
 import { principalOf } from "../env.ts";
+import { requireRole } from "../middleware.ts";
 import { IdempotencyHeaders, RedemptionSchema, redemptionDto, uuidParam } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import {
@@ -100,4 +108,75 @@ export function redemptionsRoutes(deps: RouteDeps) {
   );
 
   return app;
+}
+
+const redemptionStatuses = ["pending", "fulfilled", "cancelled", "expired", "failed"] as const;
+
+/** `GET /v1/members/{id}/redemptions`, on the members sub-app. */
+export function registerMemberRedemptionList(
+  app: OpenAPIHono<AppEnv>,
+  deps: RouteDeps,
+  Params: z.ZodObject<{ id: typeof uuidParam }>,
+): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/{id}/redemptions",
+      operationId: "listMemberRedemptions",
+      tags,
+      summary: "A member's redemptions",
+      description:
+        "Newest first, optionally of one `status`; `next_cursor` pages on. Unknown and another " +
+        "org's member are 404. Roles: admin, pos, finance.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin", "pos", "finance"),
+      request: {
+        params: Params,
+        query: z.object({
+          status: z.enum(redemptionStatuses).optional(),
+          limit: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(memberRedemptionsPageMax)
+            .optional()
+            .openapi({ description: "Redemptions per page, default 50." }),
+          cursor: z
+            .uuid()
+            .optional()
+            .openapi({ description: "`next_cursor` of the previous page." }),
+        }),
+      },
+      responses: {
+        200: jsonContent(
+          z.object({ redemptions: z.array(RedemptionSchema), next_cursor: z.string().nullable() }),
+          "A page of the member's redemptions.",
+          {
+            redemptions: [{ ...redemptionExample, status: "fulfilled" }],
+            next_cursor: null,
+          },
+        ),
+        ...errorResponses(400, 401, 403, 404, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const query = c.req.valid("query");
+      const page = await listMemberRedemptions(deps.domain, {
+        orgId: principalOf(c).orgId,
+        memberId: id,
+        limit: query.limit ?? 50,
+        ...(query.status === undefined ? {} : { status: query.status }),
+        ...(query.cursor === undefined ? {} : { before: query.cursor }),
+      });
+      const last = page.redemptions.at(-1);
+      return c.json(
+        {
+          redemptions: page.redemptions.map(redemptionDto),
+          next_cursor: page.more && last !== undefined ? last.id : null,
+        },
+        200,
+      );
+    },
+  );
 }
