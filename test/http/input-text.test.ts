@@ -119,6 +119,12 @@ function baseRequests(): Record<string, BaseRequest> {
     "get /v1/me/balances": { key: "member" },
     "get /v1/me/history": { key: "member", query: { limit: "10" } },
     "get /v1/me/tier": { key: "member" },
+    "get /v1/me/redemptions": { key: "member", query: { status: "pending", limit: "5" } },
+    "post /v1/me/redemptions": {
+      key: "member",
+      body: { points: 1, external_id: "text-test-me-redemption", hold_seconds: 600 },
+    },
+    "post /v1/me/codes/redeem": { key: "member", body: { code: "text-me" } },
     // Before the member is erased below; it spends its own token (see `Key`).
     "post /v1/me/logout": { key: "memberLogout" },
     "patch /v1/members/{id}": {
@@ -599,6 +605,12 @@ beforeAll(async () => {
   });
   expect(code.status).toBe(201);
   codeId = String(code.body.code?.id);
+  // Another code for the member app's route: one member redeems a code once.
+  const appCode = await call(harness.app, "POST", "/v1/codes", {
+    key: org.keys.admin,
+    body: { code: "TEXT-ME", points: 5, once_per_member: true },
+  });
+  expect(appCode.status).toBe(201);
 });
 afterAll(async () => {
   await harness?.close();

@@ -11,7 +11,7 @@ import { sign } from "hono/jwt";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Harness, TestOrg } from "./support.ts";
-import { buildTestOrg, call, createHarness, enrollOverHttp, testRedis } from "./support.ts";
+import { buildTestOrg, call, createHarness, enrollOverHttp, list, testRedis } from "./support.ts";
 
 let harness: Harness;
 let org: TestOrg;
@@ -146,6 +146,75 @@ describe("/v1/me", () => {
     expect(me.body.email).toBe("ada@example.org");
     const history = await call(harness.app, "GET", "/v1/me/history", { key: token });
     expect(history.body.entries?.[0]?.operation).toBeDefined();
+  });
+
+  it("holds points, lists the member's own redemptions and redeems a promo code", async () => {
+    const mine = await enrollOverHttp(harness, org);
+    const token = await tokenOf(mine.id);
+    const held = await call(harness.app, "POST", "/v1/me/redemptions", {
+      key: token,
+      body: { points: 40, external_id: `app-${mine.id}` },
+    });
+    expect(held.status, JSON.stringify(held.body)).toBe(201);
+    expect(held.body.redemption).toMatchObject({
+      member_id: mine.id,
+      points: 40,
+      status: "pending",
+    });
+    const tooMuch = await call(harness.app, "POST", "/v1/me/redemptions", {
+      key: token,
+      body: { points: 1_000_000 },
+    });
+    expect(tooMuch.status).toBe(422);
+    // Another member's redemption is not in this member's list.
+    await call(harness.app, "POST", `/v1/members/${member.id}/redemptions`, {
+      key: org.keys.pos,
+      body: { points: 1 },
+    });
+    const listed = await call(harness.app, "GET", "/v1/me/redemptions", { key: token });
+    const reference = await call(harness.app, "GET", `/v1/members/${mine.id}/redemptions`, {
+      key: org.keys.admin,
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual(reference.body);
+    // The hold, and the refused one (a refusal is recorded, final for its external id); both in
+    // one millisecond of this test's clock, so in either order.
+    expect(
+      list(listed.body.redemptions)
+        .map((r) => {
+          const { points, status } = r as unknown as { points: number; status: string };
+          return [points, status];
+        })
+        .sort(),
+    ).toEqual([
+      [1_000_000, "failed"],
+      [40, "pending"],
+    ]);
+
+    const created = await call(harness.app, "POST", "/v1/codes", {
+      key: org.keys.admin,
+      body: { code: `APP-${mine.id.slice(0, 8)}`, points: 25, once_per_member: true },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const redeemed = await call(harness.app, "POST", "/v1/me/codes/redeem", {
+      key: token,
+      body: { code: `app-${mine.id.slice(0, 8)}` },
+    });
+    expect(redeemed.status, JSON.stringify(redeemed.body)).toBe(201);
+    expect(redeemed.body).toMatchObject({ points: 25 });
+    const twice = await call(harness.app, "POST", "/v1/me/codes/redeem", {
+      key: token,
+      body: { code: `app-${mine.id.slice(0, 8)}` },
+    });
+    expect(twice.status).toBe(409);
+    const unknown = await call(harness.app, "POST", "/v1/me/codes/redeem", {
+      key: token,
+      body: { code: "NO-SUCH-CODE" },
+    });
+    expect(unknown.status).toBe(404);
+    // An API key reaches none of these.
+    const withKey = await call(harness.app, "GET", "/v1/me/redemptions", { key: org.keys.admin });
+    expect(withKey.status).toBe(401);
   });
 
   it("validates the history query with field paths", async () => {

@@ -7,6 +7,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { createRoute, z } from "@hono/zod-openapi";
 import {
+  type AuditActor,
   type CodePatch,
   createCode,
   DomainError,
@@ -152,7 +153,7 @@ const CodeParams = z.object({
   }),
 });
 
-const RedeemBody = z
+export const RedeemBody = z
   .strictObject({
     code: z
       .string()
@@ -165,7 +166,7 @@ const RedeemBody = z
   })
   .openapi("RedeemPromoCode");
 
-const RedeemResult = z
+export const RedeemResult = z
   .object({
     redemption_id: z.string(),
     code_id: z.string(),
@@ -379,30 +380,45 @@ export function registerCodeRedeemRoutes(
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       const principal = principalOf(c);
-      const subjects = [`member:${principal.orgId}:${id}`, `key:${principal.keyId}`];
-      await deps.codeFailures.check(subjects);
-      try {
-        const result = await redeemCode(deps.domain, {
-          orgId: principal.orgId,
-          memberId: id,
-          code: body.code,
-          actor: actorOf(c),
-        });
-        return c.json(
-          {
-            redemption_id: result.redemptionId,
-            code_id: result.codeId,
-            points: wireInteger(result.points),
-            balance: walletDto(result.balance),
-          },
-          201,
-        );
-      } catch (error) {
-        if (error instanceof DomainError && error.code === "code_not_found") {
-          await deps.codeFailures.recordFailure(subjects);
-        }
-        throw error;
-      }
+      const result = await redeemBraked(deps, {
+        orgId: principal.orgId,
+        memberId: id,
+        code: body.code,
+        actor: actorOf(c),
+        subjects: [`member:${principal.orgId}:${id}`, `key:${principal.keyId}`],
+      });
+      return c.json(result, 201);
     },
   );
+}
+
+/**
+ * Redeems a code behind the failure brake of `subjects` (the member, and the key when one acts):
+ * refused with 429 once they failed too often, and a `code_not_found` counted against them.
+ * `POST /v1/me/codes/redeem` brakes the member alone.
+ */
+export async function redeemBraked(
+  deps: RouteDeps,
+  input: { orgId: string; memberId: string; code: string; actor: AuditActor; subjects: string[] },
+): Promise<z.output<typeof RedeemResult>> {
+  await deps.codeFailures.check(input.subjects);
+  try {
+    const result = await redeemCode(deps.domain, {
+      orgId: input.orgId,
+      memberId: input.memberId,
+      code: input.code,
+      actor: input.actor,
+    });
+    return {
+      redemption_id: result.redemptionId,
+      code_id: result.codeId,
+      points: wireInteger(result.points),
+      balance: walletDto(result.balance),
+    };
+  } catch (error) {
+    if (error instanceof DomainError && error.code === "code_not_found") {
+      await deps.codeFailures.recordFailure(input.subjects);
+    }
+    throw error;
+  }
 }

@@ -10,6 +10,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
+  createRedemption,
   DomainError,
   getMember,
   getMemberBalances,
@@ -31,8 +32,11 @@ import {
   MemberSchema,
   memberDto,
   personalData,
+  RedemptionSchema,
+  redemptionDto,
   type uuidParam,
 } from "../wire.ts";
+import { RedeemBody as CodeRedeemBody, RedeemResult, redeemBraked } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
   apiKeySecurity,
@@ -48,7 +52,10 @@ import {
   HistoryQuery,
   historyExample,
   memberExample,
+  RedeemBody,
+  redemptionExample,
 } from "./members.ts";
+import { RedemptionListQuery, RedemptionPageSchema, redemptionPage } from "./redemptions.ts";
 import { MemberTierSchema, memberTierDto, memberTierExample } from "./tiers.ts";
 
 const tags = ["member app"];
@@ -264,6 +271,103 @@ export function meRoutes(deps: RouteDeps): OpenAPIHono<AppEnv> {
       },
     }),
     async (c) => c.json(memberTierDto(await getMemberTier(domain, ownMember(c))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/redemptions",
+      operationId: "listMyRedemptions",
+      tags,
+      summary: "The signed-in member's redemptions",
+      description:
+        "As `GET /v1/members/{id}/redemptions` lists them: newest first, optionally of one " +
+        "`status`, paged.",
+      security: memberTokenSecurity,
+      request: { query: RedemptionListQuery },
+      responses: {
+        200: jsonContent(RedemptionPageSchema, "A page of redemptions.", {
+          redemptions: [redemptionExample],
+          next_cursor: null,
+        }),
+        ...errorResponses(400, 401, 429, 503),
+      },
+    }),
+    async (c) =>
+      c.json(await redemptionPage(deps, { ...ownMember(c), query: c.req.valid("query") }), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/redemptions",
+      operationId: "createMyRedemption",
+      tags,
+      summary: "Hold points for a redemption",
+      description:
+        "As `POST /v1/members/{id}/redemptions`, for the signed-in member: the points are held " +
+        "until the org fulfils or cancels the redemption, or the hold lapses. Never overdraws " +
+        "(422 `insufficient_points`); a refusal is final for its `external_id`.",
+      security: memberTokenSecurity,
+      middleware: [limitBody(4_096)] as const,
+      request: {
+        body: jsonBody(RedeemBody, { points: 100, external_id: "app-7f3a-0001" }),
+      },
+      responses: {
+        201: jsonContent(z.object({ redemption: RedemptionSchema }), "The pending redemption.", {
+          redemption: redemptionExample,
+        }),
+        ...errorResponses(400, 401, 409, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const redemption = await createRedemption(domain, {
+        ...ownMember(c),
+        points: BigInt(body.points),
+        ...(body.external_id === undefined ? {} : { externalId: body.external_id }),
+        ...(body.hold_seconds === undefined ? {} : { holdSeconds: body.hold_seconds }),
+      });
+      return c.json({ redemption: redemptionDto(redemption) }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/codes/redeem",
+      operationId: "redeemMyPromoCode",
+      tags,
+      summary: "Redeem a promo code",
+      description:
+        "As `POST /v1/members/{id}/codes/redeem`, for the signed-in member, with the same " +
+        "answers (404 `code_not_found` for any code that cannot be redeemed now) and the same " +
+        "brake on failures, counted for the member.",
+      security: memberTokenSecurity,
+      middleware: [limitBody(1_024)] as const,
+      request: { body: jsonBody(CodeRedeemBody, { code: "summer-25" }) },
+      responses: {
+        201: jsonContent(RedeemResult, "The points credited and the balance after.", {
+          redemption_id: "01936f2e-7b40-7c3a-9d1e-5a6b7c8d9e0f",
+          code_id: "3f1d2c4b-7a9e-4f60-9b8d-2e5c1a7f0d34",
+          points: 500,
+          balance: { available: 1_500, pending: 0, lifetime_earned: 1_500, lifetime_redeemed: 0 },
+        }),
+        ...errorResponses(400, 401, 404, 409, 413, 422, 429, 503),
+      },
+    }),
+    async (c) => {
+      const { orgId, memberId } = ownMember(c);
+      const result = await redeemBraked(deps, {
+        orgId,
+        memberId,
+        code: c.req.valid("json").code,
+        // The member acted, with no API key.
+        actor: { keyId: null, requestId: c.get("requestId") ?? null },
+        subjects: [`member:${orgId}:${memberId}`],
+      });
+      return c.json(result, 201);
+    },
   );
 
   app.openapi(

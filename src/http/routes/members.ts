@@ -86,7 +86,7 @@ export const memberExample = {
   updated_at: "2026-01-31T12:00:00.000Z",
 } satisfies z.output<typeof MemberSchema>;
 
-const redemptionExample = {
+export const redemptionExample = {
   id: "6e8a0c2e-4f6b-4d8a-a0c2-e4f6b8d0a2c4",
   member_id: memberIdExample,
   external_id: "store-7:till-3:redeem-0009",
@@ -124,7 +124,7 @@ export const PatchBody = z
   })
   .openapi("UpdateMember");
 
-const RedeemBody = z
+export const RedeemBody = z
   .strictObject({
     points: z.number().int().min(1).max(redemptionPointsMax),
     external_id: externalId.optional().openapi({

@@ -112,6 +112,43 @@ export function redemptionsRoutes(deps: RouteDeps) {
 
 const redemptionStatuses = ["pending", "fulfilled", "cancelled", "expired", "failed"] as const;
 
+/** The query of a redemption list: status, page size, cursor. */
+export const RedemptionListQuery = z.object({
+  status: z.enum(redemptionStatuses).optional(),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(memberRedemptionsPageMax)
+    .optional()
+    .openapi({ description: "Redemptions per page, default 50." }),
+  cursor: z.uuid().optional().openapi({ description: "`next_cursor` of the previous page." }),
+});
+
+/** A page of redemptions, newest first. */
+export async function redemptionPage(
+  deps: RouteDeps,
+  input: { orgId: string; memberId: string; query: z.output<typeof RedemptionListQuery> },
+) {
+  const page = await listMemberRedemptions(deps.domain, {
+    orgId: input.orgId,
+    memberId: input.memberId,
+    limit: input.query.limit ?? 50,
+    ...(input.query.status === undefined ? {} : { status: input.query.status }),
+    ...(input.query.cursor === undefined ? {} : { before: input.query.cursor }),
+  });
+  const last = page.redemptions.at(-1);
+  return {
+    redemptions: page.redemptions.map(redemptionDto),
+    next_cursor: page.more && last !== undefined ? last.id : null,
+  };
+}
+
+export const RedemptionPageSchema = z.object({
+  redemptions: z.array(RedemptionSchema),
+  next_cursor: z.string().nullable(),
+});
+
 /** `GET /v1/members/{id}/redemptions`, on the members sub-app. */
 export function registerMemberRedemptionList(
   app: OpenAPIHono<AppEnv>,
@@ -132,51 +169,21 @@ export function registerMemberRedemptionList(
       middleware: requireRole("admin", "pos", "finance"),
       request: {
         params: Params,
-        query: z.object({
-          status: z.enum(redemptionStatuses).optional(),
-          limit: z.coerce
-            .number()
-            .int()
-            .min(1)
-            .max(memberRedemptionsPageMax)
-            .optional()
-            .openapi({ description: "Redemptions per page, default 50." }),
-          cursor: z
-            .uuid()
-            .optional()
-            .openapi({ description: "`next_cursor` of the previous page." }),
-        }),
+        query: RedemptionListQuery,
       },
       responses: {
-        200: jsonContent(
-          z.object({ redemptions: z.array(RedemptionSchema), next_cursor: z.string().nullable() }),
-          "A page of the member's redemptions.",
-          {
-            redemptions: [{ ...redemptionExample, status: "fulfilled" }],
-            next_cursor: null,
-          },
-        ),
+        200: jsonContent(RedemptionPageSchema, "A page of the member's redemptions.", {
+          redemptions: [{ ...redemptionExample, status: "fulfilled" }],
+          next_cursor: null,
+        }),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
       const query = c.req.valid("query");
-      const page = await listMemberRedemptions(deps.domain, {
-        orgId: principalOf(c).orgId,
-        memberId: id,
-        limit: query.limit ?? 50,
-        ...(query.status === undefined ? {} : { status: query.status }),
-        ...(query.cursor === undefined ? {} : { before: query.cursor }),
-      });
-      const last = page.redemptions.at(-1);
-      return c.json(
-        {
-          redemptions: page.redemptions.map(redemptionDto),
-          next_cursor: page.more && last !== undefined ? last.id : null,
-        },
-        200,
-      );
+      const page = await redemptionPage(deps, { orgId: principalOf(c).orgId, memberId: id, query });
+      return c.json(page, 200);
     },
   );
 }
