@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { and, eq, inArray } from "drizzle-orm";
-import type { DbDeps } from "../deps.ts";
+import type { MembershipDeps } from "../deps.ts";
 import { invalidInput, requestHash } from "../intents/support.ts";
 import { externalIdLengthMax, inboxEventsPerRequestMax } from "../limits.ts";
 import { executeStatement } from "../store/db.ts";
 import { inboxEvents } from "../store/schema.ts";
+import { sealPayload } from "./payload-crypto.ts";
 import type { AcceptEventsResult, InboxEventInput } from "./types.ts";
 
 /**
@@ -41,7 +42,7 @@ export interface AcceptEventsInput {
  * Throws `invalid_input` for an empty or oversized list or a repeated event id.
  */
 export async function acceptEvents(
-  deps: DbDeps,
+  deps: Pick<MembershipDeps, "db" | "secrets">,
   input: AcceptEventsInput,
 ): Promise<AcceptEventsResult> {
   const { orgId, events } = input;
@@ -71,7 +72,8 @@ export async function acceptEvents(
     member_external_ref: event.memberExternalRef,
     occurred_at: event.occurredAt.toISOString(),
     location: event.location,
-    payload: event.payload,
+    // Personal data is stored encrypted (payload-crypto.ts); the hash is of the event as sent.
+    payload: sealPayload(deps.secrets, { ...event, orgId }),
     request_hash: eventHash(event),
   }));
   const inserted = await executeStatement<{ event_id: string }>(

@@ -5,11 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { and, asc, eq, gt, lt, sql } from "drizzle-orm";
-import type { DbDeps } from "../deps.ts";
+import type { DbDeps, MembershipDeps } from "../deps.ts";
 import { inboxEventsPerReadMax, inboxSweepOrgsMax } from "../limits.ts";
 import { executeStatement } from "../store/db.ts";
 import { assertOutboxEvent, type OutboxEvent } from "../store/outbox.ts";
 import { inboxEvents } from "../store/schema.ts";
+import { openPayload } from "./payload-crypto.ts";
 import type { InboxEventOutcome, InboxPayload, QueuedInboxEvent } from "./types.ts";
 
 /**
@@ -62,7 +63,7 @@ export interface ListQueuedEventsOptions {
 
 /** The org's oldest queued events, in order. */
 export async function listQueuedEvents(
-  deps: DbDeps,
+  deps: Pick<MembershipDeps, "db" | "secrets">,
   orgId: string,
   options: ListQueuedEventsOptions = {},
 ): Promise<QueuedInboxEvent[]> {
@@ -94,7 +95,12 @@ export async function listQueuedEvents(
   return rows.map((row) => ({
     ...row,
     seq: row.seq.toString(),
-    payload: row.payload as InboxPayload,
+    payload: openPayload(deps.secrets, {
+      orgId,
+      eventId: row.eventId,
+      eventType: row.eventType,
+      payload: row.payload as InboxPayload,
+    }),
   }));
 }
 

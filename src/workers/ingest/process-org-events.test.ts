@@ -211,6 +211,17 @@ describe("processOrgEvents", () => {
       payload: { email: "ada@example.org", first_name: "Ada", phone: null },
     };
     await acceptEvents(deps, { orgId: org.id, events: [event] });
+    // Stored encrypted, like the member's own columns: no personal data in clear.
+    const [stored] = await fixture.database.sql<{ payload: Record<string, unknown> }[]>`
+      select payload from inbox_events where org_id = ${org.id} and event_id = ${event.eventId}`;
+    expect(Object.keys(stored?.payload ?? {})).toEqual(["encrypted"]);
+    expect(JSON.stringify(stored?.payload)).not.toMatch(/ada|Ada/);
+    // A resend of the same event is the same event (its hash is of the event as sent).
+    expect(await acceptEvents(deps, { orgId: org.id, events: [event] })).toMatchObject({
+      accepted: [event.eventId],
+      conflicting: [],
+      inserted: 0,
+    });
     await processOrgEvents(deps, org.id);
     const updated = await getMember(deps, { orgId: org.id, memberId: member.id });
     expect(updated).toMatchObject({ email: "ada@example.org", firstName: "Ada", phone: null });
