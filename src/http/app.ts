@@ -43,6 +43,7 @@ import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
 import { queueBoardPath, queueBoardRoutes } from "./routes/queue-board.ts";
 import { redemptionsRoutes } from "./routes/redemptions.ts";
+import { rewardsRoutes } from "./routes/rewards.ts";
 import { jobsRoutes, rfmRoutes, segmentsRoutes } from "./routes/segments.ts";
 import { settingsRoutes } from "./routes/settings.ts";
 import { simulateRoutes } from "./routes/simulate.ts";
@@ -152,6 +153,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/api-keys", apiKeysRoutes(routeDeps)],
     ["/v1/stamp-programs", stampProgramsRoutes(routeDeps)],
     ["/v1/codes", codesRoutes(routeDeps)],
+    ["/v1/rewards", rewardsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

@@ -43,6 +43,10 @@ const tags = [
     name: "stamp-programs",
     description: "Stamp cards: how purchases earn stamps, and what a full card gives.",
   },
+  {
+    name: "rewards",
+    description: "The rewards catalog: what members may spend points on (redemption to come).",
+  },
   { name: "ledger", description: "The books: trial balance per unit." },
   { name: "orgs", description: "Platform operation: creating an org and its API keys." },
   { name: "operations", description: "Liveness, readiness, metrics and this documentation." },

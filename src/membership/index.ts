@@ -172,6 +172,19 @@ export {
 } from "./redemptions/resolve-lapsed-redemptions.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
+export type {
+  CreateRewardInput,
+  Reward,
+  RewardKind,
+  RewardPatch,
+} from "./rewards/manage-rewards.ts";
+export {
+  createReward,
+  getReward,
+  listRewards,
+  rewardKinds,
+  updateReward,
+} from "./rewards/manage-rewards.ts";
 // RFM segmentation: stored by the rfm worker, read by the routes.
 export type { GetMemberRfmInput } from "./rfm/get-member-rfm.ts";
 export { getMemberRfm } from "./rfm/get-member-rfm.ts";

@@ -86,6 +86,12 @@ export const codeLengthMax = 64;
 export const codePrefixLength = 3;
 /** Promo codes per org: the listing returns them all in one page. */
 export const codesPerOrgMax = 1_000;
+/** Rewards in an org's catalog: the listing returns them all in one page. */
+export const rewardsPerOrgMax = 1_000;
+export const rewardNameLengthMax = 100;
+export const rewardDescriptionLengthMax = 1_000;
+/** A reward's per-member limit, and its inventory, stay within this bound. */
+export const rewardCountMax = 1_000_000_000;
 /** Categories, and skus, one stamp program's earn rule may name. */
 export const stampEarnCategoriesMax = 50;
 export const stampEarnSkusMax = 100;

@@ -56,6 +56,7 @@ const jobsKeyPrefix = `test:input-text:${process.pid}:${randomBytes(4).toString(
 let webhookId: string;
 let stampProgramId: string;
 let codeId: string;
+let rewardId: string;
 const purchaseExternalId = "text-test-purchase";
 
 /**
@@ -242,6 +243,38 @@ function baseRequests(): Record<string, BaseRequest> {
       key: "pos",
       params: { id: member.id },
       body: { code: "text-setup" },
+    },
+    "post /v1/rewards": {
+      key: "admin",
+      body: {
+        name: "Text voucher",
+        description: "Five off",
+        kind: "voucher",
+        cost_points: 50,
+        value_minor: 500,
+        inventory: 10,
+        min_tier_id: org.result.tiers.find((tier) => tier.rank === 0)?.id ?? "",
+        active_from: "2026-01-01T00:00:00Z",
+        active_until: "2030-01-01T00:00:00Z",
+        per_member_limit: 1,
+      },
+    },
+    "get /v1/rewards": { key: "pos" },
+    "get /v1/rewards/{id}": { key: "pos", params: { id: rewardId } },
+    "patch /v1/rewards/{id}": {
+      key: "admin",
+      params: { id: rewardId },
+      body: {
+        name: "Text voucher, renamed",
+        description: "Six off",
+        cost_points: 60,
+        value_minor: 600,
+        inventory: null,
+        min_tier_id: org.result.tiers.find((tier) => tier.rank === 0)?.id ?? "",
+        active_from: "2026-01-01T00:00:00Z",
+        active_until: null,
+        per_member_limit: 2,
+      },
     },
     "get /v1/audit": {
       key: "finance",
@@ -605,6 +638,12 @@ beforeAll(async () => {
   });
   expect(code.status).toBe(201);
   codeId = String(code.body.code?.id);
+  const reward = await call(harness.app, "POST", "/v1/rewards", {
+    key: org.keys.admin,
+    body: { name: "Text setup reward", kind: "voucher", cost_points: 10, value_minor: 100 },
+  });
+  expect(reward.status).toBe(201);
+  rewardId = String(reward.body.reward?.id);
   // Another code for the member app's route: one member redeems a code once.
   const appCode = await call(harness.app, "POST", "/v1/codes", {
     key: org.keys.admin,

@@ -33,6 +33,8 @@ export const auditActions = [
   "member.tier_override_cleared",
   "code.created",
   "code.updated",
+  "reward.created",
+  "reward.updated",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

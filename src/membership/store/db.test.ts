@@ -78,6 +78,7 @@ describe("openDatabase", () => {
         "pos_transactions",
         "reconciliations",
         "redemptions",
+        "rewards",
         "rfm_runs",
         "stamp_cards",
         "stamp_programs",

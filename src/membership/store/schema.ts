@@ -717,6 +717,64 @@ export const codes = pgTable(
 );
 
 /**
+ * The rewards catalog: what members may spend points on. `item` is a thing handed over,
+ * `voucher` and `cashback` are worth `value_minor` minor units of the org's currency (required for
+ * them, absent for items). `kind` is fixed once created. `inventory` is the stock left (null:
+ * unlimited); nothing draws it down yet, redemption of rewards is to come.
+ */
+export const rewards = pgTable(
+  "rewards",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    name: text("name").notNull(),
+    description: text("description"),
+    kind: text("kind", { enum: ["item", "voucher", "cashback"] }).notNull(),
+    /** Points a member spends on one. */
+    costPoints: bigint("cost_points", { mode: "bigint" }).notNull(),
+    /** What a voucher or cashback is worth, in minor units; null for an item. */
+    valueMinor: bigint("value_minor", { mode: "bigint" }),
+    /** Units left; null: unlimited. */
+    inventory: bigint("inventory", { mode: "bigint" }),
+    /** Members below this tier's rank may not have it; null: every tier. */
+    minTierId: uuid("min_tier_id"),
+    /** Offered while now is in [active_from, active_until); null: open on that side. */
+    activeFrom: timestamp("active_from", { withTimezone: true }),
+    activeUntil: timestamp("active_until", { withTimezone: true }),
+    /** Times one member may have it; null: no limit. */
+    perMemberLimit: integer("per_member_limit"),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique("rewards_org_id_id_key").on(table.orgId, table.id),
+    index("rewards_org_id_created_at_idx").on(table.orgId, table.createdAt),
+    foreignKey({
+      name: "rewards_min_tier_fk",
+      columns: [table.orgId, table.minTierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+    check("rewards_kind_check", sql`${table.kind} in ('item', 'voucher', 'cashback')`),
+    check("rewards_cost_points_check", sql`${table.costPoints} > 0`),
+    check(
+      "rewards_value_minor_check",
+      sql`(${table.kind} = 'item' and ${table.valueMinor} is null) or (${table.kind} <> 'item' and ${table.valueMinor} > 0)`,
+    ),
+    check("rewards_inventory_check", sql`${table.inventory} is null or ${table.inventory} >= 0`),
+    check(
+      "rewards_per_member_limit_check",
+      sql`${table.perMemberLimit} is null or ${table.perMemberLimit} >= 1`,
+    ),
+    check(
+      "rewards_window_check",
+      sql`${table.activeFrom} is null or ${table.activeUntil} is null or ${table.activeFrom} < ${table.activeUntil}`,
+    ),
+  ],
+);
+
+/**
  * One row per redemption of a code by a member: the intent row of its ledger posting
  * (promotions → wallet, one transfer whose id derives from the code and the member). Unique per
  * (code, member): once per member is kept by the database as well as by the code's row lock.
