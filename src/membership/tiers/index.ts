@@ -7,6 +7,7 @@ export type {
 export { clearTierOverride, dueOverrideExpiries, setTierOverride } from "./override.ts";
 export type {
   DueDowngrade,
+  DueMember,
   MemberTierState,
   TierChangeReason,
   TierEvaluation,

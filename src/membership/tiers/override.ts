@@ -16,7 +16,6 @@
  * a `tier.changed` event when the tier changes, and an audit entry, in one transaction.
  */
 import assert from "node:assert/strict";
-import { and, asc, eq, gt, isNotNull, lte, or } from "drizzle-orm";
 import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
@@ -27,6 +26,9 @@ import { members } from "../store/schema.ts";
 import type { Tier } from "../types.ts";
 import {
   changeTier,
+  type DueCursor,
+  type DueMember,
+  dueMembers,
   earnedSource,
   type MemberTierState,
   qualifiedTier,
@@ -245,41 +247,12 @@ async function endOverride(
   return { action: "cleared", from: current, to: earned, qualifying };
 }
 
-export interface DueOverrideExpiry {
-  orgId: string;
-  memberId: string;
-  at: Date;
-}
+export type DueOverrideExpiry = DueMember;
 
-/**
- * Overrides whose expiry has passed at `now`, oldest first, after the cursor `after` (exclusive):
- * a page of the partial index on `tier_override_expires_at`.
- */
-export async function dueOverrideExpiries(
+/** Overrides whose expiry has passed: a page of the index on `tier_override_expires_at`. */
+export function dueOverrideExpiries(
   deps: Pick<LedgerDeps, "db" | "clock">,
-  input: { after: { at: Date; memberId: string } | null; limit: number },
+  input: { after: DueCursor; limit: number },
 ): Promise<DueOverrideExpiry[]> {
-  assert.ok(Number.isInteger(input.limit) && input.limit >= 1 && input.limit <= 10_000, "limit");
-  const { after } = input;
-  const rows = await deps.db
-    .select({ memberId: members.id, orgId: members.orgId, at: members.tierOverrideExpiresAt })
-    .from(members)
-    .where(
-      and(
-        isNotNull(members.tierOverrideExpiresAt),
-        lte(members.tierOverrideExpiresAt, nowOf(deps)),
-        after === null
-          ? undefined
-          : or(
-              gt(members.tierOverrideExpiresAt, after.at),
-              and(eq(members.tierOverrideExpiresAt, after.at), gt(members.id, after.memberId)),
-            ),
-      ),
-    )
-    .orderBy(asc(members.tierOverrideExpiresAt), asc(members.id))
-    .limit(input.limit);
-  return rows.map((row) => {
-    assert.ok(row.at !== null, "a due override has an expiry");
-    return { orgId: row.orgId, memberId: row.memberId, at: row.at };
-  });
+  return dueMembers(deps, members.tierOverrideExpiresAt, input);
 }

@@ -465,41 +465,53 @@ export async function changeTier(
   ]);
 }
 
-export interface DueDowngrade {
+/** A member with something due at `at` (a scheduled downgrade, an override's expiry). */
+export interface DueMember {
   orgId: string;
   memberId: string;
   at: Date;
 }
 
+export type DueDowngrade = DueMember;
+
+/** The cursor of a walk along one of the members' due-time indexes. */
+export type DueCursor = { at: Date; memberId: string } | null;
+
 /**
- * Members whose scheduled downgrade is due at `now`, oldest first, after the cursor `after`
- * (exclusive): a page of the partial index on `tier_downgrade_at`.
+ * Members whose `column` (a due time with a partial index) has passed at `now`, oldest first,
+ * after the cursor `after` (exclusive): one page of that index.
  */
-export async function dueDowngrades(
+export async function dueMembers(
   deps: Pick<LedgerDeps, "db" | "clock">,
-  input: { after: { at: Date; memberId: string } | null; limit: number },
-): Promise<DueDowngrade[]> {
+  column: typeof members.tierDowngradeAt | typeof members.tierOverrideExpiresAt,
+  input: { after: DueCursor; limit: number },
+): Promise<DueMember[]> {
   assert.ok(Number.isInteger(input.limit) && input.limit >= 1 && input.limit <= 10_000, "limit");
   const { after } = input;
   const rows = await deps.db
-    .select({ memberId: members.id, orgId: members.orgId, at: members.tierDowngradeAt })
+    .select({ memberId: members.id, orgId: members.orgId, at: column })
     .from(members)
     .where(
       and(
-        isNotNull(members.tierDowngradeAt),
-        lte(members.tierDowngradeAt, nowOf(deps)),
+        isNotNull(column),
+        lte(column, nowOf(deps)),
         after === null
           ? undefined
-          : or(
-              gt(members.tierDowngradeAt, after.at),
-              and(eq(members.tierDowngradeAt, after.at), gt(members.id, after.memberId)),
-            ),
+          : or(gt(column, after.at), and(eq(column, after.at), gt(members.id, after.memberId))),
       ),
     )
-    .orderBy(asc(members.tierDowngradeAt), asc(members.id))
+    .orderBy(asc(column), asc(members.id))
     .limit(input.limit);
   return rows.map((row) => {
-    assert.ok(row.at !== null, "a due member has a downgrade date");
+    assert.ok(row.at !== null, "a due member has its due time");
     return { orgId: row.orgId, memberId: row.memberId, at: row.at };
   });
+}
+
+/** Members whose scheduled downgrade is due: a page of the index on `tier_downgrade_at`. */
+export function dueDowngrades(
+  deps: Pick<LedgerDeps, "db" | "clock">,
+  input: { after: DueCursor; limit: number },
+): Promise<DueDowngrade[]> {
+  return dueMembers(deps, members.tierDowngradeAt, input);
 }

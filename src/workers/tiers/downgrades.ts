@@ -4,9 +4,9 @@
  * partial index on `tier_downgrade_at` with a cursor, so that a member left due (closed, or put
  * in an immutable tier) is visited once per run, never in a loop.
  */
-import assert from "node:assert/strict";
-import { dueDowngrades, evaluateMemberTier, isDomainError } from "../../membership/index.ts";
+import { dueDowngrades, evaluateMemberTier } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
+import { type DueSweep, sweepDueMembers } from "./due-sweep.ts";
 
 /** Members one batch reads and evaluates. */
 export const downgradeBatchMax = 500;
@@ -22,33 +22,22 @@ export async function applyDueDowngrades(
   deps: WorkerDeps,
   options: { batch?: number; onBatch?: (sweep: DowngradeSweep) => Promise<void> } = {},
 ): Promise<DowngradeSweep> {
-  const batch = options.batch ?? downgradeBatchMax;
-  assert.ok(Number.isInteger(batch) && batch >= 1 && batch <= downgradeBatchMax, "batch size");
-  const sweep: DowngradeSweep = { visited: 0, downgraded: 0 };
-  let after: { at: Date; memberId: string } | null = null;
-  for (let round = 0; round < downgradeBatchesPerRunMax; round++) {
-    const due = await dueDowngrades(deps, { after, limit: batch });
-    for (const member of due) {
-      sweep.visited += 1;
-      try {
-        const evaluation = await evaluateMemberTier(deps, member);
-        if (evaluation.action === "downgraded") {
-          sweep.downgraded += 1;
-        }
-      } catch (error) {
-        if (!isDomainError(error)) {
-          throw error;
-        }
-        deps.logger.warn({ err: error, memberId: member.memberId }, "due downgrade not evaluated");
-      }
-    }
-    await options.onBatch?.(sweep);
-    const last = due[due.length - 1];
-    if (due.length < batch || last === undefined) {
-      return sweep;
-    }
-    after = { at: last.at, memberId: last.memberId };
-  }
-  deps.logger.warn({ sweep }, "due downgrades left for the next run");
-  return sweep;
+  const named = (sweep: DueSweep): DowngradeSweep => ({
+    visited: sweep.visited,
+    downgraded: sweep.changed,
+  });
+  const { onBatch } = options;
+  const sweep = await sweepDueMembers(deps, {
+    page: (input) => dueDowngrades(deps, input),
+    visit: async (member) => (await evaluateMemberTier(deps, member)).action === "downgraded",
+    batch: options.batch ?? downgradeBatchMax,
+    batchMax: downgradeBatchMax,
+    batchesMax: downgradeBatchesPerRunMax,
+    what: {
+      failed: "due downgrade not evaluated",
+      leftover: "due downgrades left for the next run",
+    },
+    ...(onBatch === undefined ? {} : { onBatch: (progress) => onBatch(named(progress)) }),
+  });
+  return named(sweep);
 }

@@ -6,14 +6,9 @@
  * error, logged) is visited once per run, never in a loop. Idempotent: an override already ended,
  * or replaced by one that has not expired, is left as it is.
  */
-import assert from "node:assert/strict";
-import {
-  clearTierOverride,
-  dueOverrideExpiries,
-  isDomainError,
-  platformActor,
-} from "../../membership/index.ts";
+import { clearTierOverride, dueOverrideExpiries, platformActor } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
+import { type DueSweep, sweepDueMembers } from "./due-sweep.ts";
 
 /** Members one batch reads and ends. */
 export const overrideExpiryBatchMax = 500;
@@ -29,37 +24,24 @@ export async function endExpiredOverrides(
   deps: WorkerDeps,
   options: { batch?: number; onBatch?: (sweep: OverrideExpirySweep) => Promise<void> } = {},
 ): Promise<OverrideExpirySweep> {
-  const batch = options.batch ?? overrideExpiryBatchMax;
-  assert.ok(Number.isInteger(batch) && batch >= 1 && batch <= overrideExpiryBatchMax, "batch");
-  const sweep: OverrideExpirySweep = { visited: 0, ended: 0 };
-  let after: { at: Date; memberId: string } | null = null;
-  for (let round = 0; round < overrideExpiryBatchesPerRunMax; round++) {
-    const due = await dueOverrideExpiries(deps, { after, limit: batch });
-    for (const member of due) {
-      sweep.visited += 1;
-      try {
-        const ended = await clearTierOverride(deps, {
-          ...member,
-          actor: platformActor,
-          cause: "expired",
-        });
-        if (ended.action === "cleared") {
-          sweep.ended += 1;
-        }
-      } catch (error) {
-        if (!isDomainError(error)) {
-          throw error;
-        }
-        deps.logger.warn({ err: error, memberId: member.memberId }, "expired override not ended");
-      }
-    }
-    await options.onBatch?.(sweep);
-    const last = due[due.length - 1];
-    if (due.length < batch || last === undefined) {
-      return sweep;
-    }
-    after = { at: last.at, memberId: last.memberId };
-  }
-  deps.logger.warn({ sweep }, "expired overrides left for the next run");
-  return sweep;
+  const named = (sweep: DueSweep): OverrideExpirySweep => ({
+    visited: sweep.visited,
+    ended: sweep.changed,
+  });
+  const { onBatch } = options;
+  const sweep = await sweepDueMembers(deps, {
+    page: (input) => dueOverrideExpiries(deps, input),
+    visit: async (member) =>
+      (await clearTierOverride(deps, { ...member, actor: platformActor, cause: "expired" }))
+        .action === "cleared",
+    batch: options.batch ?? overrideExpiryBatchMax,
+    batchMax: overrideExpiryBatchMax,
+    batchesMax: overrideExpiryBatchesPerRunMax,
+    what: {
+      failed: "expired override not ended",
+      leftover: "expired overrides left for the next run",
+    },
+    ...(onBatch === undefined ? {} : { onBatch: (progress) => onBatch(named(progress)) }),
+  });
+  return named(sweep);
 }
