@@ -30,6 +30,7 @@ import {
   jsonBody,
   jsonContent,
   orgScopedApp,
+  windowOrdered,
   writeGuards,
 } from "./common.ts";
 
@@ -78,22 +79,7 @@ const codeExample: z.output<typeof CodeSchema> = {
   updated_at: "2026-05-20T09:00:00.000Z",
 };
 
-function windowOrdered(
-  body: { valid_from?: string | null; valid_until?: string | null },
-  context: z.RefinementCtx,
-): void {
-  if (
-    typeof body.valid_from === "string" &&
-    typeof body.valid_until === "string" &&
-    Date.parse(body.valid_from) >= Date.parse(body.valid_until)
-  ) {
-    context.addIssue({
-      code: "custom",
-      path: ["valid_until"],
-      message: "must be after valid_from",
-    });
-  }
-}
+const windowOrder = windowOrdered("valid_from", "valid_until");
 
 const maxUses = z.number().int().min(1).max(redemptionPointsMax);
 
@@ -126,7 +112,7 @@ const CreateBody = z
       description: "Members whose tier ranks below this tier are refused (422 `tier_too_low`).",
     }),
   })
-  .superRefine(windowOrdered)
+  .superRefine(windowOrder)
   .openapi("CreatePromoCode");
 
 const PatchBody = z
@@ -142,7 +128,7 @@ const PatchBody = z
     }),
     active: z.boolean().optional().openapi({ description: "`false` stops redemptions." }),
   })
-  .superRefine(windowOrdered)
+  .superRefine(windowOrder)
   .openapi("UpdatePromoCode");
 
 const CodeParams = z.object({

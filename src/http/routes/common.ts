@@ -173,3 +173,24 @@ export const apiKeySecurity = [{ apiKey: [] }];
 
 /** The member app's routes (/v1/me): a member token, never an API key. */
 export const memberTokenSecurity = [{ memberToken: [] }];
+
+/**
+ * A refinement for a validity window of two optional RFC 3339 fields: the start before the end,
+ * reported at the end's field. Bodies that leave either side open (absent or null) pass.
+ */
+export function windowOrdered<From extends string, Until extends string>(from: From, until: Until) {
+  return (
+    body: { [K in From | Until]?: string | null | undefined },
+    context: z.RefinementCtx,
+  ): void => {
+    const start = body[from];
+    const end = body[until];
+    if (
+      typeof start === "string" &&
+      typeof end === "string" &&
+      Date.parse(start) >= Date.parse(end)
+    ) {
+      context.addIssue({ code: "custom", path: [until], message: `must be after ${from}` });
+    }
+  };
+}

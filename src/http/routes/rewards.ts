@@ -28,6 +28,7 @@ import {
   jsonBody,
   jsonContent,
   orgScopedApp,
+  windowOrdered,
   writeGuards,
 } from "./common.ts";
 
@@ -116,23 +117,7 @@ const fields = {
   }),
 };
 
-/** A window that starts before it ends, reported at `active_until`. */
-function windowOrdered(
-  body: { active_from?: string | null; active_until?: string | null },
-  context: z.RefinementCtx,
-): void {
-  if (
-    typeof body.active_from === "string" &&
-    typeof body.active_until === "string" &&
-    Date.parse(body.active_from) >= Date.parse(body.active_until)
-  ) {
-    context.addIssue({
-      code: "custom",
-      path: ["active_until"],
-      message: "must be after active_from",
-    });
-  }
-}
+const windowOrder = windowOrdered("active_from", "active_until");
 
 const CreateBody = z
   .strictObject({
@@ -166,7 +151,7 @@ const CreateBody = z
         message: `is required for a ${body.kind}`,
       });
     }
-    windowOrdered(body, context);
+    windowOrder(body, context);
   })
   .openapi("CreateReward");
 
@@ -189,7 +174,7 @@ const PatchBody = z
       .optional()
       .openapi({ description: `Refused: ${kindFixedMessage}.` }),
   })
-  .superRefine(windowOrdered)
+  .superRefine(windowOrder)
   .openapi("UpdateReward");
 
 function at(value: string | null | undefined): Date | null | undefined {

@@ -42,6 +42,7 @@ import {
   jsonBody,
   jsonContent,
   orgScopedApp,
+  windowOrdered,
   writeGuards,
 } from "./common.ts";
 
@@ -124,23 +125,7 @@ const windowFields = {
   }),
 };
 
-/** A window that starts before it ends, reported at `active_until`. */
-function windowOrdered(
-  body: { active_from?: string | null; active_until?: string | null },
-  context: z.RefinementCtx,
-): void {
-  if (
-    typeof body.active_from === "string" &&
-    typeof body.active_until === "string" &&
-    Date.parse(body.active_from) >= Date.parse(body.active_until)
-  ) {
-    context.addIssue({
-      code: "custom",
-      path: ["active_until"],
-      message: "must be after active_from",
-    });
-  }
-}
+const windowOrder = windowOrdered("active_from", "active_until");
 
 const CreateBody = z
   .strictObject({
@@ -158,7 +143,7 @@ const CreateBody = z
       .openapi({ description: "What a full card gives." }),
     ...windowFields,
   })
-  .superRefine(windowOrdered)
+  .superRefine(windowOrder)
   .openapi("CreateStampProgram");
 
 /** A field PATCH refuses, documented so that clients see why. */
@@ -185,7 +170,7 @@ const PatchBody = z
     stamps_per_card: fixedField("Stamps per card."),
     reward: fixedField("The reward."),
   })
-  .superRefine(windowOrdered)
+  .superRefine(windowOrder)
   .openapi("UpdateStampProgram");
 
 function earnInput(earn: z.output<typeof EarnRule>): StampEarnRuleInput {
