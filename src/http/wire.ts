@@ -21,6 +21,7 @@ import type {
   UnitTrialBalance,
   WalletBalance,
 } from "../membership/index.ts";
+import type { EarningLine } from "../membership/purchases/earning.ts";
 import type { ValidationIssue } from "./errors.ts";
 import {
   amountMinorMax,
@@ -412,14 +413,57 @@ export const StampsEarnedSchema = z.object({
   completed: z.boolean(),
 });
 
+export const EarningLineSchema = z
+  .object({
+    kind: z.enum(["base", "category_multiplier", "sku_bonus", "campaign", "tier"]),
+    rule_id: z.string().optional(),
+    rule_version: z.number().int().optional(),
+    points: z.number().int(),
+    capped_by: z
+      .object({ scope: z.enum(["rule", "overall"]), period: z.enum(["day", "week", "month"]) })
+      .optional(),
+  })
+  .openapi("EarningLine", {
+    description:
+      "One entry of what a purchase earned, in evaluation order: `base`, then rule entries " +
+      "(`category_multiplier`, `sku_bonus`), `campaign`s, `tier`. A rule's entry names the rule " +
+      "and the version used; an entry a cap trimmed carries `capped_by` (kept even at 0 points). " +
+      "The entries add up to `points_earned`; each is its own transfer in the ledger.",
+  });
+
+export const breakdownExample = [
+  { kind: "base", points: 10 },
+  {
+    kind: "category_multiplier",
+    rule_id: "5b0c2d1e-8f3a-4c6b-9d7e-1a2b3c4d5e6f",
+    rule_version: 1,
+    points: 12,
+  },
+  { kind: "tier", points: 5 },
+] satisfies Array<z.output<typeof EarningLineSchema>>;
+
+export function breakdownDto(
+  lines: readonly EarningLine[],
+): Array<z.output<typeof EarningLineSchema>> {
+  return lines.map((line) => ({
+    kind: line.kind,
+    ...(line.ruleId === undefined ? {} : { rule_id: line.ruleId }),
+    ...(line.ruleVersion === undefined ? {} : { rule_version: line.ruleVersion }),
+    points: wireInteger(line.points),
+    ...(line.cappedBy === undefined ? {} : { capped_by: line.cappedBy }),
+  }));
+}
+
 export function purchaseOutcomeDto(outcome: PurchaseOutcome): {
   transaction_id: string;
   points_earned: number;
+  breakdown: Array<z.output<typeof EarningLineSchema>>;
   stamps_earned: Array<z.infer<typeof StampsEarnedSchema>>;
 } {
   return {
     transaction_id: outcome.transactionId,
     points_earned: wireInteger(outcome.pointsEarned),
+    breakdown: breakdownDto(outcome.breakdown),
     stamps_earned: outcome.stampsEarned.map((earned) => ({
       program_id: earned.programId,
       stamps: wireInteger(earned.stamps),

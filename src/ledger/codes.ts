@@ -21,8 +21,17 @@ export enum AccountCode {
   adjustments = 5,
   /** Sink of stamps exchanged when a stamp card completes. */
   completions = 6,
+  /** Source of every earning-cap allowance: it funds a cap account with the cap. */
+  earningAllowances = 7,
+  /** Sink of cap allowances used: reservations against a cap account post here. */
+  capUsage = 8,
   /** A member's wallet: never overdrawn, with balance history. */
   wallet = 100,
+  /**
+   * What is left of one member's earning cap for one period (per rule or overall): funded with
+   * the cap, reserved by each capped purchase, never below zero. Holds no points, only allowance.
+   */
+  earningCap = 101,
 }
 
 export const controlAccountCodes = [
@@ -32,6 +41,8 @@ export const controlAccountCodes = [
   AccountCode.breakage,
   AccountCode.adjustments,
   AccountCode.completions,
+  AccountCode.earningAllowances,
+  AccountCode.capUsage,
 ] as const;
 export type ControlAccountCode = (typeof controlAccountCodes)[number];
 
@@ -64,7 +75,31 @@ export enum TransferCode {
   stampCardReward = 10,
   /** promotions → points wallet, a promo code redeemed (once per code and member). */
   codeRedemption = 11,
+  /** issuance → wallet, the extra points of a category multiplier rule on its lines. */
+  categoryMultiplierEarn = 13,
+  /** issuance → wallet, an sku bonus rule's points per unit sold. */
+  skuBonusEarn = 14,
+  /** issuance → wallet, a campaign's extra (multiplier) or fixed bonus points. */
+  campaignEarn = 15,
+  /** issuance → wallet, the member's tier bonus on base and multiplier points. */
+  tierBonusEarn = 16,
+  /** earningAllowances → earning cap account: the cap of one member, rule (or overall) and period. */
+  capAllowance = 17,
+  /** earning cap account → capUsage, pending then posted: what a purchase used of the cap. */
+  capReservation = 18,
 }
+
+/** The transfer codes of a purchase's entries, by breakdown kind (base is `purchaseEarn`). */
+export const earnEntryCodes = {
+  base: TransferCode.purchaseEarn,
+  category_multiplier: TransferCode.categoryMultiplierEarn,
+  sku_bonus: TransferCode.skuBonusEarn,
+  campaign: TransferCode.campaignEarn,
+  tier: TransferCode.tierBonusEarn,
+} as const;
+
+/** Every code a purchase credits a points wallet with. */
+export const purchaseCreditCodes: readonly TransferCode[] = Object.values(earnEntryCodes);
 
 /**
  * Codes posted also with amount 0 (TigerBeetle 0.16+ stores it): every purchase and every refund
@@ -73,6 +108,13 @@ export enum TransferCode {
 export const zeroAmountTransferCodes: readonly number[] = [
   TransferCode.purchaseEarn,
   TransferCode.refundReversal,
+  // An entry a cap trimmed to 0 is still posted: its id was recorded before the cap was known.
+  TransferCode.categoryMultiplierEarn,
+  TransferCode.skuBonusEarn,
+  TransferCode.campaignEarn,
+  TransferCode.tierBonusEarn,
+  // A reservation on a spent cap moves 0; its post then uses 0.
+  TransferCode.capReservation,
 ];
 
 export interface TransferCodeSides {
@@ -133,6 +175,36 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.promotions,
     credit: AccountCode.wallet,
     operation: "stamp_card_reward",
+  },
+  [TransferCode.categoryMultiplierEarn]: {
+    debit: AccountCode.issuance,
+    credit: AccountCode.wallet,
+    operation: "category_multiplier_earn",
+  },
+  [TransferCode.skuBonusEarn]: {
+    debit: AccountCode.issuance,
+    credit: AccountCode.wallet,
+    operation: "sku_bonus_earn",
+  },
+  [TransferCode.campaignEarn]: {
+    debit: AccountCode.issuance,
+    credit: AccountCode.wallet,
+    operation: "campaign_earn",
+  },
+  [TransferCode.tierBonusEarn]: {
+    debit: AccountCode.issuance,
+    credit: AccountCode.wallet,
+    operation: "tier_bonus_earn",
+  },
+  [TransferCode.capAllowance]: {
+    debit: AccountCode.earningAllowances,
+    credit: AccountCode.earningCap,
+    operation: "cap_allowance",
+  },
+  [TransferCode.capReservation]: {
+    debit: AccountCode.earningCap,
+    credit: AccountCode.capUsage,
+    operation: "cap_reservation",
   },
   [TransferCode.codeRedemption]: {
     debit: AccountCode.promotions,

@@ -14,6 +14,7 @@ export { createLedgerClient, ledgerLabel } from "./client.ts";
 export * from "./codes.ts";
 export type { DeadlineOptions } from "./deadline.ts";
 export { isLedgerUnavailable, LedgerUnavailableError, withDeadline } from "./deadline.ts";
+export * from "./earning-caps.ts";
 export type { EmbeddedClient } from "./embedded/index.ts";
 export { createEmbeddedClient } from "./embedded/index.ts";
 export {

@@ -81,7 +81,7 @@ export interface OrgLedger {
   ledger: number;
 }
 
-function accountTemplate(id: bigint, ledger: number, code: AccountCode, flags: number) {
+export function accountTemplate(id: bigint, ledger: number, code: AccountCode, flags: number) {
   return {
     id,
     debits_pending: 0n,

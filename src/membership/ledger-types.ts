@@ -4,6 +4,7 @@
  */
 import type { HistoryEntry, TrialBalance, WalletBalance } from "../ledger/index.ts";
 import type { DomainErrorCode } from "./errors.ts";
+import type { EarningLine } from "./purchases/earning.ts";
 
 export type { HistoryEntry, TrialBalance, WalletBalance };
 
@@ -60,7 +61,10 @@ export interface StampsEarned {
 /** What recording a purchase produced; stored, and replayed to a retry. */
 export interface PurchaseOutcome {
   transactionId: string;
+  /** After caps. */
   pointsEarned: bigint;
+  /** Where the points came from (purchases/earning.ts), after caps. */
+  breakdown: EarningLine[];
   stampsEarned: StampsEarned[];
 }
 

@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { simulatePurchase } from "../../membership/index.ts";
 import { principalOf } from "../env.ts";
 import { requireRole } from "../middleware.ts";
-import { wireInteger } from "../wire.ts";
+import { breakdownDto, EarningLineSchema, wireInteger } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import { apiKeySecurity, errorResponses, jsonBody, jsonContent, orgScopedApp } from "./common.ts";
 import {
@@ -35,13 +35,11 @@ const SimulatedPurchaseResult = z
   .object({
     member_id: z.string(),
     points_earned: z.number().int(),
-    breakdown: z
-      .array(z.object({ kind: z.enum(["base", "tier"]), points: z.number().int() }))
-      .openapi({
-        description:
-          "Where the points come from: `base` (the base rate) and `tier` (the tier " +
-          "multiplier's extra); the entries add up to `points_earned`.",
-      }),
+    breakdown: z.array(EarningLineSchema).openapi({
+      description:
+        "Where the points come from, exactly as the real purchase would answer it now (rules, " +
+        "campaigns and caps included; caps as they stand, nothing reserved).",
+    }),
     stamps_earned: z.array(z.object({ program_id: z.string(), stamps: z.number().int() })),
   })
   .openapi("SimulatedPurchase");
@@ -99,10 +97,7 @@ export function simulateRoutes(deps: RouteDeps) {
         {
           member_id: simulated.memberId,
           points_earned: wireInteger(simulated.points),
-          breakdown: simulated.breakdown.map((line) => ({
-            kind: line.kind,
-            points: wireInteger(line.points),
-          })),
+          breakdown: breakdownDto(simulated.breakdown),
           stamps_earned: simulated.stamps.map((grant) => ({
             program_id: grant.programId,
             stamps: wireInteger(grant.stamps),

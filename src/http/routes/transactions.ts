@@ -18,6 +18,8 @@ import {
   purchaseItemsMax,
 } from "../limits.ts";
 import {
+  breakdownExample,
+  EarningLineSchema,
   externalId,
   externalRef,
   IdempotencyHeaders,
@@ -170,6 +172,7 @@ const PurchaseResult = z
   .object({
     transaction_id: z.string(),
     points_earned: z.number().int(),
+    breakdown: z.array(EarningLineSchema),
     stamps_earned: z.array(StampsEarnedSchema),
     balance: WalletSchema,
   })
@@ -177,7 +180,8 @@ const PurchaseResult = z
 
 const purchaseResultExample = {
   transaction_id: "0b6f3a52-5d1e-4c8e-9a43-7f2d8c1e6b90",
-  points_earned: 19,
+  points_earned: 27,
+  breakdown: breakdownExample,
   stamps_earned: stampsExample,
   balance: balanceExample,
 } satisfies z.output<typeof PurchaseResult>;
@@ -188,6 +192,7 @@ const BatchItemResult = z
     status: z.enum(["created", "replayed", "error"]),
     transaction_id: z.string().optional(),
     points_earned: z.number().int().optional(),
+    breakdown: z.array(EarningLineSchema).optional(),
     stamps_earned: z.array(StampsEarnedSchema).optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
   })
@@ -336,6 +341,7 @@ export function transactionsRoutes(deps: RouteDeps) {
           status: outcome.status,
           transaction_id: dto.transaction_id,
           points_earned: dto.points_earned,
+          breakdown: dto.breakdown,
           stamps_earned: dto.stamps_earned,
         };
       });

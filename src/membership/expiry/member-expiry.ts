@@ -8,6 +8,7 @@ import {
   documentTimeMs,
   type LedgerApi,
   type LedgerTransfer,
+  purchaseCreditCodes,
   scanWalletTransfers,
   TransferCode,
   transferPhase,
@@ -38,7 +39,7 @@ export class WalletBusyError extends Error {
  * bonus and stamp reward carry the member's id, not a dated document id.
  */
 export function earnedAtMs(transfer: LedgerTransfer): number {
-  if (transfer.code === TransferCode.purchaseEarn) {
+  if (purchaseCreditCodes.includes(transfer.code)) {
     return documentTimeMs(transfer.user_data_128);
   }
   return Number(transfer.timestamp / 1_000_000n);

@@ -61,13 +61,14 @@ const rows: Row[] = [
     breakdown: [{ kind: "base", points: 19n }],
   },
   {
-    name: "a ×1.25 tier adds its bonus as its own line",
+    name: "a ×1.25 tier adds its bonus as its own line, each entry rounded down once",
     amountMinor: 1_999n,
     multiplierBps: 12_500,
-    points: 24n,
+    // base 19.99 → 19, tier 19.99 × 0.25 = 4.9975 → 4
+    points: 23n,
     breakdown: [
       { kind: "base", points: 19n },
-      { kind: "tier", points: 5n },
+      { kind: "tier", points: 4n },
     ],
   },
   {
@@ -82,7 +83,8 @@ const rows: Row[] = [
     amountMinor: 10_000n,
     rate: 0,
     points: 0n,
-    breakdown: [{ kind: "base", points: 0n }],
+    // Entries of 0 are left out of the breakdown (the base transfer is still posted).
+    breakdown: [],
   },
   {
     name: "a currency without minor units (JPY)",
@@ -93,9 +95,9 @@ const rows: Row[] = [
     breakdown: [{ kind: "base", points: 3_000n }],
   },
   {
-    name: "line amounts do not change the points (earned on the purchase amount)",
+    name: "line amounts do not change the base (earned on the purchase amount)",
     amountMinor: 1_000n,
-    items: [coffee(1, 9_999n), bagel],
+    items: [coffee(1, 499n), bagel],
     points: 10n,
     breakdown: [{ kind: "base", points: 10n }],
   },

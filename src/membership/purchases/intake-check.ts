@@ -22,6 +22,7 @@ import {
 } from "../limits.ts";
 import type { StoredItem, StoredStampGrant } from "../store/schema.ts";
 import type { EarningItem, EarningLine } from "./earning.ts";
+import type { StoredEarning } from "./entries.ts";
 import type { PosTransactionRow, PurchaseIntent } from "./posting.ts";
 
 export interface PurchaseInput {
@@ -63,8 +64,10 @@ export interface Resolved {
   /** The tier multiplier the points were computed with; the insert checks it still holds. */
   multiplierBps: number;
   points: bigint;
-  /** How `points` came about, entry by entry (earning.ts). */
+  /** How `points` came about, entry by entry (earning.ts), before caps. */
   breakdown: EarningLine[];
+  /** The entries as the row stores them; null when the base is all there is (no caps). */
+  earning: StoredEarning | null;
   stamps: StoredStampGrant[];
 }
 

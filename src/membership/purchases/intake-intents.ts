@@ -91,7 +91,7 @@ export function prepareIntents(
     if (slot.state !== "resolved") {
       continue;
     }
-    const { checked, memberId, multiplierBps, points, stamps } = slot.resolved;
+    const { checked, memberId, multiplierBps, points, stamps, earning } = slot.resolved;
     const context = contexts.get(checked.orgId);
     assert.ok(context !== undefined && !(context instanceof DomainError), "org loaded");
     let location: LocationRef | null = null;
@@ -109,8 +109,9 @@ export function prepareIntents(
       amountMinor: checked.amountMinor,
       points,
       stamps,
+      earning,
     };
-    const chains = buildPurchaseChains({
+    const { chains } = buildPurchaseChains({
       row,
       pointsLedger: context.pointsLedger,
       locationNumber: location?.number ?? 0,
@@ -127,6 +128,7 @@ export function prepareIntents(
         amountMinor: row.amountMinor,
         points: row.points,
         stamps: row.stamps,
+        earning: row.earning,
         kind: "purchase",
         currency: checked.currency,
         occurredAt,
@@ -147,15 +149,15 @@ export function prepareIntents(
  */
 const intentInsert = `
   insert into pos_transactions (id, org_id, member_id, kind, external_id, request_hash,
-    amount_minor, currency, occurred_at, location_id, items, points, stamps, status,
+    amount_minor, currency, occurred_at, location_id, items, points, stamps, earning, status,
     transfer_ids)
   select r.id, r.org_id, r.member_id, 'purchase', r.external_id, r.request_hash,
     r.amount_minor, r.currency, r.occurred_at, r.location_id, r.items, r.points, r.stamps,
-    'pending', r.transfer_ids
+    r.earning, 'pending', r.transfer_ids
   from jsonb_to_recordset($1::jsonb) as r(id uuid, org_id uuid, member_id uuid,
     external_id text, request_hash text, amount_minor bigint, currency text,
     occurred_at timestamptz, location_id uuid, items jsonb, points bigint, stamps jsonb,
-    transfer_ids text[], multiplier_bps int, member_ref text)
+    earning jsonb, transfer_ids text[], multiplier_bps int, member_ref text)
   where exists (
     select 1 from members m
     join tiers t on t.org_id = m.org_id and t.id = m.tier_id
@@ -199,6 +201,7 @@ export async function insertIntents(store: Store, slots: Slot[]): Promise<number
     items: checked.items,
     points: intent.points.toString(),
     stamps: intent.stamps,
+    earning: intent.earning,
     transfer_ids: intent.transferIds,
     multiplier_bps: multiplierBps,
     member_ref: checked.memberId === null ? checked.memberExternalRef : null,

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import type { Store } from "../deps.ts";
+import { activeEarningRules, earningSettingsOf } from "../earning-rules/index.ts";
+import type { EarningRule } from "../earning-rules/types.ts";
 import { DomainError } from "../errors.ts";
 import { invalidInput, type OrgLedgerContext } from "../intents/support.ts";
 import type { StampProgram } from "../ledger-types.ts";
@@ -13,6 +15,7 @@ import { type MemberHint, memberKey } from "../store/caches.ts";
 import { executeStatement } from "../store/db.ts";
 import { isUuid } from "../validation.ts";
 import { earn } from "./earning.ts";
+import { storeEarning } from "./entries.ts";
 import { type Checked, earningItems, type Slot } from "./intake-check.ts";
 
 /**
@@ -23,12 +26,12 @@ const memberLookup = `
   with k as (
     select * from jsonb_to_recordset($1::jsonb) as k(org_id uuid, id uuid, ref text)
   )
-  select m.id, m.org_id, m.external_ref, m.status, m.ledger_status, t.multiplier_bps
+  select m.id, m.org_id, m.external_ref, m.status, m.ledger_status, m.tier_id, t.multiplier_bps
   from k
   join members m on m.org_id = k.org_id and m.id = k.id
   join tiers t on t.org_id = m.org_id and t.id = m.tier_id
   union all
-  select m.id, m.org_id, m.external_ref, m.status, m.ledger_status, t.multiplier_bps
+  select m.id, m.org_id, m.external_ref, m.status, m.ledger_status, m.tier_id, t.multiplier_bps
   from k
   join members m on m.org_id = k.org_id and m.external_ref = k.ref
   join tiers t on t.org_id = m.org_id and t.id = m.tier_id`;
@@ -40,6 +43,7 @@ type MemberMatch = {
   external_ref: string;
   status: string;
   ledger_status: string;
+  tier_id: string;
   multiplier_bps: number;
 };
 
@@ -108,6 +112,7 @@ export async function resolveMembers(
       orgId: member.org_id,
       externalRef: member.external_ref,
       status: member.status,
+      tierId: member.tier_id,
       multiplierBps: member.multiplier_bps,
     };
     for (const key of [byId, byRef]) {
@@ -129,7 +134,9 @@ export async function resolveMembers(
   }
 
   const programsByOrg = new Map<string, readonly StampProgram[]>();
+  const rulesByOrg = new Map<string, readonly EarningRule[]>();
   for (const orgId of new Set(checked.map((request) => request.orgId))) {
+    rulesByOrg.set(orgId, await activeEarningRules(store, orgId));
     const programs = await stampProgramsOf(store, orgId);
     programsByOrg.set(
       orgId,
@@ -175,12 +182,14 @@ export async function resolveMembers(
         items: earningItems(request.items),
         // The time the intent is stored with (intake-intents.ts): the same `now` of the batch.
         occurredAt: request.occurredAt ?? now,
+        locationRef: request.locationRef,
       },
-      tier: { multiplierBps: member.multiplierBps },
+      tier: { id: member.tierId, multiplierBps: member.multiplierBps },
       org: {
-        baseRatePointsPerUnit: context.org.settings.baseRatePointsPerUnit,
+        ...earningSettingsOf(context.org),
         currencyExponent: context.currencyExponent,
         stampPrograms: programsByOrg.get(request.orgId) ?? [],
+        rules: rulesByOrg.get(request.orgId) ?? [],
       },
     });
     if (earning.kind === "too_large") {
@@ -206,6 +215,10 @@ export async function resolveMembers(
         multiplierBps: member.multiplierBps,
         points,
         breakdown: earning.breakdown,
+        earning:
+          earning.entries.length === 1 && earning.overallCaps.length === 0
+            ? null
+            : storeEarning(earning),
         stamps,
       },
     };

@@ -9,11 +9,15 @@
 import assert from "node:assert/strict";
 import { and, eq, inArray } from "drizzle-orm";
 import {
+  type CapAccount,
   type ChainOutcome,
+  capAccountId,
   chainFailureReason,
-  earnChain,
+  ensureCapAccounts,
   type LedgerTransfer,
   postChains,
+  reservationChain,
+  reservedAmounts,
   stampEarnChain,
 } from "../../ledger/index.ts";
 import type { LedgerDeps, Store } from "../deps.ts";
@@ -33,6 +37,13 @@ import {
 import { executeStatement } from "../store/db.ts";
 import { locations, posTransactions, stampPrograms } from "../store/schema.ts";
 import { parsePurchaseResponse, purchaseResponse } from "../store/stored-responses.ts";
+import type { CappedEarning, EarningLine } from "./earning.ts";
+import {
+  type PurchaseEntriesInput,
+  purchaseCaps,
+  purchaseEntryChains,
+  readEarning,
+} from "./entries.ts";
 
 export type PosTransactionRow = typeof posTransactions.$inferSelect;
 
@@ -52,6 +63,7 @@ export type PurchaseIntent = Pick<
   | "stamps"
   | "status"
   | "transferIds"
+  | "earning"
 > & {
   /**
    * The chains, when this process built them from the very values it wrote to the row (and took
@@ -64,32 +76,41 @@ export type PurchaseIntent = Pick<
 export interface PurchaseChainsInput {
   row: Pick<
     PurchaseIntent,
-    "id" | "orgId" | "memberId" | "externalId" | "amountMinor" | "points" | "stamps"
+    "id" | "orgId" | "memberId" | "externalId" | "amountMinor" | "points" | "stamps" | "earning"
   >;
   pointsLedger: number;
   /** The location's per-org number, 0 for none. */
   locationNumber: number;
+  /** What the ledger reserved of each cap (by reservation id), once it has. */
+  reserved?: ReadonlyMap<bigint, bigint>;
+}
+
+export function purchaseEntriesInput(input: PurchaseChainsInput): PurchaseEntriesInput {
+  const { row } = input;
+  return {
+    orgId: row.orgId,
+    ledger: input.pointsLedger,
+    memberId: row.memberId,
+    externalId: row.externalId,
+    documentId: row.id,
+    spendMinor: row.amountMinor,
+    locationNumber: input.locationNumber,
+    earning: readEarning(row.earning, row.points),
+  };
 }
 
 /**
- * A purchase's chains: its earn chain (always, also for 0 points: the purchase's time and spend
- * are in the ledger), then one stamp chain per grant, in that order. The one builder of both the
- * live path and recovery, so both post the same.
+ * A purchase's chains: its cap reservations (when capped), its entries with the cap posts
+ * (always, also for 0 points: the purchase's time and spend are in the ledger), then one stamp
+ * chain per grant, in that order. The one builder of both the live path and recovery, so both
+ * post the same. Also what the entries come to after caps.
  */
-export function buildPurchaseChains(input: PurchaseChainsInput): LedgerTransfer[][] {
-  const { row, pointsLedger, locationNumber } = input;
-  const chains: LedgerTransfer[][] = [];
-  const earn = earnChain({
-    orgId: row.orgId,
-    ledger: pointsLedger,
-    memberId: row.memberId,
-    externalId: row.externalId,
-    points: row.points,
-    spendMinor: row.amountMinor,
-    locationNumber,
-    documentId: row.id,
-  });
-  chains.push(earn);
+export function buildPurchaseChains(input: PurchaseChainsInput): {
+  chains: LedgerTransfer[][];
+  capped: CappedEarning;
+} {
+  const { row } = input;
+  const { chains, capped } = purchaseEntryChains(purchaseEntriesInput(input), input.reserved);
   for (const grant of row.stamps) {
     const chain = stampEarnChain({
       orgId: row.orgId,
@@ -103,7 +124,7 @@ export function buildPurchaseChains(input: PurchaseChainsInput): LedgerTransfer[
     assert.ok(chain !== null, "a stored stamp grant is positive");
     chains.push(chain);
   }
-  return chains;
+  return { chains, capped };
 }
 
 /** The ids the chains post, in order, as `transfer_ids` keeps them (decimal strings). */
@@ -178,8 +199,9 @@ export async function postPurchases(
     rows.map((row) => ({ orgId: row.orgId, memberId: row.memberId })),
   );
   // Rows read back from Postgres get their chains rebuilt from the row alone, which needs the
-  // location's number; fresh rows carry the chains they were written from.
-  const rebuilt = rows.filter((row) => row.chains === undefined);
+  // location's number; fresh rows carry the chains they were written from, unless capped: what
+  // a capped purchase posts depends on what the ledger reserves of its caps.
+  const rebuilt = rows.filter((row) => row.chains === undefined || isCapped(row));
   const locationNumbers = await locationNumbersOf(deps, rebuilt);
   const programs = await programsOf(deps, rows);
   await ensureStampWallets(
@@ -194,41 +216,133 @@ export async function postPurchases(
       })),
     ),
   );
-
-  const chainsOfRows = rows.map((row) => {
+  const locationOf = (row: PurchaseIntent): number => {
+    const number =
+      row.locationId === null ? 0 : locationNumbers.get(`${row.orgId}:${row.locationId}`);
+    assert.ok(number !== undefined, "a purchase's location exists");
+    return number;
+  };
+  const ledgerOf = (row: PurchaseIntent): number => {
     const pointsLedger = pointsLedgers.get(row.orgId);
     assert.ok(pointsLedger !== undefined, "points ledger read for every org");
-    if (row.chains !== undefined) {
+    return pointsLedger;
+  };
+  const { reserved, refusals: reservationRefusals } = await reserveCaps(
+    deps,
+    rows.filter(isCapped),
+    (row) => ({ row, pointsLedger: ledgerOf(row), locationNumber: locationOf(row) }),
+  );
+  const live = rows.filter((row) => !reservationRefusals.has(row.id));
+  const results = new Map<string, PostedEarning>();
+  const chainsOfRows = live.map((row) => {
+    if (row.chains !== undefined && !isCapped(row)) {
       // `transferIds` was taken from these very chains when the row was written.
+      results.set(row.id, uncappedEarning(row));
       return row.chains;
     }
-    const locationNumber =
-      row.locationId === null ? 0 : locationNumbers.get(`${row.orgId}:${row.locationId}`);
-    assert.ok(locationNumber !== undefined, "a purchase's location exists");
-    const rebuilt = withoutUnrecordedZeroEarn(
-      buildPurchaseChains({ row, pointsLedger, locationNumber }),
+    const built = buildPurchaseChains({
       row,
-    );
-    assertPostsRecordedIds(rebuilt, row);
-    return rebuilt;
+      pointsLedger: ledgerOf(row),
+      locationNumber: locationOf(row),
+      reserved,
+    });
+    results.set(row.id, { points: built.capped.total, breakdown: built.capped.breakdown });
+    const chains = withoutUnrecordedZeroEarn(built.chains, row);
+    assertPostsRecordedIds(chains, row);
+    return chains;
   });
   // One call: postChains packs every chain into as few requests as the batch limit allows.
   const chainOutcomes = await postChains(deps.ledger, chainsOfRows.flat());
-  const refusals = await failRefusedPurchases(deps, rows, chainsOfRows, chainOutcomes);
-  if (refusals.size > 0) {
-    const posted = rows.filter((row) => !refusals.has(row.id));
-    const outcomes: Map<string, PostedPurchase> = await completePurchases(
-      deps,
-      posted,
-      programs,
-      pointsLedgers,
-    );
-    for (const [id, refusal] of refusals) {
-      outcomes.set(id, refusal);
-    }
-    return outcomes;
+  const refusals = await failRefusedPurchases(deps, live, chainsOfRows, chainOutcomes);
+  for (const [id, refusal] of reservationRefusals) {
+    refusals.set(id, refusal);
   }
-  return completePurchases(deps, rows, programs, pointsLedgers);
+  const posted = rows.filter((row) => !refusals.has(row.id));
+  const outcomes: Map<string, PostedPurchase> = await completePurchases(
+    deps,
+    posted,
+    programs,
+    pointsLedgers,
+    results,
+  );
+  for (const [id, refusal] of refusals) {
+    outcomes.set(id, refusal);
+  }
+  return outcomes;
+}
+
+/** What a posted purchase earned: after caps, with its breakdown. */
+interface PostedEarning {
+  points: bigint;
+  breakdown: EarningLine[];
+}
+
+/** Whether the row's purchase falls under any cap (then it reserves before it posts). */
+function isCapped(row: PurchaseIntent): boolean {
+  const earning = row.earning;
+  return (
+    earning !== null &&
+    (earning.overall_caps.length > 0 || earning.entries.some((entry) => entry.caps.length > 0))
+  );
+}
+
+/** An uncapped purchase earns what its entries ask. */
+function uncappedEarning(row: PurchaseIntent): PostedEarning {
+  const earning = readEarning(row.earning, row.points);
+  return {
+    points: row.points,
+    breakdown: earning.entries
+      .filter((entry) => entry.points > 0n)
+      .map((entry) => {
+        const line: EarningLine = { kind: entry.kind, points: entry.points };
+        if (entry.ruleId !== null) line.ruleId = entry.ruleId;
+        if (entry.ruleVersion !== null) line.ruleVersion = entry.ruleVersion;
+        return line;
+      }),
+  };
+}
+
+/**
+ * Opens the caps the rows touch and reserves from them (one chain per purchase; a retry's
+ * chain answers `exists` and keeps what was reserved the first time), then reads what the ledger
+ * reserved. A purchase whose reservations the ledger refused for good is marked failed.
+ */
+async function reserveCaps(
+  deps: LedgerDeps,
+  rows: readonly PurchaseIntent[],
+  chainsInput: (row: PurchaseIntent) => PurchaseChainsInput,
+): Promise<{ reserved: Map<bigint, bigint>; refusals: Map<string, DomainError> }> {
+  const refusals = new Map<string, DomainError>();
+  if (rows.length === 0) {
+    return { reserved: new Map(), refusals };
+  }
+  const caps = rows.map((row) => purchaseCaps(purchaseEntriesInput(chainsInput(row))));
+  const accounts = new Map<bigint, CapAccount>();
+  for (const purchase of caps) {
+    for (const reservation of purchase.reservations) {
+      accounts.set(capAccountId(reservation.account), reservation.account);
+    }
+  }
+  await ensureCapAccounts(deps.ledger, [...accounts.values()]);
+  const outcomes = await postChains(
+    deps.ledger,
+    caps.map((purchase) => reservationChain(purchase.reservations)),
+  );
+  const ids: bigint[] = [];
+  for (const [index, row] of rows.entries()) {
+    const outcome = outcomes[index];
+    assert.ok(outcome !== undefined, "one outcome per reservation chain");
+    if (outcome.kind === "failed") {
+      const reason = chainFailureReason(outcome);
+      await failPosTransaction(deps, row, reason);
+      refusals.set(row.id, failedIntentError("purchase", { ...row, failureReason: reason }));
+      continue;
+    }
+    for (const reservation of caps[index]?.reservations ?? []) {
+      ids.push(reservation.id);
+    }
+  }
+  return { reserved: await reservedAmounts(deps.ledger, ids), refusals };
 }
 
 /**
@@ -293,6 +407,7 @@ async function completePurchases(
   rows: readonly PurchaseIntent[],
   programs: ReadonlyMap<string, StampProgram>,
   pointsLedgers: ReadonlyMap<string, number>,
+  earned: ReadonlyMap<string, PostedEarning>,
 ): Promise<Map<string, PurchaseOutcome>> {
   const { db } = deps;
 
@@ -320,9 +435,12 @@ async function completePurchases(
 
   const outcomes = new Map<string, PurchaseOutcome>();
   for (const row of rows) {
+    const earning = earned.get(row.id);
+    assert.ok(earning !== undefined, "what every posted row earned is known");
     outcomes.set(row.id, {
       transactionId: row.id,
-      pointsEarned: row.points,
+      pointsEarned: earning.points,
+      breakdown: earning.breakdown,
       stampsEarned: row.stamps.map((grant) => {
         const key = cardKey({ memberId: row.memberId, programId: grant.program_id });
         return {
@@ -435,13 +553,13 @@ async function programsOf(
 const markPosted = `
   with v as (
     select * from jsonb_to_recordset($1::jsonb)
-      as v(n int, id uuid, org_id uuid, stamps_earned jsonb)
+      as v(n int, id uuid, org_id uuid, points bigint, breakdown jsonb, stamps_earned jsonb)
   ),
   marked as (
     update pos_transactions as p
-    set status = 'posted', posted_at = now(),
-      response = jsonb_build_object('transaction_id', p.id, 'points_earned', p.points::text,
-        'stamps_earned', coalesce(v.stamps_earned, '[]'::jsonb))
+    set status = 'posted', posted_at = now(), points = v.points,
+      response = jsonb_build_object('transaction_id', p.id, 'points_earned', v.points::text,
+        'breakdown', v.breakdown, 'stamps_earned', coalesce(v.stamps_earned, '[]'::jsonb))
     from v
     where p.id = v.id and p.org_id = v.org_id and p.status <> 'posted'
     returning p.id, p.org_id, p.member_id, p.external_id, p.points, p.stamps, p.amount_minor,
@@ -484,12 +602,15 @@ async function markPurchasesPosted(
     const outcome = outcomes.get(row.id);
     assert.ok(outcome !== undefined, "an outcome for every row");
     assert.equal(outcome.transactionId, row.id, "the outcome is the row's");
-    assert.equal(outcome.pointsEarned, row.points, "the outcome earns the row's points");
+    assert.ok(outcome.pointsEarned <= row.points, "caps never add to what the row asked");
+    const stored = purchaseResponse(outcome);
     return {
       n,
       id: row.id,
       org_id: row.orgId,
-      stamps_earned: row.stamps.length === 0 ? null : purchaseResponse(outcome).stamps_earned,
+      points: outcome.pointsEarned.toString(),
+      breakdown: stored.breakdown,
+      stamps_earned: row.stamps.length === 0 ? null : stored.stamps_earned,
     };
   });
   const updated = await executeStatement<{ id: string }>(

@@ -43,7 +43,7 @@ describe("recordPurchase", () => {
       reason: "manual",
     });
 
-    // 19.99 × 1 × 1.25 = 24.98… → 24.
+    // base 19.99 → 19, tier 19.99 × 0.25 = 4.99… → 4: each entry rounded down once.
     const result = await recordPurchase(deps, {
       orgId: org.id,
       externalId: externalId(),
@@ -51,11 +51,15 @@ describe("recordPurchase", () => {
       amountMinor: 1_999n,
       currency: "EUR",
     });
-    expect(result.pointsEarned).toBe(24n);
+    expect(result.pointsEarned).toBe(23n);
+    expect(result.breakdown).toEqual([
+      { kind: "base", points: 19n },
+      { kind: "tier", points: 4n },
+    ]);
     expect(result.balance).toEqual({
-      available: 24n,
+      available: 23n,
       pending: 0n,
-      lifetimeEarned: 24n,
+      lifetimeEarned: 23n,
       lifetimeRedeemed: 0n,
     });
   });

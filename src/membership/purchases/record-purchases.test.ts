@@ -212,6 +212,7 @@ describe("what a posted purchase leaves in Postgres", () => {
     expect(row1?.response).toEqual({
       transaction_id: row1?.id,
       points_earned: "12",
+      breakdown: [{ kind: "base", points: "12" }],
       stamps_earned: [
         { program_id: visits.id, stamps: "1", completed: false },
         { program_id: coffee.id, stamps: "3", completed: false },
@@ -220,11 +221,13 @@ describe("what a posted purchase leaves in Postgres", () => {
     expect(row2?.response).toEqual({
       transaction_id: row2?.id,
       points_earned: "0",
+      breakdown: [],
       stamps_earned: [{ program_id: visits.id, stamps: "1", completed: false }],
     });
     expect(row3?.response).toEqual({
       transaction_id: row3?.id,
       points_earned: "0",
+      breakdown: [],
       stamps_earned: [{ program_id: visits.id, stamps: "1", completed: true }],
     });
 

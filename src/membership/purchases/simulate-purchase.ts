@@ -6,9 +6,11 @@
  * agree because they are one computation.
  */
 import assert from "node:assert/strict";
+import { capAccountId, capsLeft } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { loadOrgLedger, nowOf } from "../intents/support.ts";
-import type { EarningLine } from "./earning.ts";
+import { applyCaps, capKey, type EarningLine } from "./earning.ts";
+import { purchaseCaps, readEarning } from "./entries.ts";
 import { checkPurchase, type PurchaseInput, type Slot } from "./intake-check.ts";
 import { resolveMembers } from "./intake-members.ts";
 
@@ -58,10 +60,32 @@ export async function simulatePurchase(
   }
   assert.equal(slot.state, "resolved", "a checked request is resolved or refused");
   const { resolved } = slot as Extract<Slot, { state: "resolved" }>;
+  // Caps as they stand now: what is left of each, nothing reserved.
+  const earning = readEarning(resolved.earning, resolved.points);
+  const caps = purchaseCaps({
+    orgId,
+    ledger: context.pointsLedger,
+    memberId: resolved.memberId,
+    externalId: simulationExternalId,
+    documentId: "00000000-0000-7000-8000-000000000000",
+    spendMinor: checked.amountMinor,
+    locationNumber: 0,
+    earning,
+  });
+  const left = await capsLeft(
+    deps.ledger,
+    caps.reservations.map((reservation) => reservation.account),
+  );
+  const capped = applyCaps(earning, (ref) => {
+    const reservation = caps.byKey.get(capKey(ref));
+    assert.ok(reservation !== undefined, "every cap has its reservation");
+    const remaining = left.get(capAccountId(reservation.account)) ?? ref.cap;
+    return remaining < reservation.asked ? remaining : reservation.asked;
+  });
   return {
     memberId: resolved.memberId,
-    points: resolved.points,
-    breakdown: resolved.breakdown,
+    points: capped.total,
+    breakdown: capped.breakdown,
     stamps: resolved.stamps.map((grant) => ({
       programId: grant.program_id,
       stamps: BigInt(grant.stamps),

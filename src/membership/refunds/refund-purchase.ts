@@ -22,7 +22,11 @@ import { amountMinorMax, externalIdLengthMax } from "../limits.ts";
 import { failPosTransaction, type PosTransactionRow, postPurchases } from "../purchases/posting.ts";
 import { writeOutbox } from "../store/outbox.ts";
 import { posTransactions } from "../store/schema.ts";
-import { parseRefundResponse, refundResponse } from "../store/stored-responses.ts";
+import {
+  parsePurchaseResponse,
+  parseRefundResponse,
+  refundResponse,
+} from "../store/stored-responses.ts";
 
 export interface RefundPurchaseInput {
   orgId: string;
@@ -134,7 +138,11 @@ async function insertRefund(
   return deps.db.transaction(async (tx) => {
     // Locks the purchase so concurrent refunds of it are checked against each other's amounts.
     const [locked] = await tx
-      .select({ amountMinor: posTransactions.amountMinor, points: posTransactions.points })
+      .select({
+        amountMinor: posTransactions.amountMinor,
+        points: posTransactions.points,
+        response: posTransactions.response,
+      })
       .from(posTransactions)
       .where(and(eq(posTransactions.orgId, orgId), eq(posTransactions.id, purchase.id)))
       .for("update");
@@ -163,7 +171,12 @@ async function insertRefund(
         requestedMinor: input.amountMinor.toString(),
       });
     }
-    const pointsToReverse = (locked.points * refundedAfter) / locked.amountMinor - reversedBefore;
+    // Each entry (base, every rule, campaign and the tier) gives back its own share: what the
+    // purchase earned from a rule is reversed as that rule's points, whatever the rule says now.
+    const entries = parsePurchaseResponse(locked.response).breakdown.map((line) => line.points);
+    const shareOf = (refunded: bigint): bigint =>
+      entries.reduce((sum, points) => sum + (points * refunded) / locked.amountMinor, 0n);
+    const pointsToReverse = shareOf(refundedAfter) - reversedBefore;
     assert.ok(pointsToReverse >= 0n, "cumulative reversal never shrinks");
     assert.ok(reversedBefore + pointsToReverse <= locked.points, "never reverse more than earned");
     const reversalId = reversalTransferId({

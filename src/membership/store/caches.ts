@@ -132,6 +132,8 @@ export interface MemberHint {
   orgId: string;
   externalRef: string;
   status: string;
+  /** The member's tier in the earning set (campaigns may be limited to tiers). */
+  tierId: string;
   multiplierBps: number;
 }
 

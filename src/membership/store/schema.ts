@@ -9,6 +9,7 @@
  * rows go through composite `(org_id, id)` foreign keys, so the database itself refuses to link
  * a row to another org's row. Points are `bigint` in bigint mode, never floats.
  */
+
 import { sql } from "drizzle-orm";
 import {
   bigint,
@@ -31,6 +32,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import type { OrgSettings } from "../orgs/settings.ts";
+import type { StoredEarning } from "../purchases/entries.ts";
 import { type RfmBoundariesStored, rfmSegmentNames } from "../rfm/segments.ts";
 
 /** Raw bytes; postgres.js reads and writes bytea as a Node Buffer. */
@@ -505,6 +507,12 @@ export const posTransactions = pgTable(
     /** Purchases: points earned. Refunds: points this refund is to reverse (before shortfall). */
     points: bigint("points", { mode: "bigint" }).notNull(),
     stamps: jsonb("stamps").$type<StoredStampGrant[]>().notNull().default([]),
+    /**
+     * Purchases: the entries before caps (base, rules, campaigns, tier) with the rule versions
+     * they used and the caps they fall under (purchases/entries.ts); null for purchases recorded
+     * before entries were stored (they earned their points as base) and for refunds.
+     */
+    earning: jsonb("earning").$type<StoredEarning>(),
     /** Refunds: points that could not be reversed because the member had spent them. */
     shortfall: bigint("shortfall", { mode: "bigint" }),
     /**

@@ -15,6 +15,7 @@ import {
   type LedgerApi,
   type LedgerTransfer,
   operationName,
+  purchaseCreditCodes,
   scanWalletTransfers,
   TransferCode,
   u128ToUuid,
@@ -22,7 +23,8 @@ import {
 import { occurredAtFutureSkewMsMax } from "../limits.ts";
 import type { TierMetric } from "../orgs/settings.ts";
 
-export const qualifyingCodes = [TransferCode.purchaseEarn, TransferCode.refundReversal] as const;
+/** A purchase's entries (base, rules, campaigns, tier) and refunds' reversals. */
+export const qualifyingCodes = [...purchaseCreditCodes, TransferCode.refundReversal] as const;
 
 export interface QualifyingTransfer {
   transferId: bigint;
@@ -114,7 +116,13 @@ export async function qualifyingValue(
         continue;
       }
       const magnitude = spend ? transfer.user_data_64 : transfer.amount;
-      const counted = transfer.code === TransferCode.purchaseEarn ? magnitude : -magnitude;
+      // Only the base entry carries the spend (`user_data_64` of the others names their rule).
+      const counted =
+        transfer.code === TransferCode.refundReversal
+          ? -magnitude
+          : spend && transfer.code !== TransferCode.purchaseEarn
+            ? 0n
+            : magnitude;
       value += counted;
       transfers?.push({
         transferId: transfer.id,
