@@ -41,9 +41,13 @@ export function localDate(at: Date, timeZone: string): LocalDate {
   let month = 0;
   let day = 0;
   for (const part of formatOf(timeZone).formatToParts(at)) {
-    if (part.type === "year") year = Number(part.value);
-    else if (part.type === "month") month = Number(part.value);
-    else if (part.type === "day") day = Number(part.value);
+    if (part.type === "year") {
+      year = Number(part.value);
+    } else if (part.type === "month") {
+      month = Number(part.value);
+    } else if (part.type === "day") {
+      day = Number(part.value);
+    }
   }
   assert.ok(year > 0 && month >= 1 && month <= 12 && day >= 1 && day <= 31, "a calendar date");
   const epochDay = Math.floor(Date.UTC(year, month - 1, day) / dayMs);

@@ -10,7 +10,6 @@ import {
   type LedgerTransfer,
   purchaseCreditCodes,
   scanWalletTransfers,
-  TransferCode,
   transferPhase,
   walletAccountId,
 } from "../../ledger/index.ts";

@@ -27,7 +27,7 @@ function rule<K extends EarningRule["kind"]>(
     caps: fields.caps ?? noCaps,
     kind,
     ...fields,
-  } as EarningRule;
+  } as unknown as EarningRule;
 }
 
 function campaign(fields: Partial<CampaignRule> & { id: string }): CampaignRule {

@@ -295,8 +295,12 @@ function uncappedEarning(row: PurchaseIntent): PostedEarning {
       .filter((entry) => entry.points > 0n)
       .map((entry) => {
         const line: EarningLine = { kind: entry.kind, points: entry.points };
-        if (entry.ruleId !== null) line.ruleId = entry.ruleId;
-        if (entry.ruleVersion !== null) line.ruleVersion = entry.ruleVersion;
+        if (entry.ruleId !== null) {
+          line.ruleId = entry.ruleId;
+        }
+        if (entry.ruleVersion !== null) {
+          line.ruleVersion = entry.ruleVersion;
+        }
         return line;
       }),
   };
