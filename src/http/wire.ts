@@ -365,54 +365,6 @@ export function balancesDto(balances: MemberBalances): z.infer<typeof BalancesSc
   };
 }
 
-export const HistoryEntrySchema = z
-  .object({
-    transfer_id: z.string().openapi({ description: "The ledger transfer id, a decimal u128." }),
-    operation: z.string().openapi({ example: "purchase_earn" }),
-    direction: z.enum(["credit", "debit"]),
-    points: z.number().int(),
-    occurred_at: instant,
-    document_id: z.string().nullable().openapi({
-      description:
-        "The source document's id (purchase, redemption, adjustment; for a refund_reversal, the refunded purchase).",
-    }),
-    spend_minor: z.number().int().nullable().openapi({
-      description: "purchase_earn: the purchase amount; refund_reversal: the refunded amount.",
-    }),
-    location_number: z.number().int().nullable(),
-    pending_id: z.string().nullable(),
-  })
-  .openapi("HistoryEntry");
-
-export function historyEntryDto(entry: HistoryEntry): z.infer<typeof HistoryEntrySchema> {
-  return {
-    transfer_id: entry.transferId.toString(10),
-    operation: entry.operation,
-    direction: entry.direction,
-    points: wireInteger(entry.amount),
-    occurred_at: wireLedgerTime(entry.timestamp),
-    document_id: entry.documentId,
-    spend_minor: entry.spendMinor === 0n ? null : wireInteger(entry.spendMinor),
-    location_number: entry.locationNumber === 0 ? null : entry.locationNumber,
-    pending_id: entry.pendingId === 0n ? null : entry.pendingId.toString(10),
-  };
-}
-
-// Transactions.
-
-export const PurchaseItemSchema = z.strictObject({
-  sku: z.string().min(1).max(skuLengthMax),
-  category: z.string().min(1).max(categoryLengthMax).optional(),
-  quantity: z.number().int().min(1).max(itemQuantityMax),
-  amount: minorAmount,
-});
-
-export const StampsEarnedSchema = z.object({
-  program_id: z.string(),
-  stamps: z.number().int(),
-  completed: z.boolean(),
-});
-
 export const EarningLineSchema = z
   .object({
     kind: z.enum(["base", "category_multiplier", "sku_bonus", "campaign", "tier"]),
@@ -453,6 +405,65 @@ export function breakdownDto(
     ...(line.cappedBy === undefined ? {} : { capped_by: line.cappedBy }),
   }));
 }
+
+export const HistoryEntrySchema = z
+  .object({
+    transfer_id: z.string().openapi({ description: "The ledger transfer id, a decimal u128." }),
+    operation: z.string().openapi({ example: "purchase_earn" }),
+    direction: z.enum(["credit", "debit"]),
+    points: z.number().int(),
+    occurred_at: instant,
+    document_id: z.string().nullable().openapi({
+      description:
+        "The source document's id (purchase, redemption, adjustment; for a refund_reversal, the refunded purchase).",
+    }),
+    spend_minor: z.number().int().nullable().openapi({
+      description: "purchase_earn: the purchase amount; refund_reversal: the refunded amount.",
+    }),
+    location_number: z.number().int().nullable(),
+    pending_id: z.string().nullable(),
+    breakdown: z
+      .array(EarningLineSchema)
+      .optional()
+      .openapi({
+        description:
+          "purchase_earn: the purchase's whole breakdown (its rule, campaign and tier entries " +
+          "are their own history entries, each named by its operation).",
+      }),
+  })
+  .openapi("HistoryEntry");
+
+export function historyEntryDto(
+  entry: HistoryEntry & { breakdown?: EarningLine[] },
+): z.infer<typeof HistoryEntrySchema> {
+  return {
+    ...(entry.breakdown === undefined ? {} : { breakdown: breakdownDto(entry.breakdown) }),
+    transfer_id: entry.transferId.toString(10),
+    operation: entry.operation,
+    direction: entry.direction,
+    points: wireInteger(entry.amount),
+    occurred_at: wireLedgerTime(entry.timestamp),
+    document_id: entry.documentId,
+    spend_minor: entry.spendMinor === 0n ? null : wireInteger(entry.spendMinor),
+    location_number: entry.locationNumber === 0 ? null : entry.locationNumber,
+    pending_id: entry.pendingId === 0n ? null : entry.pendingId.toString(10),
+  };
+}
+
+// Transactions.
+
+export const PurchaseItemSchema = z.strictObject({
+  sku: z.string().min(1).max(skuLengthMax),
+  category: z.string().min(1).max(categoryLengthMax).optional(),
+  quantity: z.number().int().min(1).max(itemQuantityMax),
+  amount: minorAmount,
+});
+
+export const StampsEarnedSchema = z.object({
+  program_id: z.string(),
+  stamps: z.number().int(),
+  completed: z.boolean(),
+});
 
 export function purchaseOutcomeDto(outcome: PurchaseOutcome): {
   transaction_id: string;

@@ -160,6 +160,10 @@ export async function walletHistory(
   };
 }
 
+function carriesSpend(code: number): boolean {
+  return code === TransferCode.purchaseEarn || code === TransferCode.refundReversal;
+}
+
 function historyEntry(transfer: Transfer, walletId: bigint): HistoryEntry {
   const credit = transfer.credit_account_id === walletId;
   assert.ok(credit || transfer.debit_account_id === walletId, "history belongs to the wallet");
@@ -170,8 +174,10 @@ function historyEntry(transfer: Transfer, walletId: bigint): HistoryEntry {
     amount: transfer.amount,
     timestamp: transfer.timestamp,
     documentId: transfer.user_data_128 === 0n ? null : u128ToUuid(transfer.user_data_128),
-    spendMinor: transfer.user_data_64,
-    locationNumber: transfer.user_data_32,
+    // Only a purchase's base and a refund carry spend and location; a rule's entry names its
+    // rule there instead.
+    spendMinor: carriesSpend(transfer.code) ? transfer.user_data_64 : 0n,
+    locationNumber: carriesSpend(transfer.code) ? transfer.user_data_32 : 0,
     pendingId: transfer.pending_id,
   };
 }

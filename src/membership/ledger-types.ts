@@ -139,7 +139,8 @@ export interface MemberBalances {
 }
 
 export interface MemberHistoryPage {
-  entries: HistoryEntry[];
+  /** A purchase's base entry (`purchase_earn`) carries the purchase's whole breakdown. */
+  entries: Array<HistoryEntry & { breakdown?: EarningLine[] }>;
   /** Opaque; pass it back for the next (older) page. Null on the last page. */
   nextCursor: string | null;
 }

@@ -1,8 +1,11 @@
+import { and, eq, inArray } from "drizzle-orm";
 import { walletHistory } from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { invalidInput, loadOrgLedger, requireMember } from "../intents/support.ts";
 import type { MemberHistoryPage } from "../ledger-types.ts";
 import { historyPageMax } from "../limits.ts";
+import { posTransactions } from "../store/schema.ts";
+import { parsePurchaseResponse } from "../store/stored-responses.ts";
 
 export interface GetMemberHistoryInput {
   orgId: string;
@@ -49,8 +52,39 @@ export async function getMemberHistory(
     limit: input.limit,
     ...(before === undefined ? {} : { before }),
   });
+  const purchaseIds = [
+    ...new Set(
+      page.entries.flatMap((entry) =>
+        entry.operation === "purchase_earn" && entry.documentId !== null ? [entry.documentId] : [],
+      ),
+    ),
+  ];
+  const stored =
+    purchaseIds.length === 0
+      ? []
+      : await deps.db
+          .select({ id: posTransactions.id, response: posTransactions.response })
+          .from(posTransactions)
+          .where(
+            and(
+              eq(posTransactions.orgId, org.id),
+              eq(posTransactions.kind, "purchase"),
+              inArray(posTransactions.id, purchaseIds),
+            ),
+          );
+  const breakdowns = new Map(
+    stored.flatMap((row) =>
+      row.response === null ? [] : [[row.id, parsePurchaseResponse(row.response).breakdown]],
+    ),
+  );
   return {
-    entries: page.entries,
+    entries: page.entries.map((entry) => {
+      const breakdown =
+        entry.operation === "purchase_earn" && entry.documentId !== null
+          ? breakdowns.get(entry.documentId)
+          : undefined;
+      return breakdown === undefined ? entry : { ...entry, breakdown };
+    }),
     nextCursor: page.nextBefore === null ? null : encodeCursor(page.nextBefore),
   };
 }

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { and, asc, eq, gt, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import {
+  earnEntryCodes,
   resolutionTransferId,
   TransferCode,
   uuidToU128,
@@ -19,6 +20,7 @@ import {
   welcomeBonusChain,
 } from "../../ledger/index.ts";
 import type { DbDeps, MismatchDocument, ReconciliationMismatch } from "../../membership/index.ts";
+import { buildPurchaseChains } from "../../membership/purchases/posting.ts";
 import { expiries } from "../../membership/store/expiry-schema.ts";
 import {
   adjustments,
@@ -27,6 +29,7 @@ import {
   posTransactions,
   redemptions,
 } from "../../membership/store/schema.ts";
+import { parsePurchaseResponse } from "../../membership/store/stored-responses.ts";
 import {
   type ExpectedDocument,
   type ExpectedTransfer,
@@ -114,6 +117,9 @@ function posDocument(row: Pick<PosTransactionRow, "kind" | "id" | "externalId" |
  * names the purchase; stamps go to the member's wallet on each program's ledger.
  */
 function expectPurchase(org: ReconciledOrg, row: PosTransactionRow): ExpectedDocument {
+  if (row.earning !== null) {
+    return expectPurchaseEntries(org, row);
+  }
   const document = posDocument(row);
   const expected: ExpectedDocument = { document, transfers: [], wallets: [], defects: [] };
   const ids = row.transferIds.map((id) => BigInt(id));
@@ -143,6 +149,57 @@ function expectPurchase(org: ReconciledOrg, row: PosTransactionRow): ExpectedDoc
       amount: BigInt(grant.stamps),
       walletSide: "credit",
       walletAccountId: walletAccountId(grant.ledger, row.memberId),
+      documentU128: uuidToU128(row.id),
+    });
+  });
+  return expected;
+}
+
+/**
+ * A purchase with entries (rules, campaigns, tier, caps) records, after any cap reservations,
+ * one transfer per entry (the base with the spend), then its stamp grants. Each entry credits
+ * what the stored breakdown says it earned (after caps). Cap reservations and their posts move
+ * allowance, not points: they are not compared here.
+ */
+function expectPurchaseEntries(org: ReconciledOrg, row: PosTransactionRow): ExpectedDocument {
+  const document = posDocument(row);
+  const expected: ExpectedDocument = { document, transfers: [], wallets: [], defects: [] };
+  const { chains } = buildPurchaseChains({
+    row,
+    pointsLedger: org.pointsLedger,
+    locationNumber: 0,
+  });
+  const legs = chains.flat();
+  const ids = row.transferIds.map((id) => BigInt(id));
+  if (ids.length !== legs.length) {
+    expected.defects.push(recordedIdsMismatch(document, legs.length, ids.length));
+    return expected;
+  }
+  const earned = row.status === "posted" ? parsePurchaseResponse(row.response).breakdown : [];
+  const finalOf = (kind: string, ruleTag: bigint): bigint => {
+    const line = earned.find(
+      (candidate) =>
+        candidate.kind === kind &&
+        (candidate.ruleId === undefined ? 0n : uuidToU128(candidate.ruleId) >> 64n) === ruleTag,
+    );
+    return line?.points ?? 0n;
+  };
+  legs.forEach((leg, index) => {
+    const id = ids[index];
+    assert.ok(id !== undefined, "one recorded id per leg");
+    if (leg.code === TransferCode.capReservation) {
+      return;
+    }
+    const kind = Object.entries(earnEntryCodes).find(([, code]) => code === leg.code)?.[0];
+    const base = leg.code === TransferCode.purchaseEarn;
+    expected.transfers.push({
+      id,
+      code: leg.code,
+      phase: "single",
+      amount: kind !== undefined ? finalOf(kind, base ? 0n : leg.user_data_64) : leg.amount,
+      walletSide: "credit",
+      walletAccountId: leg.credit_account_id,
+      ...(base ? { spendMinor: row.amountMinor } : {}),
       documentU128: uuidToU128(row.id),
     });
   });
