@@ -527,6 +527,11 @@ export const UnitTrialBalanceSchema = z
     ledger: z.number().int(),
     controls: z.record(z.string(), BalanceLineSchema),
     members: BalanceLineSchema.extend({ count: z.number().int() }),
+    earning_caps: BalanceLineSchema.extend({ count: z.number().int() }).openapi({
+      description:
+        "Every member's earning-cap accounts together: cap allowance funded, reserved and " +
+        'used, never points (docs/ledger.md, "Earning caps").',
+    }),
     totals: BalanceLineSchema,
     balanced: z.boolean(),
     outstanding_liability: z.number().int(),
@@ -560,6 +565,10 @@ export function trialBalanceDto(unit: UnitTrialBalance): z.infer<typeof UnitTria
     ledger: trialBalance.ledger,
     controls,
     members: { ...balanceLineDto(trialBalance.wallets), count: trialBalance.wallets.count },
+    earning_caps: {
+      ...balanceLineDto(trialBalance.earningCaps),
+      count: trialBalance.earningCaps.count,
+    },
     totals: balanceLineDto(trialBalance.totals),
     balanced: trialBalance.balanced,
     outstanding_liability: wireInteger(trialBalance.outstandingLiability),

@@ -47,7 +47,13 @@ export {
 export * from "./loyalty.ts";
 export type { LedgerMetrics } from "./metrics.ts";
 export { countPostedTransfers, createLedgerMetrics } from "./metrics.ts";
-export { type ChainOutcome, chainLegsMax, pointsPerTransferMax } from "./postings.ts";
+export {
+  type ChainOutcome,
+  chainLegsMax,
+  link as linkTransfers,
+  pointsPerTransferMax,
+  transfer as ledgerTransfer,
+} from "./postings.ts";
 export * from "./reads.ts";
 export type { LedgerScanOptions, WalletScanOptions } from "./scans.ts";
 export { scanLedgerTransfers, scanPageTransfersMax, scanWalletTransfers } from "./scans.ts";

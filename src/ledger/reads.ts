@@ -195,6 +195,8 @@ export interface TrialBalance {
   controls: Record<string, BalanceLine>;
   /** All member wallets together. */
   wallets: BalanceLine & { count: number };
+  /** All earning-cap accounts together: allowance, not points (docs/ledger.md). */
+  earningCaps: BalanceLine & { count: number };
   totals: BalanceLine;
   /** Total debits equal total credits, posted and pending. */
   balanced: boolean;
@@ -224,6 +226,7 @@ export async function trialBalance(client: Client, ledger: number): Promise<Tria
     controlIds.set(controlAccountId(ledger, code), AccountCode[code]);
   }
   const wallets = { ...zeroLine(), count: 0 };
+  const earningCaps = { ...zeroLine(), count: 0 };
   const totals = zeroLine();
   let timestampMin = 0n;
   let complete = false;
@@ -245,6 +248,9 @@ export async function trialBalance(client: Client, ledger: number): Promise<Tria
       const control = controlIds.get(account.id);
       if (control !== undefined) {
         addAccount(controls[control] as BalanceLine, account);
+      } else if (account.code === AccountCode.earningCap) {
+        addAccount(earningCaps, account);
+        earningCaps.count += 1;
       } else {
         assert.equal(account.code, AccountCode.wallet, "every other account is a wallet");
         walletBalanceOf(account, 0n);
@@ -268,6 +274,7 @@ export async function trialBalance(client: Client, ledger: number): Promise<Tria
     ledger,
     controls,
     wallets,
+    earningCaps,
     totals,
     balanced,
     outstandingLiability: wallets.creditsPosted - wallets.debitsPosted,

@@ -47,7 +47,9 @@ describe("GET /v1/ledger/trial-balance", () => {
       expect(Object.keys(points?.controls ?? {}).sort()).toEqual([
         "adjustments",
         "breakage",
+        "cap_usage",
         "completions",
+        "earning_allowances",
         "issuance",
         "promotions",
         "redemptions",

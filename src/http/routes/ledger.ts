@@ -132,6 +132,7 @@ export function ledgerRoutes(deps: RouteDeps) {
                 redemption: line(100, 0, 0, 0),
               },
               members: { ...line(100, 0, 100, 0), count: 1 },
+              earning_caps: { ...line(0, 0, 0, 0), count: 0 },
               totals: line(219, 219, 100, 100),
               balanced: true,
               outstanding_liability: 119,

@@ -6,21 +6,22 @@
  * recovery posts exactly what the live path did.
  */
 import assert from "node:assert/strict";
-import { AccountCode } from "../../ledger/codes.ts";
 import {
+  AccountCode,
   type CapAccount,
   type CapReservation,
   capAccountId,
   controlAccountId,
   earnEntryCodes,
   type LedgerTransfer,
+  ledgerTransfer,
+  linkTransfers,
   reservationChain,
   reservationPost,
   transferId,
   uuidToU128,
   walletAccountId,
 } from "../../ledger/index.ts";
-import { link, transfer } from "../../ledger/postings.ts";
 import type { CapPeriod } from "../earning-rules/types.ts";
 import {
   applyCaps,
@@ -225,7 +226,7 @@ export function purchaseEntryChains(
     const points = capped.points[index];
     assert.ok(points !== undefined, "an amount per entry");
     legs.push(
-      transfer({
+      ledgerTransfer({
         id: transferId({
           orgId: input.orgId,
           source: "purchase",
@@ -249,7 +250,7 @@ export function purchaseEntryChains(
   if (caps.reservations.length > 0) {
     chains.push(reservationChain(caps.reservations));
   }
-  chains.push(link(legs));
+  chains.push(linkTransfers(legs));
   return { chains, capped };
 }
 
