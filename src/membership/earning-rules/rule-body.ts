@@ -80,12 +80,21 @@ const multiplier = z
 
 const points = z.number().int().min(1).max(pointsMax);
 
-/** RFC 3339 with an offset, or a local date-time read in the org's time zone. */
-const dateTime = z.union([z.iso.datetime({ offset: true }), z.iso.datetime({ local: true })], {
-  error:
+/**
+ * RFC 3339 with an offset, or a local date-time read in the org's time zone: one pattern (a
+ * union of two date-time formats would document the same schema twice). Whether the date is on
+ * the calendar is judged by `toEarningRule`.
+ */
+const dateTimePattern =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?$/;
+const dateTime = z
+  .string()
+  .max(64)
+  .regex(
+    dateTimePattern,
     'an RFC 3339 date-time with an offset ("2026-01-10T23:59:59+01:00") or a local one ' +
-    '("2026-01-10T23:59:59", read in the org\'s time zone)',
-});
+      '("2026-01-10T23:59:59", read in the org\'s time zone)',
+  );
 
 function distinct<T>(values: readonly T[]): boolean {
   return new Set(values).size === values.length;
@@ -238,20 +247,21 @@ function capsOf(body: EarningRuleBody): PeriodCaps | null {
 }
 
 function instantOf(text: string, timeZone: string, path: string, issues: BodyIssue[]): Date {
-  const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/i.test(text);
-  if (hasOffset) {
-    const ms = Date.parse(text);
-    if (Number.isNaN(ms)) {
-      issues.push({ path, message: "not a date and time on the calendar" });
-    }
-    return new Date(ms);
-  }
-  const local = localTimeToInstant(text, timeZone);
+  const match = dateTimePattern.exec(text);
+  assert.ok(match !== null, "a date-time matched its pattern at the edge");
+  const [, wall = "", offset] = match;
+  // The wall time is checked against the calendar either way; an offset then places it exactly.
+  const local = localTimeToInstant(wall, offset === undefined ? timeZone : "UTC");
   if (!local.ok) {
     issues.push({ path, message: local.message });
     return new Date(Number.NaN);
   }
-  return local.instant;
+  if (offset === undefined || offset === "Z") {
+    return local.instant;
+  }
+  const sign = offset.startsWith("-") ? -1 : 1;
+  const offsetMs = sign * (Number(offset.slice(1, 3)) * 60 + Number(offset.slice(4, 6))) * 60_000;
+  return new Date(local.instant.getTime() - offsetMs);
 }
 
 /**
