@@ -411,4 +411,14 @@ describe("earning rules", () => {
     const still = await call(harness.app, "GET", `/v1/earning-rules/${id}`, { key: org.keys.pos });
     expect(still.body.earning_rule).toEqual(rule);
   });
+
+  it("documents that local date-times are read in the org's time zone", async () => {
+    const document = await call(harness.app, "GET", "/openapi.json");
+    const operations = document.body.paths?.["/v1/earning-rules"] as Json;
+    const post = JSON.stringify(operations.post);
+    expect(post).toContain("read in the org's time zone");
+    const body = JSON.stringify(operations.post?.requestBody);
+    expect(body).toContain("shifted forward by the gap");
+    expect(body).toContain("1 = Monday");
+  });
 });

@@ -76,9 +76,19 @@ const multiplier = z
   .refine(
     (text) => !multiplierPattern.test(text) || multiplierToBps(text) <= earningMultiplierBpsMax,
     `must be at most ${earningMultiplierBpsMax / bpsPerUnit}`,
-  );
+  )
+  .meta({
+    description:
+      'A decimal string with at most 4 decimal places ("3", "1.5"), above 1 and at most 100: ' +
+      "matching lines earn base × multiplier in all.",
+  });
 
-const points = z.number().int().min(1).max(pointsMax);
+const points = z
+  .number()
+  .int()
+  .min(1)
+  .max(pointsMax)
+  .meta({ description: "Points, a JSON integer from 1 to 10^15." });
 
 /**
  * RFC 3339 with an offset, or a local date-time read in the org's time zone: one pattern (a
@@ -94,7 +104,13 @@ const dateTime = z
     dateTimePattern,
     'an RFC 3339 date-time with an offset ("2026-01-10T23:59:59+01:00") or a local one ' +
       '("2026-01-10T23:59:59", read in the org\'s time zone)',
-  );
+  )
+  .meta({
+    description:
+      "RFC 3339 with an offset, or local without one, then read in the org's time zone " +
+      "(`timezone` of the settings): a local time that happens twice is the earlier instant, " +
+      "one skipped by a daylight-saving change is shifted forward by the gap. Answered in UTC.",
+  });
 
 function distinct<T>(values: readonly T[]): boolean {
   return new Set(values).size === values.length;
@@ -153,6 +169,7 @@ const campaignFields = {
     .min(1)
     .max(7)
     .refine(distinct, "days are listed once each")
+    .meta({ description: "ISO days in the org's time zone: 1 = Monday … 7 = Sunday." })
     .nullable()
     .optional(),
   tier_ids: z
