@@ -30,6 +30,7 @@ export {
   earningRulePatchSchema,
   mergeRulePatch,
   multiplierToBps,
+  parseEarningRuleBody,
   toEarningRule,
 } from "./rule-body.ts";
 export * from "./types.ts";

@@ -4,6 +4,7 @@ import {
   earningRuleBody,
   earningRuleBodySchema,
   multiplierToBps,
+  parseEarningRuleBody,
   toEarningRule,
 } from "./rule-body.ts";
 
@@ -83,5 +84,25 @@ describe("toEarningRule", () => {
       expect(again).toEqual(first);
       expect(earningRuleBody(again.ok ? again.rule : first.rule)).toEqual(canonical);
     }
+  });
+});
+
+describe("parseEarningRuleBody", () => {
+  it("converts a wire rule without storing it, or names the fields it refuses", () => {
+    const rule = parseEarningRuleBody(
+      { name: "Coffee", kind: "category_multiplier", categories: ["coffee"], multiplier: "3" },
+      "UTC",
+    );
+    expect(rule).toMatchObject({
+      ok: true,
+      rule: { kind: "category_multiplier", multiplierBps: 30_000 },
+    });
+    // A multiplier of 1 is refused, and with bonus_points also given it is one too many.
+    const refused = parseEarningRuleBody({ ...campaign, multiplier: "1", ends_at: "x" }, "UTC");
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.issues.map((issue) => issue.path).sort()).toEqual([
+      "ends_at",
+      "multiplier",
+    ]);
   });
 });

@@ -347,6 +347,24 @@ export function toEarningRule(body: EarningRuleBody, timeZone: string): ToRuleRe
   }
 }
 
+/**
+ * A wire rule (unparsed JSON) straight to the domain's rule, without storing it: for the
+ * simulation route. Field paths as `POST /v1/earning-rules` reports them.
+ */
+export function parseEarningRuleBody(input: unknown, timeZone: string): ToRuleResult {
+  const parsed = earningRuleBodySchema.safeParse(input);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((issue) => ({
+        path: issue.path.map(String).join("."),
+        message: issue.message,
+      })),
+    };
+  }
+  return toEarningRule(parsed.data, timeZone);
+}
+
 function wireNumber(value: bigint): number {
   assert.ok(value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER), "within JSON's exact range");
   return Number(value);
