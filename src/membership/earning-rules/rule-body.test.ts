@@ -101,6 +101,7 @@ describe("parseEarningRuleBody", () => {
     const refused = parseEarningRuleBody({ ...campaign, multiplier: "1", ends_at: "x" }, "UTC");
     expect(refused.ok).toBe(false);
     expect(!refused.ok && refused.issues.map((issue) => issue.path).sort()).toEqual([
+      "bonus_points",
       "ends_at",
       "multiplier",
     ]);
