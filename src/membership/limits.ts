@@ -112,6 +112,8 @@ export const earningRulesPageMax = 200;
  * to purchases within this time (in the editing process at once).
  */
 export const earningRulesCacheTtlMs = 5_000;
+/** Rule versions one process remembers (read by refunds and history; immutable). */
+export const earningRuleVersionCacheEntriesMax = 50_000;
 /** Categories, and skus, one stamp program's earn rule may name. */
 export const stampEarnCategoriesMax = 50;
 export const stampEarnSkusMax = 100;

@@ -10,6 +10,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   type BodyIssue,
+  capPeriods,
   createEarningRule,
   DomainError,
   deleteEarningRule,
@@ -22,6 +23,7 @@ import {
   listEarningRules,
   membershipLimits,
   mergeRulePatch,
+  type PeriodCaps,
   type StoredEarningRule,
   toEarningRule,
   updateEarningRule,
@@ -30,7 +32,7 @@ import { actorOf, principalOf } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { cursorLengthMax, historyPageDefault } from "../limits.ts";
 import { requireRole } from "../middleware.ts";
-import { IdempotencyHeaders, uuidParam } from "../wire.ts";
+import { IdempotencyHeaders, uuidParam, wireInteger } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import {
   apiKeySecurity,
@@ -190,17 +192,34 @@ const PatchBody = earningRulePatchSchema.refine(
   "names at least one field",
 );
 
+function capsDto(caps: PeriodCaps | null): z.output<typeof EarningRuleSchema>["caps"] {
+  if (caps === null) {
+    return null;
+  }
+  const perMember: { day?: number; week?: number; month?: number } = {};
+  for (const period of capPeriods) {
+    const cap = caps[period];
+    if (cap !== null) {
+      perMember[period] = wireInteger(cap);
+    }
+  }
+  return { per_member: perMember };
+}
+
 function ruleDto(stored: StoredEarningRule): z.output<typeof EarningRuleSchema> {
   const body = earningRuleBody(stored.rule);
   return {
     id: stored.rule.id,
     version: stored.rule.version,
     ...body,
-    caps: body.caps ?? null,
+    active: stored.rule.active,
+    priority: stored.rule.priority,
+    stackable: stored.rule.stackable,
+    caps: capsDto(stored.rule.caps),
     created_at: stored.createdAt.toISOString(),
     updated_at: stored.updatedAt.toISOString(),
     deleted_at: stored.deletedAt?.toISOString() ?? null,
-  } as z.output<typeof EarningRuleSchema>;
+  };
 }
 
 function refused(issues: BodyIssue[]): ApiError {

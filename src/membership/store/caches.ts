@@ -33,6 +33,7 @@ import type { EarningRule } from "../earning-rules/types.ts";
 import type { StampProgram } from "../ledger-types.ts";
 import {
   earningRulesCacheTtlMs,
+  earningRuleVersionCacheEntriesMax,
   memberCacheEntriesMax,
   orgCacheEntriesMax,
   orgCacheTtlMs,
@@ -181,7 +182,7 @@ export function createMembershipCaches(): MembershipCaches {
     pointsLedgers: new BoundedCache(orgCacheEntriesMax, null),
     stampPrograms: new LoadingCache(orgCacheEntriesMax, orgCacheTtlMs),
     earningRules: new LoadingCache(orgCacheEntriesMax, earningRulesCacheTtlMs),
-    earningRuleVersions: new BoundedCache(placeCacheEntriesMax, null),
+    earningRuleVersions: new BoundedCache(earningRuleVersionCacheEntriesMax, null),
     members: new BoundedCache(memberCacheEntriesMax, null),
     memberHints: new BoundedCache(memberCacheEntriesMax, null),
     enrolled: new BoundedCache(memberCacheEntriesMax, null),
