@@ -334,7 +334,8 @@ export function toEarningRule(body: EarningRuleBody, timeZone: string): ToRuleRe
           ...shared,
           startsAt,
           endsAt,
-          daysOfWeek: body.days_of_week == null ? null : [...body.days_of_week].sort(),
+          daysOfWeek:
+            body.days_of_week == null ? null : [...body.days_of_week].sort((a, b) => a - b),
           tierIds: body.tier_ids == null ? null : [...body.tier_ids],
           locations: body.locations == null ? null : [...body.locations],
           categories: body.categories == null ? null : [...body.categories],
