@@ -36,6 +36,7 @@ import { auditRoutes } from "./routes/audit.ts";
 import { codesRoutes } from "./routes/codes.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
+import { earningRulesRoutes } from "./routes/earning-rules.ts";
 import { eventsRoutes } from "./routes/events.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { meRoutes } from "./routes/me.ts";
@@ -154,6 +155,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/stamp-programs", stampProgramsRoutes(routeDeps)],
     ["/v1/codes", codesRoutes(routeDeps)],
     ["/v1/rewards", rewardsRoutes(routeDeps)],
+    ["/v1/earning-rules", earningRulesRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

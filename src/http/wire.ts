@@ -197,6 +197,39 @@ export const OrgSettingsSchema = z
     tier_downgrade_grace_days: z.number().int(),
     rfm: RfmSettingsSchema,
     expiry: ExpirySettingsSchema,
+    rounding: z.enum(["down", "half_up", "up"]).openapi({
+      description: "How each earning entry's fractional points are rounded, once per entry.",
+    }),
+    earning_caps: z
+      .object({
+        day: z.number().int().nullable(),
+        week: z.number().int().nullable(),
+        month: z.number().int().nullable(),
+      })
+      .openapi({
+        description:
+          "Points one member may earn per day, week (from Monday) and month of the org's " +
+          "timezone, across all earning; null: no cap for that period.",
+      }),
+    stamp_defaults: z
+      .object({
+        stamps_per_card: z.number().int().nullable(),
+        reward_points: z.number().int().nullable(),
+      })
+      .openapi({
+        description:
+          "Used by `POST /v1/stamp-programs` when the body leaves `stamps_per_card` or " +
+          "`reward` out; null: no default (the field is then required).",
+      }),
+    referral: z
+      .object({
+        referrer_points: z.number().int(),
+        referred_points: z.number().int(),
+        max_per_referrer_per_month: z.number().int(),
+      })
+      .openapi({
+        description: "Referral bonuses: stored and validated only; nothing pays them yet.",
+      }),
     timezone: z.string().openapi({
       description:
         "The org's IANA time zone: where its days, weeks and months begin (campaign windows " +
@@ -235,6 +268,17 @@ export function settingsDto(
       settings.expiry.policy === "none"
         ? "none"
         : { policy: settings.expiry.policy, months: settings.expiry.months },
+    rounding: settings.rounding,
+    earning_caps: { ...settings.earningCaps },
+    stamp_defaults: {
+      stamps_per_card: settings.stampDefaults.stampsPerCard,
+      reward_points: settings.stampDefaults.rewardPoints,
+    },
+    referral: {
+      referrer_points: settings.referral.referrerPoints,
+      referred_points: settings.referral.referredPoints,
+      max_per_referrer_per_month: settings.referral.maxPerReferrerPerMonth,
+    },
   };
 }
 

@@ -36,6 +36,7 @@ export type {
   MembershipSecrets,
 } from "./deps.ts";
 export { assertMembershipSecrets } from "./deps.ts";
+export * from "./earning-rules/index.ts";
 export type { DomainErrorCode, DomainErrorDetails } from "./errors.ts";
 export { DomainError, domainErrorCodes, isDomainError } from "./errors.ts";
 export type {
@@ -96,13 +97,21 @@ export { listTiers } from "./orgs/list-tiers.ts";
 export type { OrgSettings } from "./orgs/settings.ts";
 export {
   defaultOrgSettings,
+  type EarningCapsSettings,
   type ExpirySettings,
+  earningCapsOf,
   expirySettingsSchema,
   orgSettingsSchema,
+  type ReferralSettings,
   type RfmSettings,
+  referralOf,
+  referralsPerMonthMax,
   rfmSettingsSchema,
+  type StampDefaultsSettings,
   settingsDaysMax,
   settingsMonthsMax,
+  settingsPointsMax,
+  stampDefaultsOf,
   type TierMetric,
   tierMetrics,
 } from "./orgs/settings.ts";

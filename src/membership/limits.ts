@@ -92,6 +92,28 @@ export const rewardNameLengthMax = 100;
 export const rewardDescriptionLengthMax = 1_000;
 /** A reward's per-member limit, and its inventory, stay within this bound. */
 export const rewardCountMax = 1_000_000_000;
+/** Rules an org may have that are not deleted: a purchase evaluates every active one. */
+export const earningRulesPerOrgMax = 100;
+/** Versions of one earning rule (edits + 1); a rule past it is replaced by a new one. */
+export const earningRuleVersionsMax = 1_000;
+export const earningRuleNameLengthMax = 100;
+/** Categories, skus or locations one earning rule may name. */
+export const earningRuleValuesMax = 100;
+/** Tiers a campaign may be limited to. */
+export const earningRuleTiersMax = 32;
+/** Largest multiplier of an earning rule: ×100, in basis points. */
+export const earningMultiplierBpsMax = 1_000_000;
+/** Campaign priorities lie in [0, this]; a larger number is taken first. */
+export const earningRulePriorityMax = 1_000_000;
+/** A page of `GET /v1/earning-rules`. */
+export const earningRulesPageMax = 200;
+/**
+ * How long a process keeps an org's active earning rules: an edit made in another process applies
+ * to purchases within this time (in the editing process at once).
+ */
+export const earningRulesCacheTtlMs = 5_000;
+/** Rule versions one process remembers (read by refunds and history; immutable). */
+export const earningRuleVersionCacheEntriesMax = 50_000;
 /** Categories, and skus, one stamp program's earn rule may name. */
 export const stampEarnCategoriesMax = 50;
 export const stampEarnSkusMax = 100;
@@ -155,6 +177,8 @@ assert.ok(purchaseBatchItemsMax * (1 + stampProgramsPerOrgMax) <= 2 ** 31, "batc
 assert.ok(coalescedPurchasesMax <= purchaseBatchItemsMax, "a coalesced batch is a valid batch");
 assert.ok(purchaseQueueMax >= coalescedPurchasesMax, "the queue holds at least one full batch");
 assert.ok(completionsPerPurchaseMax >= 1, "a full card can always complete once");
+assert.ok(earningMultiplierBpsMax < 2 ** 31, "a multiplier in bps fits an int4");
+assert.ok(earningRulesPageMax >= 1 && earningRulesPerOrgMax >= 1, "rule bounds are positive");
 assert.ok(stampsRequiredMax < 2 ** 31, "stamps required fit an int4 column");
 assert.ok(inboxEventsPerRequestMax * 11 < 65_535, "one insert of a full request fits the protocol");
 assert.ok(inboxEventsPerReadMax <= purchaseBatchItemsMax, "a read's purchases form valid batches");

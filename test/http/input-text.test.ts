@@ -57,6 +57,7 @@ let webhookId: string;
 let stampProgramId: string;
 let codeId: string;
 let rewardId: string;
+let earningRuleId: string;
 const purchaseExternalId = "text-test-purchase";
 
 /**
@@ -276,6 +277,44 @@ function baseRequests(): Record<string, BaseRequest> {
         per_member_limit: 2,
       },
     },
+    "post /v1/earning-rules": {
+      key: "admin",
+      body: {
+        name: "Text campaign",
+        kind: "campaign",
+        starts_at: "2026-01-01T00:00:00",
+        ends_at: "2030-01-01T00:00:00Z",
+        days_of_week: [6, 7],
+        tier_ids: [org.result.tiers.find((tier) => tier.rank === 0)?.id ?? ""],
+        locations: ["store-1"],
+        categories: ["coffee"],
+        multiplier: "1.5",
+      },
+    },
+    "get /v1/earning-rules": {
+      key: "pos",
+      query: { active: "true", kind: "campaign", limit: "10", cursor: "1" },
+    },
+    "get /v1/earning-rules/{id}": {
+      key: "pos",
+      params: { id: earningRuleId },
+      query: { version: "1" },
+    },
+    "patch /v1/earning-rules/{id}": {
+      key: "admin",
+      params: { id: earningRuleId },
+      body: {
+        name: "Text campaign, renamed",
+        starts_at: "2026-02-01T00:00:00",
+        ends_at: "2030-02-01T00:00:00Z",
+        tier_ids: [org.result.tiers.find((tier) => tier.rank === 0)?.id ?? ""],
+        locations: ["store-2"],
+        categories: ["tea"],
+        multiplier: "2",
+        bonus_points: null,
+      },
+    },
+    "delete /v1/earning-rules/{id}": { key: "admin", params: { id: earningRuleId } },
     "get /v1/audit": {
       key: "finance",
       query: { action: "settings.updated", target_type: "settings", target_id: "x" },
@@ -644,6 +683,18 @@ beforeAll(async () => {
   });
   expect(reward.status).toBe(201);
   rewardId = String(reward.body.reward?.id);
+  const rule = await call(harness.app, "POST", "/v1/earning-rules", {
+    key: org.keys.admin,
+    body: {
+      name: "Text setup rule",
+      kind: "campaign",
+      starts_at: "2026-01-01T00:00:00Z",
+      ends_at: "2027-01-01T00:00:00Z",
+      bonus_points: 10,
+    },
+  });
+  expect(rule.status).toBe(201);
+  earningRuleId = String(rule.body.earning_rule?.id);
   // Another code for the member app's route: one member redeems a code once.
   const appCode = await call(harness.app, "POST", "/v1/codes", {
     key: org.keys.admin,

@@ -1,4 +1,5 @@
 /** GET and PATCH /v1/settings: admin only, partial changes, field paths, nothing changed on refusal. */
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestOrg, call, createHarness, type Harness, list, type TestOrg } from "./support.ts";
 
@@ -26,6 +27,10 @@ describe("/v1/settings", () => {
       tier_downgrade_grace_days: 30,
       rfm: { method: "quintiles", window_days: 365 },
       expiry: "none",
+      rounding: "down",
+      earning_caps: { day: null, week: null, month: null },
+      stamp_defaults: { stamps_per_card: null, reward_points: null },
+      referral: { referrer_points: 0, referred_points: 0, max_per_referrer_per_month: 0 },
       timezone: "UTC",
     });
   });
@@ -134,5 +139,140 @@ describe("/v1/settings", () => {
       ).toBe(403);
     }
     expect((await call(harness.app, "GET", "/v1/settings")).status).toBe(401);
+  });
+
+  it("stores rounding, earning caps, stamp defaults and referral bonuses, audited", async () => {
+    const own = await buildTestOrg(harness);
+    const response = await call(harness.app, "PATCH", "/v1/settings", {
+      key: own.keys.admin,
+      body: {
+        rounding: "half_up",
+        earning_caps: { week: 2000, month: 5000 },
+        stamp_defaults: { stamps_per_card: 8 },
+        referral: { referrer_points: 200, referred_points: 100, max_per_referrer_per_month: 5 },
+      },
+    });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(response.body).toMatchObject({
+      rounding: "half_up",
+      earning_caps: { day: null, week: 2000, month: 5000 },
+      stamp_defaults: { stamps_per_card: 8, reward_points: null },
+      referral: { referrer_points: 200, referred_points: 100, max_per_referrer_per_month: 5 },
+      welcome_bonus_points: 100,
+    });
+    const audit = await call(harness.app, "GET", "/v1/audit?action=settings.updated", {
+      key: own.keys.admin,
+    });
+    expect(list(audit.body.entries)[0]).toMatchObject({
+      before: { rounding: "down", earningCaps: { day: null, week: null, month: null } },
+      after: { rounding: "half_up", earningCaps: { day: null, week: 2000, month: 5000 } },
+    });
+
+    // Replaced whole: null removes every cap and every default.
+    const cleared = await call(harness.app, "PATCH", "/v1/settings", {
+      key: own.keys.admin,
+      body: { earning_caps: null, stamp_defaults: { reward_points: 50 } },
+    });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body).toMatchObject({
+      earning_caps: { day: null, week: null, month: null },
+      stamp_defaults: { stamps_per_card: null, reward_points: 50 },
+      rounding: "half_up",
+    });
+  });
+
+  it("refuses invalid additions with their paths and changes nothing", async () => {
+    const own = await buildTestOrg(harness);
+    const before = await call(harness.app, "GET", "/v1/settings", { key: own.keys.admin });
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ rounding: "nearest" }, "rounding"],
+      [{ earning_caps: { day: 0 } }, "earning_caps.day"],
+      [{ earning_caps: { week: 1.5 } }, "earning_caps.week"],
+      [{ earning_caps: { year: 10 } }, "earning_caps"],
+      [{ stamp_defaults: { stamps_per_card: 0 } }, "stamp_defaults.stamps_per_card"],
+      [{ stamp_defaults: { reward_points: -1 } }, "stamp_defaults.reward_points"],
+      [
+        { referral: { referrer_points: 10, referred_points: 5 } },
+        "referral.max_per_referrer_per_month",
+      ],
+      [
+        { referral: { referrer_points: -1, referred_points: 5, max_per_referrer_per_month: 1 } },
+        "referral.referrer_points",
+      ],
+    ];
+    for (const [body, path] of cases) {
+      const refused = await call(harness.app, "PATCH", "/v1/settings", {
+        key: own.keys.admin,
+        body,
+      });
+      expect(refused.status, JSON.stringify(body)).toBe(400);
+      expect(refused.body.error?.code).toBe("validation_failed");
+      expect(
+        list(refused.body.error?.details?.issues).map((issue) => String(issue.path)),
+        JSON.stringify(body),
+      ).toContain(path);
+    }
+    const after = await call(harness.app, "GET", "/v1/settings", { key: own.keys.admin });
+    expect(after.body).toEqual(before.body);
+  });
+
+  it("reads a row stored before these settings existed with their defaults", async () => {
+    const own = await buildTestOrg(harness);
+    await harness.deps.db.execute(
+      sql`update orgs set settings = settings - 'rounding' - 'earningCaps' - 'stampDefaults' - 'referral' where id = ${own.id}`,
+    );
+    const stored = await harness.deps.db.execute(
+      sql`select settings ? 'rounding' as has from orgs where id = ${own.id}`,
+    );
+    expect((stored as unknown as Array<{ has: boolean }>)[0]?.has).toBe(false);
+    const response = await call(harness.app, "GET", "/v1/settings", { key: own.keys.admin });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      rounding: "down",
+      earning_caps: { day: null, week: null, month: null },
+      stamp_defaults: { stamps_per_card: null, reward_points: null },
+      referral: { referrer_points: 0, referred_points: 0, max_per_referrer_per_month: 0 },
+    });
+  });
+
+  it("gives stamp programs their defaults, and requires the fields without one", async () => {
+    const own = await buildTestOrg(harness);
+    const program = { name: "Coffee card", earn: { per: "purchase" } };
+    const refused = await call(harness.app, "POST", "/v1/stamp-programs", {
+      key: own.keys.admin,
+      body: program,
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error?.code).toBe("validation_failed");
+    expect(list(refused.body.error?.details?.issues).map((issue) => issue.path)).toEqual([
+      "stamps_per_card",
+      "reward",
+    ]);
+    const listed = await call(harness.app, "GET", "/v1/stamp-programs", { key: own.keys.admin });
+    expect(list(listed.body.stamp_programs)).toEqual([]);
+
+    const set = await call(harness.app, "PATCH", "/v1/settings", {
+      key: own.keys.admin,
+      body: { stamp_defaults: { stamps_per_card: 6, reward_points: 75 } },
+    });
+    expect(set.status).toBe(200);
+    const created = await call(harness.app, "POST", "/v1/stamp-programs", {
+      key: own.keys.admin,
+      body: program,
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.stamp_program).toMatchObject({
+      stamps_per_card: 6,
+      reward: { points: 75 },
+    });
+    const explicit = await call(harness.app, "POST", "/v1/stamp-programs", {
+      key: own.keys.admin,
+      body: { ...program, name: "Tea card", stamps_per_card: 3, reward: { points: 0 } },
+    });
+    expect(explicit.status).toBe(201);
+    expect(explicit.body.stamp_program).toMatchObject({
+      stamps_per_card: 3,
+      reward: { points: 0 },
+    });
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The org's program settings: earning, holds, tier progression, RFM and expiry. Mounted at
+ * The org's program settings: earning (rate, rounding, caps), holds, tier progression, RFM,
+ * expiry, stamp program defaults and referral bonuses. Mounted at
  * /v1/settings; admin keys only. PATCH changes only the fields it names; every field is validated
  * with its path (e.g. `rfm.thresholds.recency_days`), and nothing changes when one is invalid.
  */
@@ -7,9 +8,13 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   getOrg,
   isTimeZone,
+  membershipLimits,
   type OrgSettings,
+  referralsPerMonthMax,
+  roundingModes,
   settingsDaysMax,
   settingsMonthsMax,
+  settingsPointsMax,
   updateOrgSettings,
 } from "../../membership/index.ts";
 import { actorOf, principalOf } from "../env.ts";
@@ -77,6 +82,54 @@ const ExpiryPatch = z.union([
   }),
 ]);
 
+const capPoints = z.number().int().min(1).max(settingsPointsMax);
+const bonusPoints = z.number().int().min(0).max(settingsPointsMax);
+
+const EarningCapsPatch = z
+  .strictObject({
+    day: capPoints.nullable().optional(),
+    week: capPoints.nullable().optional(),
+    month: capPoints.nullable().optional(),
+  })
+  .nullable()
+  .openapi({
+    description:
+      "Points one member may earn per day, week (Monday to Sunday) and month of the org's " +
+      "timezone, over all earning. Replaced whole: a period left out (or null) has no cap; " +
+      "`null` removes every cap.",
+  });
+
+const StampDefaultsPatch = z
+  .strictObject({
+    stamps_per_card: z
+      .number()
+      .int()
+      .min(1)
+      .max(membershipLimits.stampsRequiredMax)
+      .nullable()
+      .optional(),
+    reward_points: bonusPoints.nullable().optional(),
+  })
+  .nullable()
+  .openapi({
+    description:
+      "Defaults for `POST /v1/stamp-programs` bodies that leave `stamps_per_card` or `reward` " +
+      "out. Replaced whole: a field left out (or null) has no default; `null` removes both.",
+  });
+
+const ReferralPatch = z
+  .strictObject({
+    referrer_points: bonusPoints,
+    referred_points: bonusPoints,
+    max_per_referrer_per_month: z.number().int().min(0).max(referralsPerMonthMax),
+  })
+  .openapi({
+    description:
+      "Referral bonuses, replaced whole: points for the referrer and for the referred member, " +
+      "and how many referrals one member may be rewarded for per month. Stored and validated " +
+      "only: nothing pays them yet.",
+  });
+
 const SettingsPatch = z
   .strictObject({
     base_rate_points_per_unit: z.number().int().min(0).max(1_000_000).optional(),
@@ -95,6 +148,17 @@ const SettingsPatch = z
     tier_downgrade_grace_days: z.number().int().min(0).max(settingsDaysMax).optional(),
     rfm: RfmPatch.optional(),
     expiry: ExpiryPatch.optional(),
+    rounding: z
+      .enum(roundingModes)
+      .optional()
+      .openapi({
+        description:
+          "How each earning entry's fractional points are rounded (once per entry): `down` " +
+          "(the default), `half_up` or `up`.",
+      }),
+    earning_caps: EarningCapsPatch.optional(),
+    stamp_defaults: StampDefaultsPatch.optional(),
+    referral: ReferralPatch.optional(),
     timezone: z
       .string()
       .min(1)
@@ -144,6 +208,29 @@ function toPatch(body: z.output<typeof SettingsPatch>): Partial<OrgSettings> {
         ? { policy: "none" }
         : { policy: body.expiry.policy, months: body.expiry.months };
   }
+  if (body.rounding !== undefined) {
+    patch.rounding = body.rounding;
+  }
+  if (body.earning_caps !== undefined) {
+    patch.earningCaps = {
+      day: body.earning_caps?.day ?? null,
+      week: body.earning_caps?.week ?? null,
+      month: body.earning_caps?.month ?? null,
+    };
+  }
+  if (body.stamp_defaults !== undefined) {
+    patch.stampDefaults = {
+      stampsPerCard: body.stamp_defaults?.stamps_per_card ?? null,
+      rewardPoints: body.stamp_defaults?.reward_points ?? null,
+    };
+  }
+  if (body.referral !== undefined) {
+    patch.referral = {
+      referrerPoints: body.referral.referrer_points,
+      referredPoints: body.referral.referred_points,
+      maxPerReferrerPerMonth: body.referral.max_per_referrer_per_month,
+    };
+  }
   return patch;
 }
 
@@ -156,6 +243,10 @@ const settingsExample: z.output<typeof OrgSettingsSchema> = {
   tier_downgrade_grace_days: 30,
   rfm: { method: "quintiles", window_days: 365 },
   expiry: { policy: "lots", months: 24 },
+  rounding: "down",
+  earning_caps: { day: null, week: 2000, month: 5000 },
+  stamp_defaults: { stamps_per_card: 10, reward_points: null },
+  referral: { referrer_points: 200, referred_points: 100, max_per_referrer_per_month: 5 },
   timezone: "Europe/Paris",
 };
 
@@ -191,7 +282,8 @@ export function settingsRoutes(deps: RouteDeps) {
       tags,
       summary: "Change some of the org's settings",
       description:
-        "Only the fields given change. `rfm` and `expiry` are replaced whole. A tier setting " +
+        "Only the fields given change. `rfm`, `expiry`, `earning_caps`, `stamp_defaults` and " +
+        "`referral` are replaced whole. A tier setting " +
         "change applies at each member's next evaluation (the next purchase or refund, or the " +
         "daily sweep); RFM settings at the next rebuild; expiry at the next daily run. Other " +
         "API processes may use the previous settings for up to a minute. Admin keys only.",
@@ -202,6 +294,8 @@ export function settingsRoutes(deps: RouteDeps) {
         body: jsonBody(SettingsPatch, {
           tier_metric: "spend",
           expiry: { policy: "lots", months: 24 },
+          earning_caps: { week: 2000, month: 5000 },
+          stamp_defaults: { stamps_per_card: 10 },
         }),
       },
       responses: {

@@ -13,16 +13,19 @@ import {
   createStampProgram,
   deactivateStampProgram,
   getMemberStampCards,
+  getOrg,
   getStampProgram,
   listStampPrograms,
   type MemberStampCard,
   type StampEarnRuleInput,
   type StampProgram,
   type StampProgramPatch,
+  stampDefaultsOf,
   updateStampProgram,
 } from "../../membership/index.ts";
 import type { AppEnv } from "../env.ts";
 import { actorOf, principalOf } from "../env.ts";
+import { ApiError } from "../errors.ts";
 import {
   amountMinorMax,
   categoryLengthMax,
@@ -130,9 +133,17 @@ const windowOrder = windowOrdered("active_from", "active_until");
 const CreateBody = z
   .strictObject({
     name: z.string().min(1).max(stampProgramNameLengthMax),
-    stamps_per_card: z.number().int().min(1).max(stampsPerCardMax).openapi({
-      description: "Stamps that fill a card. Fixed once created.",
-    }),
+    stamps_per_card: z
+      .number()
+      .int()
+      .min(1)
+      .max(stampsPerCardMax)
+      .optional()
+      .openapi({
+        description:
+          "Stamps that fill a card. Fixed once created. When left out, the org's " +
+          "`stamp_defaults.stamps_per_card` setting; without one it is required (400).",
+      }),
     earn: EarnRule,
     reward: z
       .strictObject({
@@ -140,7 +151,12 @@ const CreateBody = z
           description: "Points credited when a card completes. Fixed once created.",
         }),
       })
-      .openapi({ description: "What a full card gives." }),
+      .optional()
+      .openapi({
+        description:
+          "What a full card gives. When left out, `points` is the org's " +
+          "`stamp_defaults.reward_points` setting; without one it is required (400).",
+      }),
     ...windowFields,
   })
   .superRefine(windowOrder)
@@ -230,6 +246,45 @@ const programExample: z.output<typeof StampProgramSchema> = {
   updated_at: "2026-11-20T09:00:00.000Z",
 };
 
+/**
+ * The card size and reward of a new program: the body's, else the org's `stamp_defaults`; a field
+ * with neither is 400 `validation_failed` at that field, before anything is written.
+ */
+async function withStampDefaults(
+  deps: RouteDeps,
+  orgId: string,
+  body: z.output<typeof CreateBody>,
+): Promise<{ stampsRequired: bigint; rewardPoints: bigint }> {
+  let defaults: ReturnType<typeof stampDefaultsOf> = { stampsPerCard: null, rewardPoints: null };
+  if (body.stamps_per_card === undefined || body.reward === undefined) {
+    defaults = stampDefaultsOf((await getOrg(deps.domain, { orgId })).settings);
+  }
+  const stampsRequired =
+    body.stamps_per_card === undefined ? defaults.stampsPerCard : BigInt(body.stamps_per_card);
+  const rewardPoints =
+    body.reward === undefined ? defaults.rewardPoints : BigInt(body.reward.points);
+  const issues: Array<{ path: string; message: string }> = [];
+  if (stampsRequired === null) {
+    issues.push({
+      path: "stamps_per_card",
+      message: "is required: the org has no stamp_defaults.stamps_per_card setting",
+    });
+  }
+  if (rewardPoints === null) {
+    issues.push({
+      path: "reward",
+      message: "is required: the org has no stamp_defaults.reward_points setting",
+    });
+  }
+  if (stampsRequired === null || rewardPoints === null) {
+    throw new ApiError(400, "validation_failed", "invalid request body", {
+      target: "body",
+      issues,
+    });
+  }
+  return { stampsRequired, rewardPoints };
+}
+
 const ProgramEnvelope = z.object({ stamp_program: StampProgramSchema });
 
 export function stampProgramsRoutes(deps: RouteDeps) {
@@ -268,11 +323,13 @@ export function stampProgramsRoutes(deps: RouteDeps) {
     }),
     async (c) => {
       const body = c.req.valid("json");
+      const { orgId } = principalOf(c);
+      const { stampsRequired, rewardPoints } = await withStampDefaults(deps, orgId, body);
       const program = await createStampProgram(domain, {
-        orgId: principalOf(c).orgId,
+        orgId,
         name: body.name,
-        stampsRequired: BigInt(body.stamps_per_card),
-        rewardPoints: BigInt(body.reward.points),
+        stampsRequired,
+        rewardPoints,
         earn: earnInput(body.earn),
         activeFrom: body.active_from === undefined ? null : new Date(body.active_from),
         activeUntil: body.active_until === undefined ? null : new Date(body.active_until),

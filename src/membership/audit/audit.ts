@@ -35,6 +35,9 @@ export const auditActions = [
   "code.updated",
   "reward.created",
   "reward.updated",
+  "earning_rule.created",
+  "earning_rule.updated",
+  "earning_rule.deleted",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -1,36 +1,37 @@
 /**
- * Earning rules as the purchase path reads them. (Storage lands separately; until then an org
- * has no rules.)
+ * Earning rules: the shared domain types, their storage with versions, and the wire body's
+ * conversion to the domain (also used by the simulation route, without storing anything).
  */
-import type { Store } from "../deps.ts";
-import type { Org } from "../types.ts";
-import type { EarningRule, PeriodCaps, RoundingMode } from "./types.ts";
-
-export async function activeEarningRules(_store: Store, _orgId: string): Promise<EarningRule[]> {
-  return [];
-}
-
-/** What earning needs of an org's settings. */
-export function earningSettingsOf(org: Org): {
-  baseRatePointsPerUnit: number;
-  rounding: RoundingMode;
-  timezone: string;
-  earningCaps: PeriodCaps | null;
-} {
-  const settings = org.settings as Org["settings"] & {
-    rounding?: RoundingMode;
-    earningCaps?: { day?: number | null; week?: number | null; month?: number | null } | null;
-  };
-  const caps = settings.earningCaps ?? null;
-  const cap = (value: number | null | undefined): bigint | null =>
-    value === undefined || value === null ? null : BigInt(value);
-  return {
-    baseRatePointsPerUnit: settings.baseRatePointsPerUnit,
-    rounding: settings.rounding ?? "down",
-    timezone: org.timezone,
-    earningCaps:
-      caps === null || (caps.day == null && caps.week == null && caps.month == null)
-        ? null
-        : { day: cap(caps.day), week: cap(caps.week), month: cap(caps.month) },
-  };
-}
+export { localTimeToInstant } from "./local-time.ts";
+export type { ListEarningRulesInput, StoredEarningRule } from "./manage-earning-rules.ts";
+export {
+  activeEarningRules,
+  createEarningRule,
+  deleteEarningRule,
+  earningRuleVersion,
+  getEarningRule,
+  listEarningRules,
+  updateEarningRule,
+} from "./manage-earning-rules.ts";
+export type {
+  BodyIssue,
+  EarningRuleBody,
+  EarningRuleFields,
+  EarningRulePatchBody,
+  MergeResult,
+  ToRuleResult,
+} from "./rule-body.ts";
+export {
+  bpsToMultiplier,
+  earningRuleBody,
+  earningRuleBodySchema,
+  earningRuleKindFields,
+  earningRuleKinds,
+  earningRulePatchSchema,
+  mergeRulePatch,
+  multiplierToBps,
+  parseEarningRuleBody,
+  toEarningRule,
+} from "./rule-body.ts";
+export * from "./types.ts";
+export { earningSettingsOf } from "./earning-settings.ts";

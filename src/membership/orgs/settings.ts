@@ -6,7 +6,10 @@
  * Fields added after an org was created are absent from its stored row: each has a default, so a
  * row written by an older version reads as that version's behaviour.
  */
+import assert from "node:assert/strict";
 import { z } from "zod";
+import { type PeriodCaps, roundingModes } from "../earning-rules/types.ts";
+import { documentPointsMax, stampsRequiredMax } from "../limits.ts";
 
 /** u32 ceiling: TigerBeetle holds pending transfers for at most this many seconds. */
 const secondsU32Max = 4_294_967_295;
@@ -96,6 +99,48 @@ export const expirySettingsSchema = z.discriminatedUnion("policy", [
 ]);
 export type ExpirySettings = z.infer<typeof expirySettingsSchema>;
 
+/** Points in a cap, a stamp card's reward or a referral bonus: the ledger's per-transfer bound. */
+export const settingsPointsMax = Number(documentPointsMax);
+/** Referrals one member may be rewarded for in a calendar month. */
+export const referralsPerMonthMax = 1_000;
+
+/** Points one member may earn per calendar period of the org's timezone; null: no cap. */
+export const earningCapsSettingsSchema = z
+  .object({
+    day: z.number().int().min(1).max(settingsPointsMax).nullable().default(null),
+    week: z.number().int().min(1).max(settingsPointsMax).nullable().default(null),
+    month: z.number().int().min(1).max(settingsPointsMax).nullable().default(null),
+  })
+  .strict();
+export type EarningCapsSettings = z.infer<typeof earningCapsSettingsSchema>;
+
+/** What `POST /v1/stamp-programs` uses when the body leaves them out; null: no default. */
+export const stampDefaultsSettingsSchema = z
+  .object({
+    stampsPerCard: z.number().int().min(1).max(stampsRequiredMax).nullable().default(null),
+    rewardPoints: z.number().int().min(0).max(settingsPointsMax).nullable().default(null),
+  })
+  .strict();
+export type StampDefaultsSettings = z.infer<typeof stampDefaultsSettingsSchema>;
+
+/** Referral bonuses (stored and validated; nothing pays them yet). Zeros: no referral program. */
+export const referralSettingsSchema = z
+  .object({
+    referrerPoints: z.number().int().min(0).max(settingsPointsMax),
+    referredPoints: z.number().int().min(0).max(settingsPointsMax),
+    maxPerReferrerPerMonth: z.number().int().min(0).max(referralsPerMonthMax),
+  })
+  .strict();
+export type ReferralSettings = z.infer<typeof referralSettingsSchema>;
+
+const noEarningCaps: EarningCapsSettings = { day: null, week: null, month: null };
+const noStampDefaults: StampDefaultsSettings = { stampsPerCard: null, rewardPoints: null };
+const noReferrals: ReferralSettings = {
+  referrerPoints: 0,
+  referredPoints: 0,
+  maxPerReferrerPerMonth: 0,
+};
+
 export const tierMetrics = ["points", "spend"] as const;
 export type TierMetric = (typeof tierMetrics)[number];
 
@@ -117,6 +162,12 @@ export const orgSettingsSchema = z
     tierDowngradeGraceDays: z.number().int().min(0).max(settingsDaysMax).default(30),
     rfm: rfmSettingsSchema.default({ method: "quintiles", windowDays: 365 }),
     expiry: expirySettingsSchema.default({ policy: "none" }),
+    /** How each earning entry's fractional points are rounded (once per entry). */
+    rounding: z.enum(roundingModes).default("down"),
+    /** The org's overall cap on what one member earns per period (earningCapsOf). */
+    earningCaps: earningCapsSettingsSchema.default(noEarningCaps),
+    stampDefaults: stampDefaultsSettingsSchema.default(noStampDefaults),
+    referral: referralSettingsSchema.default(noReferrals),
   })
   .strict();
 
@@ -131,4 +182,47 @@ export const defaultOrgSettings: Readonly<OrgSettings> = Object.freeze<OrgSettin
   tierDowngradeGraceDays: 30,
   rfm: { method: "quintiles", windowDays: 365 },
   expiry: { policy: "none" },
+  rounding: "down",
+  earningCaps: noEarningCaps,
+  stampDefaults: noStampDefaults,
+  referral: noReferrals,
 });
+
+/** The org's overall per-member caps as the earning function takes them. */
+export function earningCapsOf(settings: OrgSettings): PeriodCaps {
+  const caps = settings.earningCaps;
+  const points = (value: number | null): bigint | null => {
+    if (value === null) {
+      return null;
+    }
+    assert.ok(Number.isSafeInteger(value) && value >= 1, "a stored cap is a positive integer");
+    return BigInt(value);
+  };
+  return { day: points(caps.day), week: points(caps.week), month: points(caps.month) };
+}
+
+/** The stamp program defaults, points as bigint; null where the org set none. */
+export function stampDefaultsOf(settings: OrgSettings): {
+  stampsPerCard: bigint | null;
+  rewardPoints: bigint | null;
+} {
+  const { stampsPerCard, rewardPoints } = settings.stampDefaults;
+  return {
+    stampsPerCard: stampsPerCard === null ? null : BigInt(stampsPerCard),
+    rewardPoints: rewardPoints === null ? null : BigInt(rewardPoints),
+  };
+}
+
+/** The referral bonuses, points as bigint. */
+export function referralOf(settings: OrgSettings): {
+  referrerPoints: bigint;
+  referredPoints: bigint;
+  maxPerReferrerPerMonth: number;
+} {
+  const { referrerPoints, referredPoints, maxPerReferrerPerMonth } = settings.referral;
+  return {
+    referrerPoints: BigInt(referrerPoints),
+    referredPoints: BigInt(referredPoints),
+    maxPerReferrerPerMonth,
+  };
+}

@@ -11,6 +11,11 @@
  *   program's ledger, stamps required and reward never change, so a stale list never posts a
  *   wrong transfer: at worst a purchase in that window earns stamps by the previous earn rules,
  *   window or active flag (none in a program just created);
+ * - an org's active earning rules (`earningRules`): dropped at once in this process when a rule
+ *   is created, changed or deleted here; other processes see it within `earningRulesCacheTtlMs`
+ *   (5 s), so an edit applies to purchases recorded within that time. Each entry carries its
+ *   version, which the purchase records, so what was applied is always known;
+ * - one version of an earning rule (`earningRuleVersions`): versions never change;
  * - member existence in an org (`members`), a member's finished enrollment (`enrolled`), a
  *   location's number (`locations`, `locationNumbers`) and an opened stamp card (`stampCards`):
  *   members, locations and cards are never deleted nor moved between orgs, and an enrollment
@@ -24,8 +29,11 @@
  * transaction get a private, short-lived set.
  */
 import assert from "node:assert/strict";
+import type { EarningRule } from "../earning-rules/types.ts";
 import type { StampProgram } from "../ledger-types.ts";
 import {
+  earningRulesCacheTtlMs,
+  earningRuleVersionCacheEntriesMax,
   memberCacheEntriesMax,
   orgCacheEntriesMax,
   orgCacheTtlMs,
@@ -144,6 +152,10 @@ export interface MembershipCaches {
   pointsLedgers: BoundedCache<number>;
   /** org id → every stamp program of the org, oldest first. */
   stampPrograms: LoadingCache<readonly StampProgram[]>;
+  /** org id → the current version of each active, non-deleted earning rule. */
+  earningRules: LoadingCache<readonly EarningRule[]>;
+  /** "org:rule:version" → that version of the rule (immutable). */
+  earningRuleVersions: BoundedCache<EarningRule>;
   /** "org:member" → the member exists in that org. */
   members: BoundedCache<true>;
   /**
@@ -171,6 +183,8 @@ export function createMembershipCaches(): MembershipCaches {
     orgs: new LoadingCache(orgCacheEntriesMax, orgCacheTtlMs),
     pointsLedgers: new BoundedCache(orgCacheEntriesMax, null),
     stampPrograms: new LoadingCache(orgCacheEntriesMax, orgCacheTtlMs),
+    earningRules: new LoadingCache(orgCacheEntriesMax, earningRulesCacheTtlMs),
+    earningRuleVersions: new BoundedCache(earningRuleVersionCacheEntriesMax, null),
     members: new BoundedCache(memberCacheEntriesMax, null),
     memberHints: new BoundedCache(memberCacheEntriesMax, null),
     enrolled: new BoundedCache(memberCacheEntriesMax, null),

@@ -63,6 +63,8 @@ describe("openDatabase", () => {
         "audit_log",
         "code_redemptions",
         "codes",
+        "earning_rule_versions",
+        "earning_rules",
         "expiries",
         "expiry_notices",
         "idempotency_keys",

@@ -1121,3 +1121,69 @@ export const auditLog = pgTable(
     ),
   ],
 );
+
+/**
+ * Earning rules (category multipliers, sku bonuses, campaigns). The row holds what does not change
+ * between versions (kind, creation) and what the hot path filters on (`active` and
+ * `current_version`, a mirror of the current version); each version's body is a row of
+ * `earning_rule_versions`. Deleting sets `deleted_at`: the rule stops applying, its versions stay
+ * readable, because purchases record the versions they used.
+ */
+export const earningRules = pgTable(
+  "earning_rules",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    /** Creation order, the listing's cursor. */
+    seq: bigint("seq", { mode: "bigint" }).notNull().generatedAlwaysAsIdentity(),
+    kind: text("kind", { enum: ["category_multiplier", "sku_bonus", "campaign"] }).notNull(),
+    /** 1 when created, +1 per edit; the version whose body applies. */
+    currentVersion: integer("current_version").notNull(),
+    /** The current version's `active`, for the listing's filter and the hot path's query. */
+    active: boolean("active").notNull(),
+    createdAt: createdAt(),
+    /** When the current version was written. */
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    /** Set once, by DELETE; a deleted rule never applies and never changes again. */
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
+  },
+  (table) => [
+    unique("earning_rules_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("earning_rules_seq_key").on(table.seq),
+    index("earning_rules_org_id_seq_idx").on(table.orgId, table.seq),
+    check(
+      "earning_rules_kind_check",
+      sql`${table.kind} in ('category_multiplier', 'sku_bonus', 'campaign')`,
+    ),
+    check("earning_rules_current_version_check", sql`${table.currentVersion} >= 1`),
+  ],
+);
+
+/**
+ * Every version of every earning rule, never updated nor deleted. `body` is the rule in the API's
+ * canonical form (rule-body.ts: decimal-string multipliers, UTC instants), parsed back through
+ * the same checks when read.
+ */
+export const earningRuleVersions = pgTable(
+  "earning_rule_versions",
+  {
+    orgId: uuid("org_id").notNull(),
+    ruleId: uuid("rule_id").notNull(),
+    version: integer("version").notNull(),
+    body: jsonb("body").notNull(),
+    createdAt: createdAt(),
+    /** The API key that wrote it; null for the platform. The audit log has the request. */
+    actorKeyId: text("actor_key_id"),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.ruleId, table.version] }),
+    foreignKey({
+      name: "earning_rule_versions_rule_fk",
+      columns: [table.orgId, table.ruleId],
+      foreignColumns: [earningRules.orgId, earningRules.id],
+    }),
+    check("earning_rule_versions_version_check", sql`${table.version} >= 1`),
+  ],
+);
