@@ -335,4 +335,68 @@ describe("earning rules on real purchases", () => {
       points: 24,
     });
   });
+
+  it("simulates a rule over a past period: what its own entries would have added", async () => {
+    const org = await newOrg();
+    const [ana, ben] = [await enrollOverHttp(harness, org), await enrollOverHttp(harness, org)];
+    const inOctober = [
+      { member_id: ana.id, occurred_at: "2026-10-05T10:00:00Z", items: [coffeeLine, foodLine] },
+      { member_id: ana.id, occurred_at: "2026-10-06T10:00:00Z", items: [foodLine] },
+      { member_id: ben.id, occurred_at: "2026-10-31T23:59:59Z", items: [coffeeLine] },
+    ];
+    for (const [index, body] of inOctober.entries()) {
+      const amount = body.items.reduce((sum, item) => sum + item.amount, 0);
+      expect((await purchase(org, { ...body, amount, external_id: `h-${index}` })).status).toBe(
+        201,
+      );
+    }
+    // Outside the period: November.
+    await purchase(org, {
+      member_id: ben.id,
+      amount: 600,
+      occurred_at: "2026-11-01T00:00:00Z",
+      items: [coffeeLine],
+      external_id: "h-nov",
+    });
+    const rule = {
+      name: "Coffee 3x, 20 a day",
+      kind: "category_multiplier",
+      categories: ["coffee"],
+      multiplier: "3",
+    };
+    const simulated = await call(harness.app, "POST", "/v1/simulate/rules", {
+      key: org.keys.admin,
+      body: { rule, from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z" },
+    });
+    expect(simulated.status, JSON.stringify(simulated.body)).toBe(200);
+    expect(simulated.body).toEqual({ purchases_matched: 2, members: 2, points: 24 });
+    // The rule's own cap counts per member and period.
+    const capped = await call(harness.app, "POST", "/v1/simulate/rules", {
+      key: org.keys.admin,
+      body: {
+        rule: { ...rule, caps: { per_member: { month: 5 } } },
+        from: "2026-10-01T00:00:00Z",
+        to: "2026-11-01T00:00:00Z",
+      },
+    });
+    expect(capped.body).toEqual({ purchases_matched: 2, members: 2, points: 10 });
+    // Nothing was stored, and a bad rule is refused with its path.
+    const bad = await call(harness.app, "POST", "/v1/simulate/rules", {
+      key: org.keys.admin,
+      body: {
+        rule: { ...rule, multiplier: "0.5" },
+        from: "2026-10-01T00:00:00Z",
+        to: "2026-11-01T00:00:00Z",
+      },
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain("rule.multiplier");
+    const rules = await call(harness.app, "GET", "/v1/earning-rules", { key: org.keys.admin });
+    expect(rules.body.earning_rules).toEqual([]);
+    const pos = await call(harness.app, "POST", "/v1/simulate/rules", {
+      key: org.keys.pos,
+      body: { rule, from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z" },
+    });
+    expect(pos.status).toBe(403);
+  });
 });

@@ -181,6 +181,14 @@ function baseRequests(): Record<string, BaseRequest> {
     },
     "get /v1/api-keys": { key: "admin" },
     "delete /v1/api-keys/{id}": { key: "admin", params: { id: org.result.apiKeys.pos.id } },
+    "post /v1/simulate/rules": {
+      key: "admin",
+      body: {
+        rule: { name: "text test", kind: "sku_bonus", skus: ["SKU-1"], points_per_unit: 1 },
+        from: "2026-01-01T00:00:00Z",
+        to: "2026-02-01T00:00:00Z",
+      },
+    },
     "post /v1/simulate/purchase": {
       key: "pos",
       body: {

@@ -73,6 +73,7 @@ const routes: Array<[string, string]> = [
   ["get", "/v1/webhooks/{id}/deliveries"],
   ["get", "/v1/audit"],
   ["post", "/v1/simulate/purchase"],
+  ["post", "/v1/simulate/rules"],
   ["post", "/v1/api-keys"],
   ["get", "/v1/api-keys"],
   ["delete", "/v1/api-keys/{id}"],

@@ -3,8 +3,15 @@
  * computes a purchase's points and stamps by the same steps as `POST /v1/transactions`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import { earningRuleBodySchema, toEarningRule } from "../../membership/earning-rules/index.ts";
+import {
+  simulatedPeriodDaysMax,
+  simulateRule,
+} from "../../membership/earning-rules/simulate-rule.ts";
 import { simulatePurchase } from "../../membership/index.ts";
+import { loadOrgLedger } from "../../membership/intents/support.ts";
 import { principalOf } from "../env.ts";
+import { ApiError } from "../errors.ts";
 import { requireRole } from "../middleware.ts";
 import { breakdownDto, EarningLineSchema, wireInteger } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
@@ -43,6 +50,24 @@ const SimulatedPurchaseResult = z
     stamps_earned: z.array(z.object({ program_id: z.string(), stamps: z.number().int() })),
   })
   .openapi("SimulatedPurchase");
+
+const SimulatedRuleBody = z
+  .strictObject({
+    rule: earningRuleBodySchema,
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+  })
+  .openapi("SimulatedRuleRequest", {
+    description: "A rule as `POST /v1/earning-rules` takes it, and a past period [from, to).",
+  });
+
+const SimulatedRuleResult = z
+  .object({
+    purchases_matched: z.number().int(),
+    members: z.number().int(),
+    points: z.number().int(),
+  })
+  .openapi("SimulatedRule");
 
 export function simulateRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
@@ -107,5 +132,70 @@ export function simulateRoutes(deps: RouteDeps) {
       );
     },
   );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/rules",
+      operationId: "simulateRule",
+      tags: ["simulation"],
+      summary: "What a rule would have added over a past period",
+      description:
+        "Every purchase recorded with `occurred_at` in [`from`, `to`) is earned again with this " +
+        "rule alone (the org's base rate, rounding and timezone, the member's tier as it is " +
+        "now), and the rule's own entries are added up — its own caps counted per member and " +
+        "period in time order; the org's overall caps and other rules are left out. The rule " +
+        "is written as for `POST /v1/earning-rules` and is not stored. At most " +
+        `${simulatedPeriodDaysMax} days. Nothing is written. Roles: admin.`,
+      security: apiKeySecurity,
+      middleware: requireRole("admin"),
+      request: {
+        body: jsonBody(SimulatedRuleBody, {
+          rule: {
+            name: "Coffee 3x",
+            kind: "category_multiplier",
+            categories: ["coffee"],
+            multiplier: "3",
+          },
+          from: "2026-10-01T00:00:00Z",
+          to: "2026-11-01T00:00:00Z",
+        }),
+      },
+      responses: {
+        200: jsonContent(SimulatedRuleResult, "What the rule would have added.", {
+          purchases_matched: 812,
+          members: 301,
+          points: 9744,
+        }),
+        ...errorResponses(400, 401, 403, 404, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const { orgId } = principalOf(c);
+      const context = await loadOrgLedger(deps.domain, orgId);
+      const converted = toEarningRule(body.rule, context.org.timezone);
+      if (!converted.ok) {
+        throw new ApiError(400, "validation_failed", "invalid request body", {
+          target: "body",
+          issues: converted.issues.map((issue) => ({ ...issue, path: `rule.${issue.path}` })),
+        });
+      }
+      const simulated = await simulateRule(deps.domain, {
+        orgId,
+        rule: { ...converted.rule, id: "00000000-0000-4000-8000-000000000000", version: 1 },
+        from: new Date(body.from),
+        to: new Date(body.to),
+      });
+      return c.json(
+        {
+          purchases_matched: simulated.purchasesMatched,
+          members: simulated.members,
+          points: wireInteger(simulated.points),
+        },
+        200,
+      );
+    },
+  );
+
   return app;
 }
