@@ -16,6 +16,15 @@ export type { DeadlineOptions } from "./deadline.ts";
 export { isLedgerUnavailable, LedgerUnavailableError, withDeadline } from "./deadline.ts";
 export type { EmbeddedClient } from "./embedded/index.ts";
 export { createEmbeddedClient } from "./embedded/index.ts";
+export type { LedgerExportRow, LedgerRange, WalletBalanceAt } from "./exports.ts";
+export {
+  createExportRowDecoder,
+  exportPageTransfersMax,
+  ledgerCommitWatermark,
+  ledgerTimestampMax,
+  scanLedgerRange,
+  walletBalanceAt,
+} from "./exports.ts";
 export {
   controlAccountId,
   decodeControlAccountId,
