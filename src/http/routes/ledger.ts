@@ -183,11 +183,11 @@ const exportRangeHeaders = z.object({
   }),
   "X-Export-Range-From-Timestamp": z.string().openapi({
     description: "The same start as ledger nanoseconds.",
-    example: "1761955200000000000",
+    example: "1793491200000000000",
   }),
   "X-Export-Range-To-Timestamp": z.string().openapi({
     description: "The same end as ledger nanoseconds.",
-    example: "1764547200000000000",
+    example: "1796083200000000000",
   }),
   "X-Export-Range-Clamped": z.string().openapi({
     description: "`true` when `to` was cut back to the ledger's last commit + 1 ns.",
@@ -198,7 +198,7 @@ const exportRangeHeaders = z.object({
 
 const exportExampleRow = {
   timestamp: "2026-11-14T09:30:12.345678901Z",
-  timestamp_ns: "1763112612345678901",
+  timestamp_ns: "1794648612345678901",
   occurred_at: "2026-11-14T09:29:58.000Z",
   operation: "purchase_earn",
   code: 2,
@@ -211,7 +211,7 @@ const exportExampleRow = {
   void: false,
   pending_id: null,
   transfer_id: "176475880145627374587463926450001842563",
-  document_id: "019a81a1-7b70-7c3e-9f2d-6c4e8a1b2d3f",
+  document_id: "01a1d964-65f0-7c3e-9f2d-6c4e8a1b2d3f",
 };
 
 const BalancesAtQuery = z.strictObject({
@@ -503,7 +503,7 @@ export function ledgerRoutes(deps: RouteDeps) {
         200: jsonContent(BalancesAtSchema, "One page of members.", {
           unit: "points",
           at: "2026-11-30T23:59:59.999999999Z",
-          at_ns: "1764547199999999999",
+          at_ns: "1796083199999999999",
           balances: [
             {
               member_id: "0193a9e6-1111-7000-8000-000000000007",
