@@ -4,8 +4,9 @@
  * rows as CSV (RFC 4180) or NDJSON, and the response body as a pull stream.
  *
  * The body is a `ReadableStream` whose `pull` reads one ledger page, encodes it and enqueues it:
- * the server pulls again only once the socket has drained, so a slow client slows the ledger
- * reads down instead of filling memory. Memory holds one page, whatever the range.
+ * the stream keeps one encoded page queued while the socket drains the one before, and the server
+ * reads the next only once the socket has drained, so a slow client slows the ledger reads down
+ * instead of filling memory. Memory holds two pages, whatever the range.
  *
  * A failure once the first byte is sent cannot become a status any more. The body then ends with
  * one trailer line saying so, with the rows written and the timestamp to resume from (the
@@ -55,15 +56,22 @@ export function parseInstantNs(text: string): bigint | null {
   return BigInt(ms) * nsPerMs + BigInt(fraction.padEnd(9, "0"));
 }
 
+const nsPerSecond = 1_000_000_000n;
+/** The last second printed and its text: rows of one page mostly share their second. */
+let secondCached = -1n;
+let secondTextCached = "";
+
 /** Nanoseconds since the epoch as RFC 3339 in UTC with nine fractional digits. */
 export function formatInstantNs(ns: bigint): string {
   assert.ok(ns >= 0n, "an instant is not before the epoch");
-  const ms = ns / nsPerMs;
-  assert.ok(ms <= 8_640_000_000_000_000n, "an instant within Date's range");
-  const iso = new Date(Number(ms)).toISOString();
-  const extra = (ns % nsPerMs).toString().padStart(6, "0");
-  // "…HH:MM:SS.mmmZ" → "…HH:MM:SS.mmmuuunnnZ"
-  return `${iso.slice(0, -1)}${extra}Z`;
+  const second = ns / nsPerSecond;
+  if (second !== secondCached) {
+    assert.ok(second <= 8_640_000_000_000n, "an instant within Date's range");
+    // "…HH:MM:SS.mmmZ" → "…HH:MM:SS"
+    secondTextCached = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+    secondCached = second;
+  }
+  return `${secondTextCached}.${(ns % nsPerSecond).toString().padStart(9, "0")}Z`;
 }
 
 export const exportColumns = [
@@ -256,7 +264,7 @@ export function exportBody(args: ExportBodyArgs): ReadableStream<Uint8Array> {
         await args.rest.return(undefined);
       },
     },
-    // Nothing read ahead: the next page is read when the previous one has been taken.
-    { highWaterMark: 0 },
+    // One page read ahead while the socket drains the previous one: two pages in memory at most.
+    { highWaterMark: 1 },
   );
 }
