@@ -247,7 +247,9 @@ export async function walletBalanceAt(
 ): Promise<WalletBalanceAt | null> {
   const { account, atTimestamp } = args;
   assert.equal(account.code, AccountCode.wallet, "balances at an instant are read for wallets");
-  assert.ok(atTimestamp > 0n && atTimestamp <= ledgerTimestampMax, "an instant is a timestamp");
+  assert.ok(atTimestamp >= 0n && atTimestamp <= ledgerTimestampMax, "an instant is a timestamp");
+  assert.ok(account.timestamp > 0n, "a wallet has a timestamp");
+  // Also covers `atTimestamp` 0, which the query below would read as "unbounded".
   if (account.timestamp > atTimestamp) {
     return null;
   }

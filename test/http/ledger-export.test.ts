@@ -274,6 +274,7 @@ describe("GET /v1/ledger/transfers", () => {
       "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
       "format=xlsx",
       "from=1969-12-31T23:59:59Z",
+      "from=9999-01-01T00:00:00Z",
       "limit=5",
     ]) {
       const response = await call(harness.app, "GET", `/v1/ledger/transfers?${query}`, {
@@ -408,6 +409,7 @@ describe("GET /v1/ledger/balances", () => {
   }
 
   it("answers each member's balance at past instants from the wallet's history", async () => {
+    expect(list((await balancesAt(0n)).balances)).toEqual([]);
     const before = await balancesAt(marks.beforeAlice as bigint);
     expect(of(before, alice.id)).toBeUndefined();
     const enrolled = await balancesAt(marks.afterAlice as bigint);

@@ -121,13 +121,23 @@ function line(
   };
 }
 
-/** An RFC 3339 instant with up to nanosecond precision, from 1970 on. */
+/** Ledger timestamps are u63 nanoseconds: instants from 1970 to April 2262. */
+const instantNsMax = 2n ** 63n - 1n;
+
+/** An RFC 3339 instant with up to nanosecond precision, within the ledger's timestamps. */
 const instant = z
   .string()
   .max(64)
-  .refine((text) => parseInstantNs(text) !== null, {
-    message: "an RFC 3339 instant with an offset (up to 9 fractional digits), from 1970 on",
-  });
+  .refine(
+    (text) => {
+      const ns = parseInstantNs(text);
+      return ns !== null && ns <= instantNsMax;
+    },
+    {
+      message:
+        "an RFC 3339 instant with an offset (up to 9 fractional digits), from 1970 to 2262-04-11",
+    },
+  );
 const unitParam = z.string().min(1).max(80).optional().openapi({
   description:
     'The unit: "points" (default) or "stamps:<program id>", as the trial balance names it.',

@@ -59,7 +59,7 @@ export async function getBalancesAt(
     Number.isInteger(input.limit) && input.limit >= 1 && input.limit <= balancesAtPageMax,
     "the page size is checked at the edge",
   );
-  assert.ok(input.atTimestamp > 0n && input.atTimestamp <= ledgerTimestampMax, "at is checked");
+  assert.ok(input.atTimestamp >= 0n && input.atTimestamp <= ledgerTimestampMax, "at is checked");
   if (input.cursor !== undefined && !isUuid(input.cursor)) {
     throw new DomainError("invalid_input", "cursor is not one this route returned", {
       cursor: input.cursor,
