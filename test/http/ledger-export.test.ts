@@ -27,6 +27,7 @@ let alice: { id: string };
 let bob: { id: string };
 let otherMember: { id: string };
 let purchaseId: string;
+let holdId: string;
 /** Instants (ns) between the steps of the story below. */
 const marks: Record<string, bigint> = {};
 
@@ -89,6 +90,7 @@ beforeAll(async () => {
     body: { points: 30 },
   });
   expect(hold.status).toBe(201);
+  holdId = String(hold.body.redemption?.id);
   harness.environment.advanceSeconds(10);
   marks.afterHold = nowNs();
   harness.environment.advanceSeconds(10);
@@ -304,6 +306,33 @@ describe("GET /v1/ledger/transfers", () => {
     expect(admin.status).toBe(200);
   });
 
+  it("exports a fulfilment as the post of its hold, in the range where it was committed", async () => {
+    const before = await exportRows("");
+    const holdRow = before.rows.find((row) => String(row.operation) === "redemption_hold");
+    const to = String(before.headers.get("x-export-range-to"));
+    harness.environment.advanceSeconds(1);
+    const fulfilled = await call(harness.app, "POST", `/v1/redemptions/${holdId}/fulfill`, {
+      key: org.keys.pos,
+    });
+    expect(fulfilled.status).toBe(200);
+    const after = await exportRows(`from=${to}`);
+    expect(after.rows.map((row) => row.operation)).toEqual(["redemption_fulfilled"]);
+    expect(after.rows[0]).toMatchObject({
+      pending: false,
+      post: true,
+      void: false,
+      pending_id: holdRow?.transfer_id,
+      member_id: alice.id,
+      debit_account: `wallet:${alice.id}`,
+      credit_account: "redemptions",
+      amount: "30",
+    });
+    // The hold's own row is unchanged in the earlier range: still pending there.
+    const again = await exportRows(`to=${to}`);
+    const holdAgain = again.rows.find((row) => String(row.operation) === "redemption_hold");
+    expect(holdAgain).toEqual(holdRow);
+  });
+
   it("shows another org only its own transfers", async () => {
     const { rows } = await exportRows("", other.keys.finance);
     expect(rows.map((row) => [row.operation, row.member_id])).toEqual([
@@ -425,8 +454,10 @@ describe("GET /v1/ledger/balances", () => {
     const held = await balancesAt(marks.afterHold as bigint);
     expect(of(held, alice.id)).toMatchObject({ balance: 150, debits_pending: 30 });
     expect(String(held.at)).toBe(ns(marks.afterHold as bigint));
+    harness.environment.advanceSeconds(1);
     const now = await balancesAt(nowNs());
-    expect(of(now, bob.id)).toMatchObject({ balance: 100 });
+    // Bob: the welcome bonus and 10 points of the purchase that also earned a stamp.
+    expect(of(now, bob.id)).toMatchObject({ balance: 110, debits_posted: 0 });
     expect(JSON.stringify(now)).not.toContain(otherMember.id);
   });
 
