@@ -60,6 +60,47 @@ async function exportRows(
   return { rows, headers: response.headers, status: response.status, text };
 }
 
+/** Transfers loaded into the big org's ledger: more than one page (8,189). */
+const bigOrgTransfers = 8_189 + 10;
+let bigOrgLoaded: TestOrg | undefined;
+
+/** An org of its own with more than one ledger page of transfers, loaded directly, once. */
+async function bigOrg(): Promise<TestOrg> {
+  if (bigOrgLoaded !== undefined) {
+    return bigOrgLoaded;
+  }
+  const big = await buildTestOrg(harness);
+  const member = await enrollOverHttp(harness, big);
+  const ledger = big.result.pointsLedger;
+  const wallet = walletAccountId(ledger, member.id);
+  const issuance = controlAccountId(ledger, AccountCode.issuance);
+  const count = bigOrgTransfers;
+  for (let start = 0; start < count; start += 8_189) {
+    const batch = [];
+    for (let i = start; i < Math.min(count, start + 8_189); i++) {
+      batch.push({
+        id: (0xe0n << 120n) | (BigInt(ledger) << 32n) | BigInt(i + 1),
+        debit_account_id: issuance,
+        credit_account_id: wallet,
+        amount: 1n,
+        pending_id: 0n,
+        user_data_128: 0n,
+        user_data_64: 0n,
+        user_data_32: 0,
+        timeout: 0,
+        ledger,
+        code: TransferCode.purchaseEarn,
+        flags: 0,
+        timestamp: 0n,
+      });
+    }
+    const results = await harness.engine.createTransfers(batch);
+    expect(results.every((result) => result.status === CreateTransferStatus.created)).toBe(true);
+  }
+  bigOrgLoaded = big;
+  return big;
+}
+
 beforeAll(async () => {
   harness = await createHarness();
   org = await buildTestOrg(harness);
@@ -349,36 +390,46 @@ describe("GET /v1/ledger/transfers", () => {
     expect(response.headers.get("retry-after")).not.toBeNull();
   });
 
-  it("ends the body with a trailer line when the ledger fails mid-stream", async () => {
-    // An org of its own with more than one ledger page of transfers, loaded directly.
-    const big = await buildTestOrg(harness);
-    const member = await enrollOverHttp(harness, big);
-    const ledger = big.result.pointsLedger;
-    const wallet = walletAccountId(ledger, member.id);
-    const issuance = controlAccountId(ledger, AccountCode.issuance);
-    const count = 8_189 + 10;
-    for (let start = 0; start < count; start += 8_189) {
-      const batch = [];
-      for (let i = start; i < Math.min(count, start + 8_189); i++) {
-        batch.push({
-          id: (0xe0n << 120n) | (BigInt(ledger) << 32n) | BigInt(i + 1),
-          debit_account_id: issuance,
-          credit_account_id: wallet,
-          amount: 1n,
-          pending_id: 0n,
-          user_data_128: 0n,
-          user_data_64: 0n,
-          user_data_32: 0,
-          timeout: 0,
-          ledger,
-          code: TransferCode.purchaseEarn,
-          flags: 0,
-          timestamp: 0n,
-        });
+  it("reads the ledger only as fast as the body is read", async () => {
+    const big = await bigOrg();
+    let rangedQueries = 0;
+    const counting: LedgerApi = {
+      ...harness.engine,
+      queryTransfers: async (filter) => {
+        if (filter.ledger !== 0) {
+          rangedQueries += 1;
+        }
+        return harness.engine.queryTransfers(filter);
+      },
+    };
+    const app = harness.variant({ ledger: counting });
+    const response = await app.request("/v1/ledger/transfers?format=ndjson", {
+      headers: { Authorization: `Bearer ${big.keys.finance}` },
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    // Unread: the first page was read to answer, and nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rangedQueries).toBe(1);
+    // Taking the first page lets the stream read one page ahead, no further.
+    await reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(rangedQueries).toBe(2);
+    let chunks = 1;
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) {
+        break;
       }
-      const results = await harness.engine.createTransfers(batch);
-      expect(results.every((result) => result.status === CreateTransferStatus.created)).toBe(true);
+      chunks += 1;
     }
+    expect(chunks).toBe(2);
+    expect(rangedQueries).toBe(2);
+  });
+
+  it("ends the body with a trailer line when the ledger fails mid-stream", async () => {
+    const big = await bigOrg();
+    const count = bigOrgTransfers;
     // The real engine, failing its second ranged query: the first page is out by then.
     let rangedQueries = 0;
     const failing: LedgerApi = {
