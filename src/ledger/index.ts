@@ -17,6 +17,15 @@ export { isLedgerUnavailable, LedgerUnavailableError, withDeadline } from "./dea
 export * from "./earning-caps.ts";
 export type { EmbeddedClient } from "./embedded/index.ts";
 export { createEmbeddedClient } from "./embedded/index.ts";
+export type { LedgerExportRow, LedgerRange, WalletBalanceAt } from "./exports.ts";
+export {
+  createExportRowDecoder,
+  exportPageTransfersMax,
+  ledgerCommitWatermark,
+  ledgerTimestampMax,
+  scanLedgerRange,
+  walletBalanceAt,
+} from "./exports.ts";
 export {
   controlAccountId,
   decodeControlAccountId,

@@ -63,6 +63,17 @@ export {
 } from "./inbox/processing.ts";
 export type * from "./inbox/types.ts";
 export { createIntentMetrics } from "./intents/metrics.ts";
+export type {
+  ExportLedgerTransfersInput,
+  LedgerTransfersExport,
+} from "./ledger-export/export-ledger-transfers.ts";
+export { exportLedgerTransfers } from "./ledger-export/export-ledger-transfers.ts";
+export type { BalancesAtPage, MemberBalanceAt } from "./ledger-export/get-balances-at.ts";
+export {
+  balancesAtPageDefault,
+  balancesAtPageMax,
+  getBalancesAt,
+} from "./ledger-export/get-balances-at.ts";
 export type * from "./ledger-types.ts";
 export * as membershipLimits from "./limits.ts";
 export type { AssignTierInput, AssignTierResult } from "./members/assign-tier.ts";

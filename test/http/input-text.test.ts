@@ -337,6 +337,24 @@ function baseRequests(): Record<string, BaseRequest> {
     "post /v1/redemptions/{id}/fulfill": { key: "pos", params: { id: redemptionIds[0] ?? "" } },
     "post /v1/redemptions/{id}/cancel": { key: "pos", params: { id: redemptionIds[1] ?? "" } },
     "get /v1/ledger/trial-balance": { key: "finance" },
+    "get /v1/ledger/transfers": {
+      key: "finance",
+      query: {
+        from: "2026-01-01T00:00:00Z",
+        to: "2026-02-01T00:00:00.000000001Z",
+        format: "ndjson",
+        unit: "points",
+      },
+    },
+    "get /v1/ledger/balances": {
+      key: "finance",
+      query: {
+        at: "2026-01-31T23:59:59.999999999Z",
+        unit: "points",
+        limit: "10",
+        cursor: member.id,
+      },
+    },
     "get /v1/settings": { key: "admin" },
     "patch /v1/settings": {
       key: "admin",

@@ -55,6 +55,8 @@ const routes: Array<[string, string]> = [
   ["get", "/v1/ledger/trial-balance"],
   ["post", "/v1/ledger/reconciliations"],
   ["get", "/v1/ledger/reconciliations/{id}"],
+  ["get", "/v1/ledger/transfers"],
+  ["get", "/v1/ledger/balances"],
   ["post", "/v1/events"],
   ["get", "/v1/events/{event_id}"],
   ["get", "/v1/settings"],
