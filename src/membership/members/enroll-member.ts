@@ -13,6 +13,7 @@ import {
 } from "../store/records.ts";
 import { members, memberTiers, tiers } from "../store/schema.ts";
 import type { Member } from "../types.ts";
+import { inEarningLadder } from "../tiers/progression.ts";
 
 export interface EnrollMemberInput {
   orgId: string;
@@ -49,7 +50,7 @@ export async function enrollMember(
     const [entryTier] = await tx
       .select({ id: tiers.id })
       .from(tiers)
-      .where(and(eq(tiers.orgId, orgId), eq(tiers.rank, 0)))
+      .where(and(inEarningLadder(orgId), eq(tiers.rank, 0)))
       .limit(1);
     if (entryTier === undefined) {
       // Every org is created with its tiers, so no entry tier means no such org.
