@@ -35,6 +35,15 @@ export const auditActions = [
   "code.updated",
   "reward.created",
   "reward.updated",
+  "tier_set.created",
+  "tier_set.updated",
+  "tier_set.deleted",
+  "tier.created",
+  "tier.updated",
+  "tier.deleted",
+  "benefit.created",
+  "benefit.updated",
+  "benefit.deleted",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

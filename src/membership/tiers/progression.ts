@@ -27,6 +27,7 @@ import { toTier } from "../store/records.ts";
 import { members, memberTiers, tiers } from "../store/schema.ts";
 import type { Tier } from "../types.ts";
 import { isUuid } from "../validation.ts";
+import { writeBenefitEvents } from "./benefit-events.ts";
 import { addMonthsUtc, type Qualifying, qualifyingValue } from "./qualifying.ts";
 
 export type TierSource = "default" | "earned" | "override";
@@ -58,7 +59,9 @@ export type TierChangeReason =
   | "downgrade"
   | "override"
   | "override_cleared"
-  | "override_expired";
+  | "override_expired"
+  /** The member's tier was deleted and its members moved to another (DELETE ?reassign_to=). */
+  | "reassigned";
 
 export type TierEvaluation =
   | { action: "unchanged" | "skipped"; qualifying: Qualifying | null }
@@ -479,6 +482,13 @@ export async function changeTier(
   if (!moves) {
     return;
   }
+  await writeBenefitEvents(tx, {
+    orgId: state.orgId,
+    memberId: state.memberId,
+    from,
+    to,
+    now,
+  });
   await writeOutbox(tx, [
     {
       orgId: state.orgId,
