@@ -159,7 +159,7 @@ export function benefitsRoutes(deps: RouteDeps) {
         201: jsonContent(z.object({ benefit: BenefitSchema }), "The benefit.", {
           benefit: benefitExample,
         }),
-        ...errorResponses(400, 401, 403, 413, 429, 503),
+        ...errorResponses(400, 401, 403, 409, 413, 429, 503),
       },
     }),
     async (c) => {
@@ -249,7 +249,7 @@ export function benefitsRoutes(deps: RouteDeps) {
         200: jsonContent(z.object({ benefit: BenefitSchema }), "The benefit as changed.", {
           benefit: { ...benefitExample, description: "Two refills per visit." },
         }),
-        ...errorResponses(400, 401, 403, 404, 413, 429, 503),
+        ...errorResponses(400, 401, 403, 404, 409, 413, 429, 503),
       },
     }),
     async (c) => {
