@@ -12,8 +12,8 @@ import {
   toMember,
 } from "../store/records.ts";
 import { members, memberTiers, tiers } from "../store/schema.ts";
-import type { Member } from "../types.ts";
 import { inEarningLadder } from "../tiers/progression.ts";
+import type { Member } from "../types.ts";
 
 export interface EnrollMemberInput {
   orgId: string;

@@ -183,9 +183,7 @@ export const tierSets = pgTable(
     unique("tier_sets_org_id_id_key").on(table.orgId, table.id),
     uniqueIndex("tier_sets_org_id_name_key").on(table.orgId, table.name),
     // At most one earning set per org; the verbs keep it at exactly one.
-    uniqueIndex("tier_sets_org_id_earning_key")
-      .on(table.orgId)
-      .where(sql`${table.earning}`),
+    uniqueIndex("tier_sets_org_id_earning_key").on(table.orgId).where(sql`${table.earning}`),
     check("tier_sets_metric_check", sql`${table.metric} in ('points', 'spend')`),
     check("tier_sets_window_months_check", sql`${table.windowMonths} between 1 and 120`),
     check("tier_sets_grace_days_check", sql`${table.graceDays} between 0 and 3660`),

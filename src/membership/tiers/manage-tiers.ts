@@ -444,10 +444,10 @@ export async function deleteTier(
       .update(members)
       .set({ tierDowngradeTierId: null, tierDowngradeAt: null, updatedAt: sql`now()` })
       .where(and(eq(members.orgId, orgId), eq(members.tierDowngradeTierId, row.id)));
+    const beforeIds = (await benefitIdsOf(tx, orgId, [row.id])).get(row.id) ?? [];
     await tx
       .delete(tierBenefits)
       .where(and(eq(tierBenefits.orgId, orgId), eq(tierBenefits.tierId, row.id)));
-    const beforeIds = (await benefitIdsOf(tx, orgId, [row.id])).get(row.id) ?? [];
     await tx
       .update(tiers)
       .set({ deletedAt: input.now, updatedAt: sql`now()` })
