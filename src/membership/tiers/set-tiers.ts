@@ -15,7 +15,6 @@ import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidInput, loadOrgLedger, nowOf } from "../intents/support.ts";
 import { tiersPerOrgMax, tierWalkPageMax, tierWalkPagesMax } from "../limits.ts";
-import type { TierMetric } from "../orgs/settings.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { executeStatement } from "../store/db.ts";
 import { toTier } from "../store/records.ts";
