@@ -45,7 +45,8 @@ export async function updateOrgSettings(
     if (updated === undefined) {
       throw new DomainError("not_found", "org not found", { orgId: input.orgId });
     }
-    // The earning tier set mirrors the org's tier settings (tier-sets.ts keeps the other way).
+    // The earning tier set mirrors the org's tier settings (manage-tier-sets.ts keeps the other
+    // way).
     await tx
       .update(tierSets)
       .set({
