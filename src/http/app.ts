@@ -33,6 +33,7 @@ import { createRateLimiter } from "./rate-limit.ts";
 import { adminJobsRoutes } from "./routes/admin-jobs.ts";
 import { apiKeysRoutes } from "./routes/api-keys.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { benefitsRoutes } from "./routes/benefits.ts";
 import { codesRoutes } from "./routes/codes.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
@@ -50,6 +51,7 @@ import { settingsRoutes } from "./routes/settings.ts";
 import { simulateRoutes } from "./routes/simulate.ts";
 import { stampProgramsRoutes } from "./routes/stamp-programs.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { tierSetsRoutes, tiersRoutes } from "./routes/tier-config.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 import { webhooksRoutes } from "./routes/webhooks.ts";
 
@@ -156,6 +158,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/codes", codesRoutes(routeDeps)],
     ["/v1/rewards", rewardsRoutes(routeDeps)],
     ["/v1/earning-rules", earningRulesRoutes(routeDeps)],
+    ["/v1/tier-sets", tierSetsRoutes(routeDeps)],
+    ["/v1/tiers", tiersRoutes(routeDeps)],
+    ["/v1/benefits", benefitsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

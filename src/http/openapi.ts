@@ -47,6 +47,11 @@ const tags = [
     name: "rewards",
     description: "The rewards catalog: what members may spend points on (redemption to come).",
   },
+  {
+    name: "tiers",
+    description: "Tier sets and their ladders of tiers: thresholds, multipliers, benefits.",
+  },
+  { name: "benefits", description: "Perks and multipliers attached to tiers." },
   { name: "ledger", description: "The books: trial balance per unit." },
   { name: "orgs", description: "Platform operation: creating an org and its API keys." },
   { name: "operations", description: "Liveness, readiness, metrics and this documentation." },

@@ -21,6 +21,20 @@ export type {
   ListAuditInput,
 } from "./audit/audit.ts";
 export { auditActions, auditPageMax, listAudit, platformActor } from "./audit/audit.ts";
+export type {
+  Benefit,
+  BenefitFields,
+  BenefitKind,
+  BenefitPatch,
+} from "./benefits/manage-benefits.ts";
+export {
+  benefitKinds,
+  createBenefit,
+  deleteBenefit,
+  getBenefit,
+  listBenefits,
+  updateBenefit,
+} from "./benefits/manage-benefits.ts";
 export type { PromoCode } from "./codes/code-text.ts";
 export type { CodePatch, CreateCodeInput } from "./codes/manage-codes.ts";
 export { createCode, listCodes, updateCode } from "./codes/manage-codes.ts";

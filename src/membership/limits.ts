@@ -51,8 +51,25 @@ export const tierOverrideDaysMax = 3_660;
 export const membersByEmailMax = 50;
 /** Tier history rows returned by one read. */
 export const tierHistoryMax = 500;
-/** Tiers an org may have; listing reads at most this many. */
+/** Tiers one tier set (a ladder) may have; listing a ladder reads at most this many. */
 export const tiersPerOrgMax = 32;
+/** Tier sets an org may have: the default one and a few more ("Dining", "Retail"). */
+export const tierSetsPerOrgMax = 8;
+export const tierSetNameLengthMax = 100;
+export const tierNameLengthMax = 100;
+/** Largest tier multiplier, in basis points: 100x. */
+export const tierMultiplierBpsMax = 1_000_000;
+/** Largest tier threshold: points or minor units, within a safe JSON integer. */
+export const tierThresholdMax = 2n ** 53n - 1n;
+/** Benefits an org may describe, and benefits one tier may give. */
+export const benefitsPerOrgMax = 500;
+export const benefitsPerTierMax = 32;
+export const benefitNameLengthMax = 100;
+export const benefitDescriptionLengthMax = 1_000;
+/** Members one page of a tier simulation or re-evaluation reads. */
+export const tierWalkPageMax = 500;
+/** Pages one walk over an org's members may take: 500 × 4,000 = two million members. */
+export const tierWalkPagesMax = 4_000;
 
 // Ledger-backed documents: purchases, refunds, redemptions, adjustments.
 

@@ -49,6 +49,12 @@ export interface Tier {
   multiplierBps: number;
   /** Members in an immutable tier keep it: tier evaluation leaves them alone. */
   immutable: boolean;
+  /** The ladder (tier set) it belongs to. */
+  tierSetId: string;
+  /** False: evaluation never moves a member up into it; only an override places them there. */
+  climbable: boolean;
+  activeFrom: Date | null;
+  activeUntil: Date | null;
   createdAt: Date;
 }
 

@@ -23,4 +23,5 @@ export {
   queueNames,
   rfmJobNames,
   schedules,
+  tierReevaluateJob,
 } from "./queues.ts";

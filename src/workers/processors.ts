@@ -13,12 +13,14 @@ import {
   type QueueName,
   tierDowngradesJob,
   tierOverrideExpiriesJob,
+  tierReevaluateJob,
 } from "./queues.ts";
 import { reconcileProcessor } from "./reconcile/processor.ts";
 import { relayOutbox } from "./relay.ts";
 import { rfmProcessor } from "./rfm/jobs.ts";
 import { applyDueDowngrades } from "./tiers/downgrades.ts";
 import { endExpiredOverrides } from "./tiers/override-expiries.ts";
+import { reevaluateJobData, reevaluateTierSet } from "./tiers/reevaluate.ts";
 import { webhookProcessor } from "./webhooks/index.ts";
 
 export interface QueueProcessor {
@@ -51,7 +53,12 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
           },
         });
       }
-      assert.equal(job.name, tierDowngradesJob, "the tiers queue runs its two sweeps only");
+      if (job.name === tierReevaluateJob) {
+        return reevaluateTierSet(deps, reevaluateJobData.parse(job.data), async (sweep) => {
+          await job.updateProgress({ ...sweep });
+        });
+      }
+      assert.equal(job.name, tierDowngradesJob, "the tiers queue runs its three jobs only");
       return applyDueDowngrades(deps, {
         onBatch: async (sweep) => {
           await job.updateProgress({ ...sweep });

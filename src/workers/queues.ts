@@ -162,6 +162,8 @@ export interface Schedule {
 export const tierDowngradesJob = "downgrades";
 /** The tiers queue's job every minute: end the tier overrides whose expiry has passed. */
 export const tierOverrideExpiriesJob = "override-expiries";
+/** The tiers queue's job after a tier set's ladder or metric changed: re-evaluate its members. */
+export const tierReevaluateJob = "reevaluate";
 
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [

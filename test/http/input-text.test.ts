@@ -58,6 +58,13 @@ let stampProgramId: string;
 let codeId: string;
 let rewardId: string;
 let earningRuleId: string;
+let tierSetId: string;
+let tierId: string;
+let benefitId: string;
+/** Resources the DELETE cases remove, apart from those other cases use. */
+let doomedTierSetId: string;
+let doomedTierId: string;
+let doomedBenefitId: string;
 const purchaseExternalId = "text-test-purchase";
 
 /**
@@ -323,6 +330,99 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "delete /v1/earning-rules/{id}": { key: "admin", params: { id: earningRuleId } },
+    "post /v1/tier-sets": {
+      key: "admin",
+      body: {
+        name: "Text set",
+        metric: "spend",
+        window_months: 6,
+        grace_days: 3,
+        base_tier_name: "Text base",
+      },
+    },
+    "get /v1/tier-sets": { key: "pos" },
+    "get /v1/tier-sets/{id}": { key: "pos", params: { id: tierSetId } },
+    "patch /v1/tier-sets/{id}": {
+      key: "admin",
+      params: { id: tierSetId },
+      body: {
+        name: "Text set, renamed",
+        metric: "points",
+        window_months: 3,
+        grace_days: 1,
+        earning: false,
+      },
+    },
+    "delete /v1/tier-sets/{id}": { key: "admin", params: { id: doomedTierSetId } },
+    "post /v1/tiers": {
+      key: "admin",
+      body: {
+        tier_set_id: tierSetId,
+        name: "Text tier",
+        rank: 5,
+        threshold: 900_000,
+        multiplier: "1.5",
+        climbable: true,
+        immutable: false,
+        active_from: "2026-01-01T00:00:00Z",
+        active_until: "2030-01-01T00:00:00Z",
+        benefits: [benefitId],
+      },
+    },
+    "get /v1/tiers": { key: "pos", query: { tier_set_id: tierSetId } },
+    "get /v1/tiers/{id}": { key: "pos", params: { id: tierId } },
+    "patch /v1/tiers/{id}": {
+      key: "admin",
+      params: { id: tierId },
+      body: {
+        name: "Text tier, renamed",
+        rank: 1,
+        threshold: 700_000,
+        multiplier: "1.25",
+        climbable: true,
+        immutable: false,
+        active_from: null,
+        active_until: "2030-01-01T00:00:00Z",
+        benefits: [benefitId],
+      },
+    },
+    "delete /v1/tiers/{id}": {
+      key: "admin",
+      params: { id: doomedTierId },
+      query: { reassign_to: tierId },
+    },
+    "post /v1/benefits": {
+      key: "admin",
+      body: {
+        name: "Text perk",
+        description: "Text",
+        kind: "points_multiplier",
+        value: "2",
+        active_from: "2026-01-01T00:00:00Z",
+        active_until: "2030-01-01T00:00:00Z",
+      },
+    },
+    "get /v1/benefits": { key: "pos" },
+    "get /v1/benefits/{id}": { key: "pos", params: { id: benefitId } },
+    "patch /v1/benefits/{id}": {
+      key: "admin",
+      params: { id: benefitId },
+      body: {
+        name: "Text perk, renamed",
+        description: "Text",
+        active_from: null,
+        active_until: null,
+      },
+    },
+    "delete /v1/benefits/{id}": { key: "admin", params: { id: doomedBenefitId } },
+    "get /v1/members/{id}/benefits": { key: "pos", params: { id: member.id } },
+    "post /v1/simulate/tiers": {
+      key: "admin",
+      body: {
+        tier_set_id: tierSetId,
+        tiers: [{ name: "Text base", rank: 0, threshold: 0, multiplier: "1" }],
+      },
+    },
     "get /v1/audit": {
       key: "finance",
       query: { action: "settings.updated", target_type: "settings", target_id: "x" },
@@ -721,6 +821,50 @@ beforeAll(async () => {
   });
   expect(rule.status).toBe(201);
   earningRuleId = String(rule.body.earning_rule?.id);
+  const benefit = await call(harness.app, "POST", "/v1/benefits", {
+    key: org.keys.admin,
+    body: { name: "Text setup perk", kind: "perk" },
+  });
+  expect(benefit.status).toBe(201);
+  benefitId = String(benefit.body.benefit?.id);
+  const tierSet = await call(harness.app, "POST", "/v1/tier-sets", {
+    key: org.keys.admin,
+    body: { name: "Text setup set" },
+  });
+  expect(tierSet.status).toBe(201);
+  tierSetId = String(tierSet.body.tier_set?.id);
+  const tier = await call(harness.app, "POST", "/v1/tiers", {
+    key: org.keys.admin,
+    body: {
+      tier_set_id: tierSetId,
+      name: "Text setup tier",
+      rank: 1,
+      threshold: 100,
+      multiplier: "1.1",
+    },
+  });
+  expect(tier.status).toBe(201);
+  tierId = String(tier.body.tier?.id);
+  const make = async (path: string, body: Record<string, unknown>): Promise<Json> => {
+    const made = await call(harness.app, "POST", path, { key: org.keys.admin, body });
+    expect(made.status).toBe(201);
+    return made.body;
+  };
+  doomedTierSetId = String((await make("/v1/tier-sets", { name: "Text doomed set" })).tier_set?.id);
+  doomedTierId = String(
+    (
+      await make("/v1/tiers", {
+        tier_set_id: tierSetId,
+        name: "Text doomed tier",
+        rank: 2,
+        threshold: 800_000,
+        multiplier: "1.2",
+      })
+    ).tier?.id,
+  );
+  doomedBenefitId = String(
+    (await make("/v1/benefits", { name: "Text doomed perk", kind: "perk" })).benefit?.id,
+  );
   // Another code for the member app's route: one member redeems a code once.
   const appCode = await call(harness.app, "POST", "/v1/codes", {
     key: org.keys.admin,

@@ -45,6 +45,7 @@ import {
   wireInteger,
 } from "../wire.ts";
 import { registerAdjustmentRoutes } from "./adjustments.ts";
+import { registerMemberBenefitRoutes } from "./benefits.ts";
 import { registerCodeRedeemRoutes } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
@@ -198,6 +199,7 @@ export function membersRoutes(deps: RouteDeps) {
   const { domain } = deps;
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
+  registerMemberBenefitRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);

@@ -1,6 +1,7 @@
 /**
  * Simulation: what an action would do, with nothing written. `POST /v1/simulate/purchase`
- * computes a purchase's points and stamps by the same steps as `POST /v1/transactions`.
+ * computes a purchase's points and stamps by the same steps as `POST /v1/transactions`;
+ * `POST /v1/simulate/tiers` places every member in another ladder from their ledger history.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { earningRuleBodySchema, toEarningRule } from "../../membership/earning-rules/index.ts";
@@ -8,14 +9,15 @@ import {
   simulatedPeriodDaysMax,
   simulateRule,
 } from "../../membership/earning-rules/simulate-rule.ts";
-import { simulatePurchase } from "../../membership/index.ts";
 import { loadOrgLedger } from "../../membership/intents/support.ts";
+import { membershipLimits, simulatePurchase, simulateTiers } from "../../membership/index.ts";
 import { principalOf } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { requireRole } from "../middleware.ts";
-import { breakdownDto, EarningLineSchema, wireInteger } from "../wire.ts";
+import { breakdownDto, EarningLineSchema, uuidParam, wireInteger } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import { apiKeySecurity, errorResponses, jsonBody, jsonContent, orgScopedApp } from "./common.ts";
+import { asValidation, bpsOf, multiplierInput } from "./tier-config.ts";
 import {
   PurchaseFields,
   purchaseItemsInput,
@@ -68,9 +70,102 @@ const SimulatedRuleResult = z
     points: z.number().int(),
   })
   .openapi("SimulatedRule");
+const SimulatedTiersBody = z
+  .strictObject({
+    tier_set_id: uuidParam.openapi({ description: "The set; unknown or another org's: 404." }),
+    tiers: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).max(membershipLimits.tierNameLengthMax),
+          rank: z.number().int().min(0).max(255),
+          threshold: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+          multiplier: multiplierInput,
+        }),
+      )
+      .min(1)
+      .max(membershipLimits.tiersPerOrgMax),
+  })
+  .openapi("SimulatedTiersRequest");
+
+const SimulatedTiersResult = z
+  .object({
+    members_total: z.number().int(),
+    tiers: z.array(z.object({ name: z.string(), members: z.number().int() })),
+    moves: z.object({
+      up: z.number().int(),
+      down: z.number().int(),
+      same: z.number().int(),
+    }),
+  })
+  .openapi("SimulatedTiers");
 
 export function simulateRoutes(deps: RouteDeps) {
   const app = orgScopedApp(deps);
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tiers",
+      operationId: "simulateTiers",
+      tags: ["simulation"],
+      summary: "Where members would stand with another ladder",
+      description:
+        "Every member that is not closed, placed in the given ladder from their ledger " +
+        "history with the set's metric and window (as the tiers worker computes it; members " +
+        "without a purchase land in the base tier), and compared by rank with the tier they " +
+        "hold in that set now. The ladder is checked as tier writes check it (400 " +
+        "`validation_failed` at `tiers.<index>.<field>`). Reads every member's history, in " +
+        "pages: its cost grows with the org. Nothing is written. Role: admin.",
+      security: apiKeySecurity,
+      middleware: requireRole("admin"),
+      request: {
+        body: jsonBody(SimulatedTiersBody, {
+          tier_set_id: "4e6a8c0e-2b4d-4f6a-8c0e-2b4d6f8a0c1e",
+          tiers: [
+            { name: "Bronze", rank: 0, threshold: 0, multiplier: "1" },
+            { name: "Silver", rank: 1, threshold: 800, multiplier: "1.25" },
+            { name: "Gold", rank: 2, threshold: 4_000, multiplier: "1.5" },
+          ],
+        }),
+      },
+      responses: {
+        200: jsonContent(SimulatedTiersResult, "The members per simulated tier.", {
+          members_total: 1_250,
+          tiers: [
+            { name: "Bronze", members: 900 },
+            { name: "Silver", members: 280 },
+            { name: "Gold", members: 70 },
+          ],
+          moves: { up: 95, down: 0, same: 1_155 },
+        }),
+        ...errorResponses(400, 401, 403, 404, 413, 429, 503),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const simulated = await asValidation(
+        "body",
+        simulateTiers(deps.domain, {
+          orgId: principalOf(c).orgId,
+          tierSetId: body.tier_set_id,
+          tiers: body.tiers.map((tier) => ({
+            name: tier.name,
+            rank: tier.rank,
+            threshold: BigInt(tier.threshold),
+            multiplierBps: bpsOf(tier.multiplier),
+          })),
+        }),
+      );
+      return c.json(
+        {
+          members_total: simulated.membersTotal,
+          tiers: simulated.tiers,
+          moves: simulated.moves,
+        },
+        200,
+      );
+    },
+  );
 
   app.openapi(
     createRoute({

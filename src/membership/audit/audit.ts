@@ -38,6 +38,15 @@ export const auditActions = [
   "earning_rule.created",
   "earning_rule.updated",
   "earning_rule.deleted",
+  "tier_set.created",
+  "tier_set.updated",
+  "tier_set.deleted",
+  "tier.created",
+  "tier.updated",
+  "tier.deleted",
+  "benefit.created",
+  "benefit.updated",
+  "benefit.deleted",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

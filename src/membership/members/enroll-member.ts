@@ -12,6 +12,7 @@ import {
   toMember,
 } from "../store/records.ts";
 import { members, memberTiers, tiers } from "../store/schema.ts";
+import { inEarningLadder } from "../tiers/progression.ts";
 import type { Member } from "../types.ts";
 
 export interface EnrollMemberInput {
@@ -49,7 +50,7 @@ export async function enrollMember(
     const [entryTier] = await tx
       .select({ id: tiers.id })
       .from(tiers)
-      .where(and(eq(tiers.orgId, orgId), eq(tiers.rank, 0)))
+      .where(and(inEarningLadder(orgId), eq(tiers.rank, 0)))
       .limit(1);
     if (entryTier === undefined) {
       // Every org is created with its tiers, so no entry tier means no such org.

@@ -5,7 +5,7 @@ import type { MembershipDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { orgNameLengthMax } from "../limits.ts";
 import { toOrg, toTier } from "../store/records.ts";
-import { orgs, tiers } from "../store/schema.ts";
+import { orgs, tierSets, tiers } from "../store/schema.ts";
 import type { CreatedApiKey, Org, Tier } from "../types.ts";
 import { currencyPattern, isTimeZone, slugPattern } from "../validation.ts";
 import { allocateLedger } from "./allocate-ledger.ts";
@@ -29,6 +29,9 @@ export interface CreateOrgResult {
   /** One key per role, in plaintext: shown once, never retrievable again. */
   apiKeys: { admin: CreatedApiKey; pos: CreatedApiKey; finance: CreatedApiKey };
 }
+
+/** The name of the set every org starts with. */
+export const defaultTierSetName = "Default";
 
 /** Every org starts with this ladder; rank 0 is where members enrol. */
 export const defaultTiers = [
@@ -77,9 +80,23 @@ export async function createOrg(
     const org = toOrg(orgRow);
 
     const pointsLedger = await allocateLedger(txDeps, { orgId: org.id, unit: "points" });
+    // The default set, the earning one, with the org's tier settings (kept in step by
+    // update-org-settings.ts and the tier-set verbs).
+    const [tierSet] = await tx
+      .insert(tierSets)
+      .values({
+        orgId: org.id,
+        name: defaultTierSetName,
+        metric: settings.tierMetric,
+        windowMonths: settings.tierWindowMonths,
+        graceDays: settings.tierDowngradeGraceDays,
+        earning: true,
+      })
+      .returning({ id: tierSets.id });
+    assert.ok(tierSet !== undefined, "insert into tier_sets returned no row");
     const tierRows = await tx
       .insert(tiers)
-      .values(defaultTiers.map((tier) => ({ ...tier, orgId: org.id })))
+      .values(defaultTiers.map((tier) => ({ ...tier, orgId: org.id, tierSetId: tierSet.id })))
       .returning();
     assert.equal(tierRows.length, defaultTiers.length);
     const orgTiers = tierRows.map(toTier).sort((a, b) => a.rank - b.rank);

@@ -5,13 +5,13 @@
  * the same transaction. This process forgets its cached org at once;
  * other processes see the change within the org cache's TTL (store/caches.ts).
  */
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidateOrgCaches } from "../store/caches.ts";
 import { toOrg } from "../store/records.ts";
-import { orgs } from "../store/schema.ts";
+import { orgs, tierSets } from "../store/schema.ts";
 import type { Org } from "../types.ts";
 import { isTimeZone } from "../validation.ts";
 import { type OrgSettings, orgSettingsSchema } from "./settings.ts";
@@ -45,6 +45,17 @@ export async function updateOrgSettings(
     if (updated === undefined) {
       throw new DomainError("not_found", "org not found", { orgId: input.orgId });
     }
+    // The earning tier set mirrors the org's tier settings (manage-tier-sets.ts keeps the other
+    // way).
+    await tx
+      .update(tierSets)
+      .set({
+        metric: merged.data.tierMetric,
+        windowMonths: merged.data.tierWindowMonths,
+        graceDays: merged.data.tierDowngradeGraceDays,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(tierSets.orgId, input.orgId), eq(tierSets.earning, true)));
     const before = toOrg(row).settings;
     await writeAudit(tx, {
       orgId: input.orgId,

@@ -28,7 +28,20 @@ export function toApiKey(row: typeof apiKeys.$inferSelect): ApiKey {
 export function toTier(row: typeof tiers.$inferSelect): Tier {
   assert.ok(row.rank >= 0, "tier rank is negative");
   assert.ok(row.multiplierBps > 0, "tier multiplier is not positive");
-  return row;
+  return {
+    id: row.id,
+    orgId: row.orgId,
+    name: row.name,
+    rank: row.rank,
+    qualifyingPointsMin: row.qualifyingPointsMin,
+    multiplierBps: row.multiplierBps,
+    immutable: row.immutable,
+    tierSetId: row.tierSetId,
+    climbable: row.climbable,
+    activeFrom: row.activeFrom,
+    activeUntil: row.activeUntil,
+    createdAt: row.createdAt,
+  };
 }
 
 export function toMemberTierEntry(row: typeof memberTiers.$inferSelect): MemberTierEntry {

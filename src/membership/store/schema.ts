@@ -158,6 +158,40 @@ export const locations = pgTable(
   ],
 );
 
+/**
+ * Tier sets (the seeds' "tier types"): independent ladders, each with its own qualifying metric,
+ * rolling window and grace. Every org has at least one; exactly one is `earning`: its ladder is
+ * the one `members.tier_id` points into, whose multiplier the purchase path applies. A member
+ * holds one tier per set; the other sets' tiers are in `member_set_tiers`.
+ */
+export const tierSets = pgTable(
+  "tier_sets",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    name: text("name").notNull(),
+    /** `points` earned by purchases net of refunds, or `spend` in minor units (qualifying.ts). */
+    metric: text("metric", { enum: ["points", "spend"] }).notNull(),
+    windowMonths: integer("window_months").notNull(),
+    graceDays: integer("grace_days").notNull(),
+    /** The set whose tier multiplier applies to purchases; exactly one per org. */
+    earning: boolean("earning").notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique("tier_sets_org_id_id_key").on(table.orgId, table.id),
+    uniqueIndex("tier_sets_org_id_name_key").on(table.orgId, table.name),
+    // At most one earning set per org; the verbs keep it at exactly one.
+    uniqueIndex("tier_sets_org_id_earning_key").on(table.orgId).where(sql`${table.earning}`),
+    check("tier_sets_metric_check", sql`${table.metric} in ('points', 'spend')`),
+    check("tier_sets_window_months_check", sql`${table.windowMonths} between 1 and 120`),
+    check("tier_sets_grace_days_check", sql`${table.graceDays} between 0 and 3660`),
+  ],
+);
+
 export const tiers = pgTable(
   "tiers",
   {
@@ -165,26 +199,53 @@ export const tiers = pgTable(
     orgId: uuid("org_id")
       .notNull()
       .references(() => orgs.id),
+    /** The ladder this tier belongs to (migration 0022 put every older tier in the default set). */
+    tierSetId: uuid("tier_set_id").notNull(),
     name: text("name").notNull(),
     /** 0 is the entry tier every member starts in; higher is better. */
     rank: integer("rank").notNull(),
-    /** Qualifying points needed to reach this tier. */
+    /** Qualifying value (points or minor units, per the set's metric) needed to reach it. */
     qualifyingPointsMin: bigint("qualifying_points_min", { mode: "bigint" }).notNull(),
     /** Earning multiplier in basis points: 10000 = 1.0x, 12500 = 1.25x. Integers, never floats. */
     multiplierBps: integer("multiplier_bps").notNull(),
     /** A member in an immutable tier keeps it: evaluation neither upgrades nor downgrades them. */
     immutable: boolean("immutable").notNull().default(false),
+    /** False: evaluation never moves a member up into it (only an override places them there). */
+    climbable: boolean("climbable").notNull().default(true),
+    /** Descriptive window [active_from, active_until); null: open on that side. */
+    activeFrom: timestamp("active_from", { withTimezone: true }),
+    activeUntil: timestamp("active_until", { withTimezone: true }),
+    /**
+     * Deleted tiers stay as rows (history, codes and rewards refer to them) but leave their
+     * ladder: no member holds one, and the unique indexes below ignore them.
+     */
+    deletedAt: timestamp("deleted_at", { withTimezone: true }),
     createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
-    uniqueIndex("tiers_org_id_rank_key").on(table.orgId, table.rank),
-    uniqueIndex("tiers_org_id_name_key").on(table.orgId, table.name),
+    uniqueIndex("tiers_set_rank_key")
+      .on(table.orgId, table.tierSetId, table.rank)
+      .where(sql`${table.deletedAt} is null`),
+    uniqueIndex("tiers_set_name_key")
+      .on(table.orgId, table.tierSetId, table.name)
+      .where(sql`${table.deletedAt} is null`),
     // Target of the composite foreign keys that keep a member's tier inside its org. A
     // constraint, not an index: drizzle-kit emits it inside CREATE TABLE, before the foreign keys.
     unique("tiers_org_id_id_key").on(table.orgId, table.id),
+    unique("tiers_org_id_set_id_key").on(table.orgId, table.tierSetId, table.id),
+    foreignKey({
+      name: "tiers_tier_set_fk",
+      columns: [table.orgId, table.tierSetId],
+      foreignColumns: [tierSets.orgId, tierSets.id],
+    }),
     check("tiers_rank_check", sql`${table.rank} >= 0`),
     check("tiers_qualifying_points_min_check", sql`${table.qualifyingPointsMin} >= 0`),
     check("tiers_multiplier_bps_check", sql`${table.multiplierBps} > 0`),
+    check(
+      "tiers_window_check",
+      sql`${table.activeFrom} is null or ${table.activeUntil} is null or ${table.activeFrom} < ${table.activeUntil}`,
+    ),
   ],
 );
 
@@ -324,6 +385,102 @@ export const memberTiers = pgTable(
   ],
 );
 
+/**
+ * A member's tier in each set that is not the earning one (the earning set's tier is
+ * `members.tier_id`, which the purchase path reads). No row: the set's entry tier. Written by
+ * tier evaluation from ledger history with that set's own metric and window.
+ */
+export const memberSetTiers = pgTable(
+  "member_set_tiers",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    tierSetId: uuid("tier_set_id").notNull(),
+    tierId: uuid("tier_id").notNull(),
+    since: timestamp("since", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.memberId, table.tierSetId] }),
+    index("member_set_tiers_org_id_tier_id_idx").on(table.orgId, table.tierId),
+    foreignKey({
+      name: "member_set_tiers_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    // The tier belongs to the set named on the row.
+    foreignKey({
+      name: "member_set_tiers_tier_fk",
+      columns: [table.orgId, table.tierSetId, table.tierId],
+      foreignColumns: [tiers.orgId, tiers.tierSetId, tiers.id],
+    }),
+  ],
+);
+
+/**
+ * Benefits: perks and points multipliers an org describes once and attaches to tiers. A
+ * `points_multiplier` is descriptive here: the earning function does not read it yet.
+ */
+export const benefits = pgTable(
+  "benefits",
+  {
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    name: text("name").notNull(),
+    description: text("description"),
+    kind: text("kind", { enum: ["perk", "points_multiplier"] }).notNull(),
+    /** A points multiplier's factor in basis points (12500 = 1.25x); null for a perk. */
+    valueBps: integer("value_bps"),
+    /** Active while now is in [active_from, active_until); null: open on that side. */
+    activeFrom: timestamp("active_from", { withTimezone: true }),
+    activeUntil: timestamp("active_until", { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique("benefits_org_id_id_key").on(table.orgId, table.id),
+    check("benefits_kind_check", sql`${table.kind} in ('perk', 'points_multiplier')`),
+    check(
+      "benefits_value_bps_check",
+      sql`(${table.kind} = 'perk' and ${table.valueBps} is null) or (${table.kind} = 'points_multiplier' and ${table.valueBps} > 0)`,
+    ),
+    check(
+      "benefits_window_check",
+      sql`${table.activeFrom} is null or ${table.activeUntil} is null or ${table.activeFrom} < ${table.activeUntil}`,
+    ),
+  ],
+);
+
+/** Which benefits a tier gives; deleting a benefit or a tier's attachment removes the row. */
+export const tierBenefits = pgTable(
+  "tier_benefits",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    tierId: uuid("tier_id").notNull(),
+    benefitId: uuid("benefit_id").notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.tierId, table.benefitId] }),
+    index("tier_benefits_org_id_benefit_id_idx").on(table.orgId, table.benefitId),
+    foreignKey({
+      name: "tier_benefits_tier_fk",
+      columns: [table.orgId, table.tierId],
+      foreignColumns: [tiers.orgId, tiers.id],
+    }),
+    foreignKey({
+      name: "tier_benefits_benefit_fk",
+      columns: [table.orgId, table.benefitId],
+      foreignColumns: [benefits.orgId, benefits.id],
+    }).onDelete("cascade"),
+  ],
+);
+
 // ---------------------------------------------------------------------------------------------
 // Ledger-backed documents. Each table below is both a source document and an *intent*: its row
 // is written (with the deterministic ids of the transfers it will post) before anything reaches
@@ -360,6 +517,8 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "rfm.segment_changed",
   "member.erased",
   "points.promotion",
+  "benefit.applied",
+  "benefit.revoked",
 ]);
 
 /**

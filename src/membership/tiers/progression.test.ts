@@ -273,6 +273,10 @@ describe("tier arithmetic", () => {
     qualifyingPointsMin: min,
     multiplierBps: 10_000,
     immutable: false,
+    tierSetId: "s",
+    climbable: true,
+    activeFrom: null,
+    activeUntil: null,
     createdAt: new Date(0),
   });
 

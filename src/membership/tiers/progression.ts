@@ -15,7 +15,7 @@
  * event in the same transaction. Evaluating again changes nothing: events arrive at least once.
  */
 import assert from "node:assert/strict";
-import { and, asc, eq, gt, isNotNull, lte, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { loadOrgLedger, nowOf } from "../intents/support.ts";
@@ -27,6 +27,7 @@ import { toTier } from "../store/records.ts";
 import { members, memberTiers, tiers } from "../store/schema.ts";
 import type { Tier } from "../types.ts";
 import { isUuid } from "../validation.ts";
+import { writeBenefitEvents } from "./benefit-events.ts";
 import { addMonthsUtc, type Qualifying, qualifyingValue } from "./qualifying.ts";
 
 export type TierSource = "default" | "earned" | "override";
@@ -58,7 +59,9 @@ export type TierChangeReason =
   | "downgrade"
   | "override"
   | "override_cleared"
-  | "override_expired";
+  | "override_expired"
+  /** The member's tier was deleted and its members moved to another (DELETE ?reassign_to=). */
+  | "reassigned";
 
 export type TierEvaluation =
   | { action: "unchanged" | "skipped"; qualifying: Qualifying | null }
@@ -137,9 +140,12 @@ const tierContextQuery = `
     m.tier_override_set_at, m.tier_override_reason, m.tier_override_expires_at,
     (select json_agg(json_build_object('id', t.id, 'org_id', t.org_id, 'name', t.name,
         'rank', t.rank, 'qualifying_points_min', t.qualifying_points_min::text,
-        'multiplier_bps', t.multiplier_bps, 'immutable', t.immutable, 'created_at', t.created_at)
+        'multiplier_bps', t.multiplier_bps, 'immutable', t.immutable,
+        'tier_set_id', t.tier_set_id, 'climbable', t.climbable, 'active_from', t.active_from,
+        'active_until', t.active_until, 'created_at', t.created_at)
         order by t.rank)
-      from tiers t where t.org_id = m.org_id) as ladder
+      from tiers t join tier_sets s on s.org_id = t.org_id and s.id = t.tier_set_id
+      where t.org_id = m.org_id and s.earning and t.deleted_at is null) as ladder
   from k join members m on m.org_id = k.org_id and m.id = k.member_id`;
 
 type TierContextRow = {
@@ -162,6 +168,10 @@ type TierContextRow = {
     qualifying_points_min: string;
     multiplier_bps: number;
     immutable: boolean;
+    tier_set_id: string;
+    climbable: boolean;
+    active_from: string | null;
+    active_until: string | null;
     created_at: string;
   }>;
 };
@@ -184,8 +194,9 @@ export async function readTierContext(
   }
   assert.ok(Array.isArray(row.ladder) && row.ladder.length > 0, "every org has an entry tier");
   assert.ok(row.ladder.length <= tiersPerOrgMax, "a ladder within its bound");
-  const ladder = row.ladder.map((tier) =>
-    toTier({
+  const ladder = row.ladder.map((tier) => {
+    const createdAt = new Date(tier.created_at);
+    return toTier({
       id: tier.id,
       orgId: tier.org_id,
       name: tier.name,
@@ -193,9 +204,15 @@ export async function readTierContext(
       qualifyingPointsMin: BigInt(tier.qualifying_points_min),
       multiplierBps: tier.multiplier_bps,
       immutable: tier.immutable,
-      createdAt: new Date(tier.created_at),
-    }),
-  );
+      tierSetId: tier.tier_set_id,
+      climbable: tier.climbable,
+      activeFrom: tier.active_from === null ? null : new Date(tier.active_from),
+      activeUntil: tier.active_until === null ? null : new Date(tier.active_until),
+      deletedAt: null,
+      createdAt,
+      updatedAt: createdAt,
+    });
+  });
   const state: MemberTierState = {
     memberId: row.member_id,
     orgId: row.org_id,
@@ -215,26 +232,41 @@ export async function readTierContext(
   return { state, ladder };
 }
 
-/** The org's tiers, lowest rank first. */
+/**
+ * The earning set's tiers that are not deleted, as a condition on `tiers`: the ladder
+ * `members.tier_id` climbs (other sets' tiers live in member_set_tiers).
+ */
+export function inEarningLadder(orgId: string): SQL | undefined {
+  return and(
+    eq(tiers.orgId, orgId),
+    isNull(tiers.deletedAt),
+    sql`${tiers.tierSetId} = (select s.id from tier_sets s where s.org_id = ${orgId} and s.earning)`,
+  );
+}
+
+/** The org's earning ladder, lowest rank first. */
 export async function tiersOf(db: DbExecutor, orgId: string): Promise<Tier[]> {
   const rows = await db
     .select()
     .from(tiers)
-    .where(eq(tiers.orgId, orgId))
+    .where(inEarningLadder(orgId))
     .orderBy(asc(tiers.rank))
     .limit(tiersPerOrgMax);
   assert.ok(rows.length > 0, "every org has an entry tier");
   return rows.map(toTier);
 }
 
-/** The highest tier whose threshold the value reaches; the entry tier when none. */
+/**
+ * The highest climbable tier whose threshold the value reaches; the entry tier when none. A tier
+ * that is not climbable is reached only by an override.
+ */
 export function qualifiedTier(ladder: readonly Tier[], value: bigint): Tier {
   const [entry] = ladder;
   assert.ok(entry !== undefined, "a ladder has an entry tier");
   let best = entry;
   ladder.forEach((tier, index) => {
     assert.ok(index === 0 || tier.rank > (ladder[index - 1] as Tier).rank, "ladder sorted by rank");
-    if (tier.qualifyingPointsMin <= value) {
+    if (tier.climbable && tier.qualifyingPointsMin <= value) {
       best = tier;
     }
   });
@@ -450,6 +482,13 @@ export async function changeTier(
   if (!moves) {
     return;
   }
+  await writeBenefitEvents(tx, {
+    orgId: state.orgId,
+    memberId: state.memberId,
+    from,
+    to,
+    now,
+  });
   await writeOutbox(tx, [
     {
       orgId: state.orgId,

@@ -86,7 +86,8 @@ function status(
 ): MemberTierStatus {
   const tier = ladder.find((candidate) => candidate.id === state.tierId);
   assert.ok(tier !== undefined, "a member's tier is one of its org's tiers");
-  const above = ladder.find((candidate) => candidate.rank > tier.rank);
+  // The next tier evaluation can reach: one that is not climbable only an override gives.
+  const above = ladder.find((candidate) => candidate.rank > tier.rank && candidate.climbable);
   const progresses = state.source !== "override" && !tier.immutable;
   const next =
     above === undefined || !progresses

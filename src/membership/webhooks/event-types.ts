@@ -17,6 +17,8 @@ export const webhookEventTypes = [
   "redemption.expired",
   "stamp_card.completed",
   "tier.changed",
+  "benefit.applied",
+  "benefit.revoked",
   "rfm.segment_changed",
   "event.processed",
   "event.failed",

@@ -5,7 +5,7 @@
  * evaluation reads the ledger and the member's row, so a redelivered event changes nothing.
  */
 import assert from "node:assert/strict";
-import { evaluateMemberTier } from "../../membership/index.ts";
+import { evaluateMemberOtherTiers, evaluateMemberTier } from "../../membership/index.ts";
 import type { EventHandler } from "../events/handlers.ts";
 
 export const tierEventHandler: EventHandler = {
@@ -15,6 +15,8 @@ export const tierEventHandler: EventHandler = {
     const memberId = event.memberId;
     assert.ok(memberId !== null, "purchase and refund events name their member");
     const evaluation = await evaluateMemberTier(deps, { orgId: event.orgId, memberId });
+    // The org's other tier sets, each with its own metric and window (set-tiers.ts).
+    await evaluateMemberOtherTiers(deps, { orgId: event.orgId, memberId });
     if (evaluation.action !== "unchanged" && evaluation.action !== "skipped") {
       deps.logger.info(
         { orgId: event.orgId, memberId, action: evaluation.action },

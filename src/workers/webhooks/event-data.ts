@@ -195,6 +195,9 @@ export async function webhookEventData(
       return pick(payload, ["member_id", "program_id", "completion", "reward_points"]);
     case "tier.changed":
       return pick(payload, ["member_id", "from", "to", "reason", "qualifying_value"]);
+    case "benefit.applied":
+    case "benefit.revoked":
+      return pick(payload, ["member_id", "benefit_id", "name", "kind", "source"]);
     case "rfm.segment_changed":
       return pick(payload, ["member_id", "from", "to"]);
     default:
