@@ -21,8 +21,18 @@ export enum AccountCode {
   adjustments = 5,
   /** Sink of stamps exchanged when a stamp card completes. */
   completions = 6,
+  /**
+   * Source of every reward's stock, on an org's inventory ledger (unit "inventory"): units stocked
+   * leave it, units given out or withdrawn come back to it.
+   */
+  inventoryControl = 10,
   /** A member's wallet: never overdrawn, with balance history. */
   wallet = 100,
+  /**
+   * One reward's stock on the inventory ledger: never overdrawn, so holds of its units can never
+   * take more than was stocked, however many race for it.
+   */
+  rewardInventory = 102,
 }
 
 export const controlAccountCodes = [
@@ -39,6 +49,10 @@ export type ControlAccountCode = (typeof controlAccountCodes)[number];
 export const walletAccountFlags =
   AccountFlags.debits_must_not_exceed_credits | AccountFlags.history;
 export const controlAccountFlags = AccountFlags.none;
+/** The control accounts of an org's inventory ledger (it has no points control accounts). */
+export const inventoryControlAccountCodes = [AccountCode.inventoryControl] as const;
+/** A reward's stock can never go below zero: a hold beyond it is refused (`exceeds_credits`). */
+export const rewardInventoryAccountFlags = AccountFlags.debits_must_not_exceed_credits;
 
 /** What a transfer means. Posting or voiding a hold keeps the hold's code (TigerBeetle rule). */
 export enum TransferCode {
@@ -64,6 +78,14 @@ export enum TransferCode {
   stampCardReward = 10,
   /** promotions → points wallet, a promo code redeemed (once per code and member). */
   codeRedemption = 11,
+  /** inventoryControl → rewardInventory, units stocked when a reward's inventory is set or raised. */
+  inventoryStock = 20,
+  /**
+   * rewardInventory → inventoryControl, units leaving a reward's stock: pending with a
+   * redemption's points hold (its post gives the units out, its void puts them back), or posted at
+   * once as a balancing debit when an admin lowers the inventory (never more than is on hand).
+   */
+  inventoryHold = 21,
 }
 
 /**
@@ -138,6 +160,16 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.promotions,
     credit: AccountCode.wallet,
     operation: "code_redemption",
+  },
+  [TransferCode.inventoryStock]: {
+    debit: AccountCode.inventoryControl,
+    credit: AccountCode.rewardInventory,
+    operation: "inventory_stock",
+  },
+  [TransferCode.inventoryHold]: {
+    debit: AccountCode.rewardInventory,
+    credit: AccountCode.inventoryControl,
+    operation: "inventory_hold",
   },
 };
 

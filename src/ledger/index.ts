@@ -20,13 +20,23 @@ export {
   controlAccountId,
   decodeControlAccountId,
   documentTimeMs,
+  inventoryControlAccountId,
   isUuidV7U128,
+  rewardInventoryAccountId,
   transferId,
   u128ToUuid,
   uuidToU128,
   uuidV7,
   walletAccountId,
 } from "./ids.ts";
+export type { RewardStockMove } from "./inventory.ts";
+export {
+  moveRewardStock,
+  openRewardInventory,
+  rewardStockLookupsMax,
+  rewardStockOnHand,
+  rewardStockTransferId,
+} from "./inventory.ts";
 export type { WriteMarkerOutcome } from "./installation.ts";
 export {
   accountsFound,
