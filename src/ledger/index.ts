@@ -29,14 +29,6 @@ export {
   uuidV7,
   walletAccountId,
 } from "./ids.ts";
-export type { RewardStockMove } from "./inventory.ts";
-export {
-  moveRewardStock,
-  openRewardInventory,
-  rewardStockLookupsMax,
-  rewardStockOnHand,
-  rewardStockTransferId,
-} from "./inventory.ts";
 export type { WriteMarkerOutcome } from "./installation.ts";
 export {
   accountsFound,
@@ -45,6 +37,14 @@ export {
   readInstallationMarker,
   writeInstallationMarker,
 } from "./installation.ts";
+export type { RewardStockMove } from "./inventory.ts";
+export {
+  moveRewardStock,
+  openRewardInventory,
+  rewardStockLookupsMax,
+  rewardStockOnHand,
+  rewardStockTransferId,
+} from "./inventory.ts";
 export * as ledgerLimits from "./limits.ts";
 export type { TransferPhase } from "./lookups.ts";
 export {

@@ -400,8 +400,12 @@ export async function holdRedemption(
           outcome.status,
         );
       }
-      if (outcome.status === CreateTransferStatus.debit_account_not_found && outcome.leg === 0) {
-        throw new LedgerRefusedError("not_found", outcome.status);
+      if (outcome.status === CreateTransferStatus.debit_account_not_found) {
+        // A reward's account is opened with its first stock: without one, nothing was stocked.
+        throw new LedgerRefusedError(
+          outcome.leg === 0 ? "not_found" : "out_of_stock",
+          outcome.status,
+        );
       }
       return unexpected("holdRedemption", outcome.status);
   }

@@ -13,12 +13,7 @@ import {
   TransferFlags,
 } from "tigerbeetle-node";
 import { AccountCode, controlAccountCodes, operationName, TransferCode } from "./codes.ts";
-import {
-  controlAccountId,
-  inventoryControlAccountId,
-  u128ToUuid,
-  walletAccountId,
-} from "./ids.ts";
+import { controlAccountId, inventoryControlAccountId, u128ToUuid, walletAccountId } from "./ids.ts";
 import { queryLimitMax } from "./limits.ts";
 import { assertWalletFlags } from "./loyalty.ts";
 
