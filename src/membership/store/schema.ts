@@ -99,7 +99,10 @@ export const orgLedgers = pgTable(
   },
   (table) => [
     uniqueIndex("org_ledgers_org_id_unit_key").on(table.orgId, table.unit),
-    check("org_ledgers_unit_check", sql`${table.unit} ~ '^(points|inventory|stamps:[A-Za-z0-9_-]{1,64})$'`),
+    check(
+      "org_ledgers_unit_check",
+      sql`${table.unit} ~ '^(points|inventory|stamps:[A-Za-z0-9_-]{1,64})$'`,
+    ),
   ],
 );
 
@@ -767,9 +770,7 @@ export const rewards = pgTable(
      * While `inventory` is set and differs from it, a stock move is owed: move number
      * `stock_moves + 1`, of the difference, made under this row's lock (see reward-stock.ts).
      */
-    inventoryStocked: bigint("inventory_stocked", { mode: "bigint" })
-      .notNull()
-      .default(sql`0`),
+    inventoryStocked: bigint("inventory_stocked", { mode: "bigint" }).notNull().default(sql`0`),
     /** Stock moves the ledger confirmed; the next move's number is this plus one. */
     stockMoves: integer("stock_moves").notNull().default(0),
     /** Members below this tier's rank may not have it; null: every tier. */
