@@ -172,6 +172,8 @@ export {
 } from "./redemptions/resolve-lapsed-redemptions.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
+export type { MemberReward, MemberRewardReason } from "./rewards/list-member-rewards.ts";
+export { listMemberRewards, memberRewardReasons } from "./rewards/list-member-rewards.ts";
 export type {
   CreateRewardInput,
   Reward,

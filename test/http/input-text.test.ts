@@ -120,6 +120,7 @@ function baseRequests(): Record<string, BaseRequest> {
     "get /v1/me/balances": { key: "member" },
     "get /v1/me/history": { key: "member", query: { limit: "10" } },
     "get /v1/me/tier": { key: "member" },
+    "get /v1/me/rewards": { key: "member" },
     "get /v1/me/redemptions": { key: "member", query: { status: "pending", limit: "5" } },
     "post /v1/me/redemptions": {
       key: "member",

@@ -43,6 +43,7 @@ const routes: Array<[string, string]> = [
   ["get", "/v1/me/balances"],
   ["get", "/v1/me/history"],
   ["get", "/v1/me/tier"],
+  ["get", "/v1/me/rewards"],
   ["get", "/v1/me/redemptions"],
   ["post", "/v1/me/redemptions"],
   ["post", "/v1/me/codes/redeem"],

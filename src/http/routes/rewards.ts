@@ -46,7 +46,7 @@ const RewardParams = z.object({
   }),
 });
 
-const RewardSchema = z
+export const RewardSchema = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -54,7 +54,10 @@ const RewardSchema = z
     kind: z.enum(rewardKinds),
     cost_points: z.number().int(),
     value_minor: z.number().int().nullable(),
-    inventory: z.number().int().nullable().openapi({ description: "Units left; null: unlimited." }),
+    inventory: z.number().int().nullable().openapi({
+      description:
+        "Units offered in all (on hand, held by pending redemptions, given out); null: unlimited.",
+    }),
     min_tier_id: z.string().nullable(),
     active_from: z.string().nullable(),
     active_until: z.string().nullable(),
@@ -66,7 +69,7 @@ const RewardSchema = z
 
 const RewardEnvelope = z.object({ reward: RewardSchema });
 
-const rewardExample: z.output<typeof RewardSchema> = {
+export const rewardExample: z.output<typeof RewardSchema> = {
   id: rewardIdExample,
   name: "€5 voucher",
   description: "Five euros off any purchase.",
@@ -100,9 +103,18 @@ const fields = {
         "What a voucher or cashback is worth, in minor units of the org's currency: required " +
         "for them, refused for an item.",
     }),
-  inventory: z.number().int().min(0).max(countMax).openapi({
-    description: "Units left; `null` or absent: unlimited.",
-  }),
+  inventory: z
+    .number()
+    .int()
+    .min(0)
+    .max(countMax)
+    .openapi({
+      description:
+        "Units offered in all; `null` or absent: unlimited. The units are stocked on the org's " +
+        "inventory ledger: raising it stocks the difference, lowering it withdraws units on " +
+        "hand, never those held by pending redemptions or given out (the answer then shows the " +
+        "inventory where it stopped).",
+    }),
   min_tier_id: uuidParam.openapi({
     description: "One of the org's tiers: members ranking below it may not have the reward.",
   }),
@@ -206,7 +218,7 @@ function toPatch(body: z.output<typeof PatchBody>): RewardPatch {
   return patch;
 }
 
-function rewardDto(reward: Reward): z.output<typeof RewardSchema> {
+export function rewardDto(reward: Reward): z.output<typeof RewardSchema> {
   return {
     id: reward.id,
     name: reward.name,
