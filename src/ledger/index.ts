@@ -8,7 +8,12 @@
  * TigerBeetle: only this module imports tigerbeetle-node (test/tidy.test.ts).
  */
 export type { Client as LedgerApi, Transfer as LedgerTransfer } from "tigerbeetle-node";
-export { walletBalanceAfter } from "./balance-after.ts";
+export type { WalletBalancePoint } from "./balance-after.ts";
+export {
+  walletBalanceAfter,
+  walletBalancesSince,
+  walletLatestBalance,
+} from "./balance-after.ts";
 export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
 export { createLedgerClient, ledgerLabel } from "./client.ts";
 export * from "./codes.ts";

@@ -155,6 +155,13 @@ export type {
   RecoveryReport,
 } from "./recovery/recover-pending-intents.ts";
 export { recoverPendingIntents } from "./recovery/recover-pending-intents.ts";
+export type { AutoRedemption, AutoRedemptionRun } from "./redemptions/auto-redemption.ts";
+export {
+  clearAutoRedemption,
+  getAutoRedemption,
+  runAutoRedemption,
+  setAutoRedemption,
+} from "./redemptions/auto-redemption.ts";
 export type { CancelRedemptionInput } from "./redemptions/cancel-redemption.ts";
 export { cancelRedemption } from "./redemptions/cancel-redemption.ts";
 export type { CreateRedemptionInput } from "./redemptions/create-redemption.ts";

@@ -35,6 +35,8 @@ export const auditActions = [
   "code.updated",
   "reward.created",
   "reward.updated",
+  "auto_redemption.set",
+  "auto_redemption.cleared",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

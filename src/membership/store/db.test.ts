@@ -61,6 +61,7 @@ describe("openDatabase", () => {
         "adjustments",
         "api_keys",
         "audit_log",
+        "auto_redemptions",
         "code_redemptions",
         "codes",
         "expiries",

@@ -810,6 +810,45 @@ export const rewards = pgTable(
 );
 
 /**
+ * A member's automatic redemption: when a posting takes their available points from below
+ * `threshold_points` to at least it, the reward is redeemed once for that crossing. One per
+ * member. `scanned_until` / `available_at_scan` are the cursor over the wallet's balance
+ * history: the ledger timestamp of the last balance looked at and the available points it left.
+ */
+export const autoRedemptions = pgTable(
+  "auto_redemptions",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    rewardId: uuid("reward_id").notNull(),
+    thresholdPoints: bigint("threshold_points", { mode: "bigint" }).notNull(),
+    /** Ledger timestamp (ns) of the last wallet balance looked at; set to the latest on PUT. */
+    scannedUntil: bigint("scanned_until", { mode: "bigint" }).notNull(),
+    /** The available points that balance left: the "before" of the next one. */
+    availableAtScan: bigint("available_at_scan", { mode: "bigint" }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.memberId] }),
+    foreignKey({
+      name: "auto_redemptions_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    foreignKey({
+      name: "auto_redemptions_reward_fk",
+      columns: [table.orgId, table.rewardId],
+      foreignColumns: [rewards.orgId, rewards.id],
+    }),
+    check("auto_redemptions_threshold_check", sql`${table.thresholdPoints} > 0`),
+    check("auto_redemptions_available_check", sql`${table.availableAtScan} >= 0`),
+  ],
+);
+
+/**
  * One row per redemption of a code by a member: the intent row of its ledger posting
  * (promotions → wallet, one transfer whose id derives from the code and the member). Unique per
  * (code, member): once per member is kept by the database as well as by the code's row lock.
