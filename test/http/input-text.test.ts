@@ -158,6 +158,13 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "delete /v1/members/{id}/tier/override": { key: "admin", params: { id: member.id } },
+    "put /v1/members/{id}/auto-redemption": {
+      key: "admin",
+      params: { id: member.id },
+      body: { reward_id: rewardId, threshold_points: 500 },
+    },
+    "get /v1/members/{id}/auto-redemption": { key: "admin", params: { id: member.id } },
+    "delete /v1/members/{id}/auto-redemption": { key: "admin", params: { id: member.id } },
     "get /v1/members/{id}/redemptions": {
       key: "finance",
       params: { id: member.id },

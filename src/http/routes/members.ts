@@ -46,6 +46,7 @@ import {
   wireInteger,
 } from "../wire.ts";
 import { registerAdjustmentRoutes } from "./adjustments.ts";
+import { registerAutoRedemptionRoutes } from "./auto-redemptions.ts";
 import { registerCodeRedeemRoutes } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
@@ -136,11 +137,14 @@ export const RedeemBody = z
       .max(redemptionPointsMax)
       .optional()
       .openapi({ description: "Points to hold; or name a `reward_id` instead." }),
-    reward_id: z.uuid().optional().openapi({
-      description:
-        "A catalog reward: its `cost_points` × `quantity` are held, and with a limited " +
-        "inventory its units too (409 `out_of_stock` when they are not there).",
-    }),
+    reward_id: z
+      .uuid()
+      .optional()
+      .openapi({
+        description:
+          "A catalog reward: its `cost_points` × `quantity` are held, and with a limited " +
+          "inventory its units too (409 `out_of_stock` when they are not there).",
+      }),
     quantity: z
       .number()
       .int()
@@ -252,6 +256,7 @@ export function membersRoutes(deps: RouteDeps) {
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
   registerMemberRedemptionList(app, deps, MemberParams);
+  registerAutoRedemptionRoutes(app, deps, MemberParams);
   registerStampCardRoutes(app, deps, MemberParams);
   registerMemberSessionRoutes(app, deps, MemberParams);
 
