@@ -10,12 +10,14 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { useLedgerFixture } from "../../../test/support/fixture.ts";
 import { buildLedgerMember, buildLedgerOrg, externalId } from "../../../test/support/ledger.ts";
+import { moveRewardStock } from "../../ledger/index.ts";
 import { platformActor } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
 import { getTrialBalance } from "../orgs/get-trial-balance.ts";
+import { recoverPendingIntents } from "../recovery/recover-pending-intents.ts";
 import { createReward, updateReward } from "../rewards/manage-rewards.ts";
-import { rewardsOnHand } from "../rewards/reward-stock.ts";
+import { inventoryLedgerOf, rewardsOnHand } from "../rewards/reward-stock.ts";
 import { rewards } from "../store/schema.ts";
 import { cancelRedemption } from "./cancel-redemption.ts";
 import { createRedemption } from "./create-redemption.ts";
@@ -325,5 +327,32 @@ describe("changing a reward's inventory", () => {
       select stock_moves, inventory_stocked::text from rewards where id = ${reward.id}`;
     expect(row).toEqual({ stock_moves: 5, inventory_stocked: "5" });
     await expectBalanced(deps, org.id);
+  });
+});
+
+describe("recovering an owed stock move", () => {
+  it("makes a move a crash left owed, once, even when the ledger already took it", async () => {
+    const { deps } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps);
+    const reward = await buildReward(deps, org.id, { inventory: 2n });
+    // A crash after the new inventory was committed and the ledger took the move, before the
+    // row recorded it: the move is owed, and re-sending it is answered `exists`.
+    await fixture.database.sql`update rewards set inventory = 5 where id = ${reward.id}`;
+    await moveRewardStock(deps.ledger, {
+      orgId: org.id,
+      ledger: await inventoryLedgerOf(deps, org.id),
+      rewardId: reward.id,
+      moveNumber: 2,
+      direction: "stock",
+      units: 3n,
+    });
+    const report = await recoverPendingIntents(deps, { olderThanMs: 0, limit: 100 });
+    expect(report.rewardStock).toBe(1);
+    expect(await onHand(deps, org.id, reward.id)).toBe(5n);
+    const again = await recoverPendingIntents(deps, { olderThanMs: 0, limit: 100 });
+    expect(again.rewardStock).toBe(0);
+    const [row] = await fixture.database.sql<{ stock_moves: number; inventory_stocked: string }[]>`
+      select stock_moves, inventory_stocked::text from rewards where id = ${reward.id}`;
+    expect(row).toEqual({ stock_moves: 2, inventory_stocked: "5" });
   });
 });
