@@ -3,8 +3,9 @@
  *
  * Roles: admin creates and changes (each write audited in its own transaction); admin and pos
  * read. Another org's reward is 404, exactly like an unknown one. `kind` is fixed once created: a
- * PATCH naming it is refused with 400 `validation_failed` at that field. Redemption of rewards
- * (spending points, holding inventory) is not built yet.
+ * PATCH naming it is refused with 400 `validation_failed` at that field. Rewards are redeemed
+ * through `POST /v1/members/{id}/redemptions` with a `reward_id` (members.ts); members read the
+ * catalog through `GET /v1/me/rewards` (me.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
@@ -251,8 +252,9 @@ export function rewardsRoutes(deps: RouteDeps) {
         "What members may spend `cost_points` on: an `item`, or a `voucher` or `cashback` worth " +
         "`value_minor`. Optional: a stock (`inventory`, unlimited when absent or `null`), a " +
         "minimum tier (`min_tier_id`, one of the org's tiers, else 400 at that field), a window " +
-        "[`active_from`, `active_until`) and a `per_member_limit`. Redemption of rewards is not " +
-        "built yet: nothing draws the inventory down. Written to the audit log " +
+        "[`active_from`, `active_until`) and a `per_member_limit`. A limited inventory is " +
+        "stocked on the org's inventory ledger; redemptions (`POST " +
+        "/v1/members/{id}/redemptions` with `reward_id`) hold its units. Written to the audit log " +
         "(`reward.created`). Role: admin.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin"]),

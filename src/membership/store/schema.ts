@@ -742,8 +742,8 @@ export const codes = pgTable(
 /**
  * The rewards catalog: what members may spend points on. `item` is a thing handed over,
  * `voucher` and `cashback` are worth `value_minor` minor units of the org's currency (required for
- * them, absent for items). `kind` is fixed once created. `inventory` is the stock left (null:
- * unlimited); nothing draws it down yet, redemption of rewards is to come.
+ * them, absent for items). `kind` is fixed once created. A limited inventory's units live on the
+ * org's inventory ledger; redemptions hold them there with their points (create-redemption.ts).
  */
 export const rewards = pgTable(
   "rewards",
