@@ -31,6 +31,9 @@ export const domainErrorStatus: Record<DomainErrorCode, ContentfulStatusCode> = 
   code_not_found: 404,
   code_already_used: 409,
   tier_too_low: 422,
+  out_of_stock: 409,
+  reward_not_active: 422,
+  limit_reached: 409,
 };
 
 /** Codes the edge itself answers with, beside the domain's. */

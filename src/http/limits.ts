@@ -20,6 +20,8 @@ export const amountMinorMin = 1;
 export const amountMinorMax = 1_000_000_000_000;
 /** Points of one redemption: the ledger's per-transfer bound. */
 export const redemptionPointsMax = Number(membershipLimits.documentPointsMax);
+/** Units of a reward one redemption may take. */
+export const rewardQuantityMax = membershipLimits.rewardQuantityMax;
 export const holdSecondsMaxValue = holdSecondsMax;
 
 /** Lines of one purchase. */

@@ -536,6 +536,11 @@ export const RedemptionSchema = z
     external_id: z.string().nullable(),
     status: z.enum(["pending", "fulfilled", "cancelled", "expired", "failed"]),
     points: z.number().int(),
+    reward_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The catalog reward redeemed, if any." }),
+    quantity: z.number().int().nullable().openapi({ description: "Units of the reward." }),
     expires_at: instant,
     created_at: instant,
     resolved_at: instant.nullable(),
@@ -549,6 +554,8 @@ export function redemptionDto(redemption: Redemption): z.infer<typeof Redemption
     external_id: redemption.externalId,
     status: redemption.status,
     points: wireInteger(redemption.points),
+    reward_id: redemption.rewardId,
+    quantity: redemption.quantity,
     expires_at: redemption.expiresAt.toISOString(),
     created_at: redemption.createdAt.toISOString(),
     resolved_at: redemption.resolvedAt?.toISOString() ?? null,

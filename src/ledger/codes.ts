@@ -25,6 +25,11 @@ export enum AccountCode {
   earningAllowances = 7,
   /** Sink of cap allowances used: reservations against a cap account post here. */
   capUsage = 8,
+  /**
+   * Source of every reward's stock, on an org's inventory ledger (unit "inventory"): units stocked
+   * leave it, units given out or withdrawn come back to it.
+   */
+  inventoryControl = 10,
   /** A member's wallet: never overdrawn, with balance history. */
   wallet = 100,
   /**
@@ -32,6 +37,11 @@ export enum AccountCode {
    * the cap, reserved by each capped purchase, never below zero. Holds no points, only allowance.
    */
   earningCap = 101,
+  /**
+   * One reward's stock on the inventory ledger: never overdrawn, so holds of its units can never
+   * take more than was stocked, however many race for it.
+   */
+  rewardInventory = 102,
 }
 
 export const controlAccountCodes = [
@@ -50,6 +60,10 @@ export type ControlAccountCode = (typeof controlAccountCodes)[number];
 export const walletAccountFlags =
   AccountFlags.debits_must_not_exceed_credits | AccountFlags.history;
 export const controlAccountFlags = AccountFlags.none;
+/** The control accounts of an org's inventory ledger (it has no points control accounts). */
+export const inventoryControlAccountCodes = [AccountCode.inventoryControl] as const;
+/** A reward's stock can never go below zero: a hold beyond it is refused (`exceeds_credits`). */
+export const rewardInventoryAccountFlags = AccountFlags.debits_must_not_exceed_credits;
 
 /** What a transfer means. Posting or voiding a hold keeps the hold's code (TigerBeetle rule). */
 export enum TransferCode {
@@ -87,6 +101,14 @@ export enum TransferCode {
   capAllowance = 17,
   /** earning cap account → capUsage, pending then posted: what a purchase used of the cap. */
   capReservation = 18,
+  /** inventoryControl → rewardInventory, units stocked when a reward's inventory is set or raised. */
+  inventoryStock = 20,
+  /**
+   * rewardInventory → inventoryControl, units leaving a reward's stock: pending with a
+   * redemption's points hold (its post gives the units out, its void puts them back), or posted at
+   * once as a balancing debit when an admin lowers the inventory (never more than is on hand).
+   */
+  inventoryHold = 21,
 }
 
 /** The transfer codes of a purchase's entries, by breakdown kind (base is `purchaseEarn`). */
@@ -210,6 +232,16 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.promotions,
     credit: AccountCode.wallet,
     operation: "code_redemption",
+  },
+  [TransferCode.inventoryStock]: {
+    debit: AccountCode.inventoryControl,
+    credit: AccountCode.rewardInventory,
+    operation: "inventory_stock",
+  },
+  [TransferCode.inventoryHold]: {
+    debit: AccountCode.rewardInventory,
+    credit: AccountCode.inventoryControl,
+    operation: "inventory_hold",
   },
 };
 

@@ -17,7 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { hash, randomBytes } from "node:crypto";
-import { type AccountCode, type ControlAccountCode, controlAccountCodes } from "./codes.ts";
+import { AccountCode, type ControlAccountCode, controlAccountCodes } from "./codes.ts";
 
 const u128Max = (1n << 128n) - 1n;
 const u32Max = 2 ** 32 - 1;
@@ -76,6 +76,24 @@ export function controlAccountId(ledger: number, code: ControlAccountCode): bigi
   assert.ok(Number.isInteger(ledger) && ledger > 0 && ledger <= u32Max, "ledger is a u32 > 0");
   assert.ok(controlAccountCodes.includes(code), "not a control account code");
   return (controlTag << 120n) | (BigInt(ledger) << 16n) | BigInt(code);
+}
+
+/**
+ * The inventory ledger's control account: the same structured id as a points ledger's control
+ * accounts, with its own code (10), which no points or stamps ledger has.
+ */
+export function inventoryControlAccountId(ledger: number): bigint {
+  assert.ok(Number.isInteger(ledger) && ledger > 0 && ledger <= u32Max, "ledger is a u32 > 0");
+  return (controlTag << 120n) | (BigInt(ledger) << 16n) | BigInt(AccountCode.inventoryControl);
+}
+
+/** A reward's stock account on its org's inventory ledger: a hash of (ledger, reward). */
+export function rewardInventoryAccountId(ledger: number, rewardId: string): bigint {
+  assert.ok(Number.isInteger(ledger) && ledger > 0 && ledger <= u32Max, "ledger is a u32 > 0");
+  assert.ok(rewardId.length > 0, "a reward is named");
+  const id = deriveId("reward_inventory", ledger, rewardId);
+  assert.ok(id >> 120n !== controlTag || decodeControlAccountId(id) === null, "not a control id");
+  return id;
 }
 
 /** The inverse of `controlAccountId`; null for any other id. */

@@ -8,7 +8,12 @@
  * TigerBeetle: only this module imports tigerbeetle-node (test/tidy.test.ts).
  */
 export type { Client as LedgerApi, Transfer as LedgerTransfer } from "tigerbeetle-node";
-export { walletBalanceAfter } from "./balance-after.ts";
+export type { WalletBalancePoint } from "./balance-after.ts";
+export {
+  walletBalanceAfter,
+  walletBalancesSince,
+  walletLatestBalance,
+} from "./balance-after.ts";
 export type { LedgerClient, LedgerClientOptions, LedgerConfig } from "./client.ts";
 export { createLedgerClient, ledgerLabel } from "./client.ts";
 export * from "./codes.ts";
@@ -30,7 +35,9 @@ export {
   controlAccountId,
   decodeControlAccountId,
   documentTimeMs,
+  inventoryControlAccountId,
   isUuidV7U128,
+  rewardInventoryAccountId,
   transferId,
   u128ToUuid,
   uuidToU128,
@@ -45,6 +52,14 @@ export {
   readInstallationMarker,
   writeInstallationMarker,
 } from "./installation.ts";
+export type { RewardStockMove } from "./inventory.ts";
+export {
+  moveRewardStock,
+  openRewardInventory,
+  rewardStockLookupsMax,
+  rewardStockOnHand,
+  rewardStockTransferId,
+} from "./inventory.ts";
 export * as ledgerLimits from "./limits.ts";
 export type { TransferPhase } from "./lookups.ts";
 export {

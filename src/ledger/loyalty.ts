@@ -23,7 +23,14 @@ import {
   TransferCode,
   walletAccountFlags,
 } from "./codes.ts";
-import { controlAccountId, transferId, uuidToU128, walletAccountId } from "./ids.ts";
+import {
+  controlAccountId,
+  inventoryControlAccountId,
+  rewardInventoryAccountId,
+  transferId,
+  uuidToU128,
+  walletAccountId,
+} from "./ids.ts";
 import { batchEventsMax } from "./limits.ts";
 import {
   type ChainOutcome,
@@ -40,6 +47,8 @@ assert.ok(holdSecondsMax < 2 ** 32, "hold seconds fit TigerBeetle's u32 timeout"
 /** Why a ledger operation did not happen. Callers map these to their own error types. */
 export type LedgerRefusal =
   | "insufficient_points"
+  /** A reward's stock on the inventory ledger cannot cover the units a redemption holds. */
+  | "out_of_stock"
   | "hold_expired"
   | "hold_already_fulfilled"
   | "hold_already_cancelled"
@@ -280,6 +289,19 @@ export interface HoldInput extends OrgLedger {
   redemptionId: string;
   points: bigint;
   holdSeconds: number;
+  /**
+   * A reward with a limited inventory: its units are held in the same linked chain, on the org's
+   * inventory ledger, with the same timeout, so they come back with the points on a cancel or an
+   * expiry. Absent: points only.
+   */
+  inventory?: RedemptionInventory;
+}
+
+export interface RedemptionInventory {
+  /** The org's inventory ledger (unit "inventory"). */
+  ledger: number;
+  rewardId: string;
+  units: bigint;
 }
 
 export function holdTransferId(input: { orgId: string; redemptionId: string }): bigint {
@@ -288,6 +310,16 @@ export function holdTransferId(input: { orgId: string; redemptionId: string }): 
     source: "redemption",
     externalId: input.redemptionId,
     leg: "hold",
+  });
+}
+
+/** The id of the inventory leg of a reward redemption's hold. */
+export function inventoryHoldTransferId(input: { orgId: string; redemptionId: string }): bigint {
+  return transferId({
+    orgId: input.orgId,
+    source: "redemption",
+    externalId: input.redemptionId,
+    leg: "inventory_hold",
   });
 }
 
@@ -305,14 +337,19 @@ export function resolutionTransferId(input: {
   });
 }
 
-/** wallet → redemptions, pending for `holdSeconds`. Refused when the points are not available. */
+/**
+ * wallet → redemptions, pending for `holdSeconds`, and with `inventory` the reward's units
+ * rewardInventory → inventoryControl, pending for as long, in one linked chain: both or neither.
+ * Refused (`insufficient_points`) when the points are not available, (`out_of_stock`) when the
+ * units are not.
+ */
 export async function holdRedemption(
   client: Client,
   input: HoldInput,
 ): Promise<{ timestamp: bigint }> {
   assert.ok(input.points > 0n, "a redemption holds a positive amount");
   assert.ok(input.holdSeconds > 0 && input.holdSeconds <= holdSecondsMax, "hold within bounds");
-  const chain = link([
+  const legs = [
     transfer({
       id: holdTransferId(input),
       debit_account_id: walletAccountId(input.ledger, input.memberId),
@@ -324,47 +361,101 @@ export async function holdRedemption(
       code: TransferCode.redemption,
       flags: TransferFlags.pending,
     }),
-  ]);
-  const [outcome] = await submitChains(client, [chain]);
+  ];
+  if (input.inventory !== undefined) {
+    const { inventory } = input;
+    assert.ok(inventory.units > 0n, "a reward redemption holds at least one unit");
+    assert.notEqual(inventory.ledger, input.ledger, "units live on their own ledger");
+    legs.push(
+      transfer({
+        id: inventoryHoldTransferId(input),
+        debit_account_id: rewardInventoryAccountId(inventory.ledger, inventory.rewardId),
+        credit_account_id: inventoryControlAccountId(inventory.ledger),
+        amount: inventory.units,
+        user_data_128: uuidToU128(input.redemptionId),
+        timeout: input.holdSeconds,
+        ledger: inventory.ledger,
+        code: TransferCode.inventoryHold,
+        flags: TransferFlags.pending,
+      }),
+    );
+  }
+  const [outcome] = await submitChains(client, [link(legs)]);
   assert.ok(outcome !== undefined);
   switch (outcome.kind) {
     case "created":
+      assert.equal(outcome.timestamps.length, legs.length, "every leg of the hold was created");
       return { timestamp: outcome.timestamps[0] as bigint };
     case "exists":
       return { timestamp: outcome.timestamp };
     case "failed":
-      // exceeds_credits burns the id, so a retry answers id_already_failed: the same refusal.
+      // exceeds_credits burns the id of the leg that was short, so a retry answers
+      // id_already_failed on that same leg: the same refusal.
       if (
         outcome.status === CreateTransferStatus.exceeds_credits ||
         outcome.status === CreateTransferStatus.id_already_failed
       ) {
-        throw new LedgerRefusedError("insufficient_points", outcome.status);
+        throw new LedgerRefusedError(
+          outcome.leg === 0 ? "insufficient_points" : "out_of_stock",
+          outcome.status,
+        );
       }
       if (outcome.status === CreateTransferStatus.debit_account_not_found) {
-        throw new LedgerRefusedError("not_found", outcome.status);
+        // A reward's account is opened with its first stock: without one, nothing was stocked.
+        throw new LedgerRefusedError(
+          outcome.leg === 0 ? "not_found" : "out_of_stock",
+          outcome.status,
+        );
       }
       return unexpected("holdRedemption", outcome.status);
   }
 }
 
-/** Posts (fulfil) or voids (cancel) a redemption hold. Idempotent. */
+/**
+ * Posts (fulfil) or voids (cancel) a redemption hold, and with `inventoryLedger` the hold of its
+ * units in the same chain. Idempotent.
+ */
 export async function resolveRedemption(
   client: Client,
-  input: OrgLedger & { redemptionId: string; resolution: "fulfil" | "cancel" },
+  input: OrgLedger & {
+    redemptionId: string;
+    resolution: "fulfil" | "cancel";
+    /** The inventory ledger, when the hold took a reward's units too (the row says so). */
+    inventoryLedger?: number | null;
+  },
 ): Promise<{ timestamp: bigint }> {
   const fulfil = input.resolution === "fulfil";
-  const chain = link([
+  const flags = fulfil ? TransferFlags.post_pending_transfer : TransferFlags.void_pending_transfer;
+  // amount_max posts the whole hold; 0 voids the whole hold.
+  const amount = fulfil ? amount_max : 0n;
+  const legs = [
     transfer({
       id: resolutionTransferId(input),
       pending_id: holdTransferId(input),
-      // amount_max posts the whole hold; 0 voids the whole hold.
-      amount: fulfil ? amount_max : 0n,
+      amount,
       ledger: input.ledger,
       code: TransferCode.redemption,
-      flags: fulfil ? TransferFlags.post_pending_transfer : TransferFlags.void_pending_transfer,
+      flags,
     }),
-  ]);
-  const [outcome] = await submitChains(client, [chain]);
+  ];
+  if (input.inventoryLedger !== undefined && input.inventoryLedger !== null) {
+    legs.push(
+      transfer({
+        id: transferId({
+          orgId: input.orgId,
+          source: "redemption",
+          externalId: input.redemptionId,
+          leg: `inventory_${input.resolution}`,
+        }),
+        pending_id: inventoryHoldTransferId(input),
+        amount,
+        ledger: input.inventoryLedger,
+        code: TransferCode.inventoryHold,
+        flags,
+      }),
+    );
+  }
+  const [outcome] = await submitChains(client, [link(legs)]);
   assert.ok(outcome !== undefined);
   switch (outcome.kind) {
     case "created":
@@ -372,6 +463,8 @@ export async function resolveRedemption(
     case "exists":
       return { timestamp: outcome.timestamp };
     case "failed":
+      // Both holds were created together with one timeout, so they lapse and resolve together:
+      // whichever leg answers, the answer is the redemption's.
       switch (outcome.status) {
         case CreateTransferStatus.pending_transfer_expired:
           throw new LedgerRefusedError("hold_expired", outcome.status);

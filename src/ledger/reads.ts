@@ -13,7 +13,7 @@ import {
   TransferFlags,
 } from "tigerbeetle-node";
 import { AccountCode, controlAccountCodes, operationName, TransferCode } from "./codes.ts";
-import { controlAccountId, u128ToUuid, walletAccountId } from "./ids.ts";
+import { controlAccountId, inventoryControlAccountId, u128ToUuid, walletAccountId } from "./ids.ts";
 import { queryLimitMax } from "./limits.ts";
 import { assertWalletFlags } from "./loyalty.ts";
 
@@ -251,6 +251,18 @@ export async function trialBalance(client: Client, ledger: number): Promise<Tria
       } else if (account.code === AccountCode.earningCap) {
         addAccount(earningCaps, account);
         earningCaps.count += 1;
+      } else if (account.code === AccountCode.inventoryControl) {
+        // An inventory ledger: its one control account, and rewards' stock in `wallets`.
+        assert.equal(account.id, inventoryControlAccountId(ledger), "the inventory control id");
+        controls[AccountCode[account.code]] ??= zeroLine();
+        addAccount(controls[AccountCode[account.code]] as BalanceLine, account);
+      } else if (account.code === AccountCode.rewardInventory) {
+        assert.ok(
+          account.debits_posted + account.debits_pending <= account.credits_posted,
+          "a reward's stock is never overdrawn",
+        );
+        addAccount(wallets, account);
+        wallets.count += 1;
       } else {
         assert.equal(account.code, AccountCode.wallet, "every other account is a wallet");
         walletBalanceOf(account, 0n);

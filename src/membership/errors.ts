@@ -21,8 +21,14 @@ export const domainErrorCodes = [
   "code_not_found",
   /** The member redeemed this promo code before (codes are once per member). */
   "code_already_used",
-  /** The member's tier ranks below the promo code's minimum tier. */
+  /** The member's tier ranks below the promo code's or the reward's minimum tier. */
   "tier_too_low",
+  /** A reward's limited inventory has no units left for this redemption. */
+  "out_of_stock",
+  /** A reward outside its active window (not yet, or no longer, offered). */
+  "reward_not_active",
+  /** The member has had this reward as many times as its per-member limit allows. */
+  "limit_reached",
 ] as const;
 
 export type DomainErrorCode = (typeof domainErrorCodes)[number];

@@ -189,6 +189,13 @@ export type {
   RecoveryReport,
 } from "./recovery/recover-pending-intents.ts";
 export { recoverPendingIntents } from "./recovery/recover-pending-intents.ts";
+export type { AutoRedemption, AutoRedemptionRun } from "./redemptions/auto-redemption.ts";
+export {
+  clearAutoRedemption,
+  getAutoRedemption,
+  runAutoRedemption,
+  setAutoRedemption,
+} from "./redemptions/auto-redemption.ts";
 export type { CancelRedemptionInput } from "./redemptions/cancel-redemption.ts";
 export { cancelRedemption } from "./redemptions/cancel-redemption.ts";
 export type { CreateRedemptionInput } from "./redemptions/create-redemption.ts";
@@ -206,6 +213,8 @@ export {
 } from "./redemptions/resolve-lapsed-redemptions.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
+export type { MemberReward, MemberRewardReason } from "./rewards/list-member-rewards.ts";
+export { listMemberRewards, memberRewardReasons } from "./rewards/list-member-rewards.ts";
 export type {
   CreateRewardInput,
   Reward,

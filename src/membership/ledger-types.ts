@@ -106,6 +106,9 @@ export interface Redemption {
   externalId: string | null;
   status: RedemptionStatus;
   points: bigint;
+  /** The catalog reward redeemed and how many; null for a redemption of plain points. */
+  rewardId: string | null;
+  quantity: number | null;
   /** When the hold lapses unless fulfilled or cancelled (the ledger's clock). */
   expiresAt: Date;
   createdAt: Date;

@@ -131,13 +131,15 @@ export const earningRulesPageMax = 200;
 export const earningRulesCacheTtlMs = 5_000;
 /** Rule versions one process remembers (read by refunds and history; immutable). */
 export const earningRuleVersionCacheEntriesMax = 50_000;
+/** Units of a reward one redemption may take. */
+export const rewardQuantityMax = 100;
 /** Categories, and skus, one stamp program's earn rule may name. */
 export const stampEarnCategoriesMax = 50;
 export const stampEarnSkusMax = 100;
 /** Card completions one purchase may trigger per program; a bound on the completion loop. */
 export const completionsPerPurchaseMax = 64;
-/** Ledgers one org may have: points plus one per stamp program. */
-export const ledgersPerOrgMax = 1 + stampProgramsPerOrgMax;
+/** Ledgers one org may have: points, inventory, and one per stamp program. */
+export const ledgersPerOrgMax = 2 + stampProgramsPerOrgMax;
 /** Attempts at allocating the next location number when concurrent inserts take it first. */
 export const locationAllocationAttemptsMax = 8;
 /** Wallet reads or single-event ledger requests in flight at once from one use case. */

@@ -8,7 +8,7 @@ export const currencyPattern = /^[A-Z]{3}$/;
 /** Lower-case letters, digits and inner hyphens, 1..64 characters (mirrored by a CHECK). */
 export const slugPattern = /^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$/;
 /** A ledger unit: "points", or "stamps:<program id>" (mirrored by a CHECK). */
-export const ledgerUnitPattern = /^(points|stamps:[A-Za-z0-9_-]{1,64})$/;
+export const ledgerUnitPattern = /^(points|inventory|stamps:[A-Za-z0-9_-]{1,64})$/;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for an IANA zone name the runtime knows, e.g. "Europe/Paris" or "UTC". */

@@ -128,6 +128,7 @@ function baseRequests(): Record<string, BaseRequest> {
     "get /v1/me/balances": { key: "member" },
     "get /v1/me/history": { key: "member", query: { limit: "10" } },
     "get /v1/me/tier": { key: "member" },
+    "get /v1/me/rewards": { key: "member" },
     "get /v1/me/redemptions": { key: "member", query: { status: "pending", limit: "5" } },
     "post /v1/me/redemptions": {
       key: "member",
@@ -165,6 +166,13 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "delete /v1/members/{id}/tier/override": { key: "admin", params: { id: member.id } },
+    "put /v1/members/{id}/auto-redemption": {
+      key: "admin",
+      params: { id: member.id },
+      body: { reward_id: rewardId, threshold_points: 500 },
+    },
+    "get /v1/members/{id}/auto-redemption": { key: "admin", params: { id: member.id } },
+    "delete /v1/members/{id}/auto-redemption": { key: "admin", params: { id: member.id } },
     "get /v1/members/{id}/redemptions": {
       key: "finance",
       params: { id: member.id },

@@ -16,6 +16,8 @@ import {
   getMemberBalances,
   getMemberHistory,
   getMemberTier,
+  listMemberRewards,
+  memberRewardReasons,
   updateMember,
 } from "../../membership/index.ts";
 import type { AppEnv } from "../env.ts";
@@ -35,6 +37,7 @@ import {
   RedemptionSchema,
   redemptionDto,
   type uuidParam,
+  wireInteger,
 } from "../wire.ts";
 import { RedeemBody as CodeRedeemBody, RedeemResult, redeemBraked } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
@@ -54,11 +57,33 @@ import {
   memberExample,
   RedeemBody,
   redemptionExample,
+  redemptionRequest,
 } from "./members.ts";
 import { RedemptionListQuery, RedemptionPageSchema, redemptionPage } from "./redemptions.ts";
+import { RewardSchema, rewardDto, rewardExample } from "./rewards.ts";
 import { MemberTierSchema, memberTierDto, memberTierExample } from "./tiers.ts";
 
 const tags = ["member app"];
+
+const MyRewardsSchema = z
+  .object({
+    rewards: z.array(
+      RewardSchema.extend({
+        on_hand: z
+          .number()
+          .int()
+          .nullable()
+          .openapi({ description: "Units left; null: unlimited." }),
+        redeemed: z.number().int().openapi({
+          description: "Units this member has in pending or fulfilled redemptions.",
+        }),
+        reasons: z.array(z.enum(memberRewardReasons)).openapi({
+          description: "Why this member cannot redeem one now; empty: redeemable.",
+        }),
+      }),
+    ),
+  })
+  .openapi("MyRewards");
 
 const SessionSchema = z
   .object({
@@ -276,6 +301,44 @@ export function meRoutes(deps: RouteDeps): OpenAPIHono<AppEnv> {
   app.openapi(
     createRoute({
       method: "get",
+      path: "/rewards",
+      operationId: "listMyRewards",
+      tags,
+      summary: "The catalog, as the signed-in member can redeem it now",
+      description:
+        "Every reward of the org, each with `reasons` this member cannot redeem one now " +
+        "(`insufficient_points`, `tier_too_low`, `out_of_stock`, `limit_reached`, " +
+        "`not_active`); empty `reasons`: redeemable, with `POST /v1/me/redemptions` and its " +
+        "`reward_id`. `on_hand` is the units left (null: unlimited), `redeemed` the units this " +
+        "member has in pending or fulfilled redemptions. A snapshot: the redemption checks " +
+        "everything again.",
+      security: memberTokenSecurity,
+      responses: {
+        200: jsonContent(MyRewardsSchema, "The catalog with this member's reasons.", {
+          rewards: [{ ...rewardExample, on_hand: 12, redeemed: 1, reasons: [] }],
+        }),
+        ...errorResponses(401, 429, 503),
+      },
+    }),
+    async (c) => {
+      const found = await listMemberRewards(domain, ownMember(c));
+      return c.json(
+        {
+          rewards: found.map((entry) => ({
+            ...rewardDto(entry.reward),
+            on_hand: entry.onHand === null ? null : wireInteger(entry.onHand),
+            redeemed: wireInteger(entry.redeemed),
+            reasons: entry.reasons,
+          })),
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
       path: "/redemptions",
       operationId: "listMyRedemptions",
       tags,
@@ -324,9 +387,7 @@ export function meRoutes(deps: RouteDeps): OpenAPIHono<AppEnv> {
       const body = c.req.valid("json");
       const redemption = await createRedemption(domain, {
         ...ownMember(c),
-        points: BigInt(body.points),
-        ...(body.external_id === undefined ? {} : { externalId: body.external_id }),
-        ...(body.hold_seconds === undefined ? {} : { holdSeconds: body.hold_seconds }),
+        ...redemptionRequest(body),
       });
       return c.json({ redemption: redemptionDto(redemption) }, 201);
     },

@@ -26,6 +26,7 @@ import {
   historyPageMax,
   holdSecondsMaxValue,
   redemptionPointsMax,
+  rewardQuantityMax,
 } from "../limits.ts";
 import { requireRole } from "../middleware.ts";
 import {
@@ -46,6 +47,7 @@ import {
 } from "../wire.ts";
 import { registerAdjustmentRoutes } from "./adjustments.ts";
 import { registerMemberBenefitRoutes } from "./benefits.ts";
+import { registerAutoRedemptionRoutes } from "./auto-redemptions.ts";
 import { registerCodeRedeemRoutes } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
@@ -93,6 +95,8 @@ export const redemptionExample = {
   external_id: "store-7:till-3:redeem-0009",
   status: "pending",
   points: 100,
+  reward_id: null,
+  quantity: null,
   expires_at: "2026-01-31T12:15:00.000Z",
   created_at: "2026-01-31T12:00:00.000Z",
   resolved_at: null,
@@ -127,7 +131,28 @@ export const PatchBody = z
 
 export const RedeemBody = z
   .strictObject({
-    points: z.number().int().min(1).max(redemptionPointsMax),
+    points: z
+      .number()
+      .int()
+      .min(1)
+      .max(redemptionPointsMax)
+      .optional()
+      .openapi({ description: "Points to hold; or name a `reward_id` instead." }),
+    reward_id: z
+      .uuid()
+      .optional()
+      .openapi({
+        description:
+          "A catalog reward: its `cost_points` × `quantity` are held, and with a limited " +
+          "inventory its units too (409 `out_of_stock` when they are not there).",
+      }),
+    quantity: z
+      .number()
+      .int()
+      .min(1)
+      .max(rewardQuantityMax)
+      .optional()
+      .openapi({ description: "Units of the reward, default 1; only with `reward_id`." }),
     external_id: externalId.optional().openapi({
       description: "Your id of this redemption: a retry with it returns the same redemption.",
     }),
@@ -139,7 +164,36 @@ export const RedeemBody = z
       .optional()
       .openapi({ description: "How long the points stay held; the org's default when absent." }),
   })
+  .superRefine((body, ctx) => {
+    if ((body.points === undefined) === (body.reward_id === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["points"],
+        message: "give exactly one of points and reward_id",
+      });
+    }
+    if (body.quantity !== undefined && body.reward_id === undefined) {
+      ctx.addIssue({ code: "custom", path: ["quantity"], message: "only with reward_id" });
+    }
+  })
   .openapi("CreateRedemption");
+
+/** The domain's redemption request for a validated `RedeemBody`. */
+export function redemptionRequest(body: z.output<typeof RedeemBody>) {
+  return {
+    ...(body.points === undefined ? {} : { points: BigInt(body.points) }),
+    ...(body.reward_id === undefined
+      ? {}
+      : {
+          reward: {
+            rewardId: body.reward_id,
+            ...(body.quantity === undefined ? {} : { quantity: body.quantity }),
+          },
+        }),
+    ...(body.external_id === undefined ? {} : { externalId: body.external_id }),
+    ...(body.hold_seconds === undefined ? {} : { holdSeconds: body.hold_seconds }),
+  };
+}
 
 export const balancesExample = {
   points: { available: 19, pending: 100, lifetime_earned: 219, lifetime_redeemed: 100 },
@@ -204,6 +258,7 @@ export function membersRoutes(deps: RouteDeps) {
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
   registerMemberRedemptionList(app, deps, MemberParams);
+  registerAutoRedemptionRoutes(app, deps, MemberParams);
   registerStampCardRoutes(app, deps, MemberParams);
   registerMemberSessionRoutes(app, deps, MemberParams);
 
@@ -433,6 +488,11 @@ export function membersRoutes(deps: RouteDeps) {
       summary: "Hold points for a redemption",
       description:
         "Holds the points (a pending ledger transfer) until fulfilled, cancelled or expired. " +
+        "With `reward_id` (and `quantity`) instead of `points`, holds the reward's cost and, " +
+        "for a limited inventory, its units in the same ledger chain: a reward is never " +
+        "oversold (409 `out_of_stock`), and a cancel or a lapsed hold puts the units back. The " +
+        "reward must be in its window (422 `reward_not_active`), the member's tier at least its " +
+        "minimum (422 `tier_too_low`), and within its per-member limit (409 `limit_reached`). " +
         "Concurrent redemptions can never overdraw: the ledger refuses a hold beyond the " +
         "available balance (422 `insufficient_points`). Roles: admin, pos. " +
         "A refusal (`insufficient_points`, `member_inactive`) is final for its `external_id`: " +
@@ -461,9 +521,7 @@ export function membersRoutes(deps: RouteDeps) {
       const redemption = await createRedemption(domain, {
         orgId: principalOf(c).orgId,
         memberId: id,
-        points: BigInt(body.points),
-        ...(body.external_id === undefined ? {} : { externalId: body.external_id }),
-        ...(body.hold_seconds === undefined ? {} : { holdSeconds: body.hold_seconds }),
+        ...redemptionRequest(body),
       });
       return c.json({ redemption: redemptionDto(redemption) }, 201);
     },

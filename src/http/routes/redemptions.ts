@@ -38,6 +38,8 @@ const redemptionExample = {
   member_id: "8c2e4f1a-3b5d-4e7f-9a1c-6d8b0e2f4a57",
   external_id: "store-7:till-3:redeem-0009",
   points: 100,
+  reward_id: null,
+  quantity: null,
   expires_at: "2026-01-31T12:15:00.000Z",
   created_at: "2026-01-31T12:00:00.000Z",
   resolved_at: "2026-01-31T12:03:00.000Z",

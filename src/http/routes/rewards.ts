@@ -3,8 +3,9 @@
  *
  * Roles: admin creates and changes (each write audited in its own transaction); admin and pos
  * read. Another org's reward is 404, exactly like an unknown one. `kind` is fixed once created: a
- * PATCH naming it is refused with 400 `validation_failed` at that field. Redemption of rewards
- * (spending points, holding inventory) is not built yet.
+ * PATCH naming it is refused with 400 `validation_failed` at that field. Rewards are redeemed
+ * through `POST /v1/members/{id}/redemptions` with a `reward_id` (members.ts); members read the
+ * catalog through `GET /v1/me/rewards` (me.ts).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
@@ -46,7 +47,7 @@ const RewardParams = z.object({
   }),
 });
 
-const RewardSchema = z
+export const RewardSchema = z
   .object({
     id: z.string(),
     name: z.string(),
@@ -54,7 +55,10 @@ const RewardSchema = z
     kind: z.enum(rewardKinds),
     cost_points: z.number().int(),
     value_minor: z.number().int().nullable(),
-    inventory: z.number().int().nullable().openapi({ description: "Units left; null: unlimited." }),
+    inventory: z.number().int().nullable().openapi({
+      description:
+        "Units offered in all (on hand, held by pending redemptions, given out); null: unlimited.",
+    }),
     min_tier_id: z.string().nullable(),
     active_from: z.string().nullable(),
     active_until: z.string().nullable(),
@@ -66,7 +70,7 @@ const RewardSchema = z
 
 const RewardEnvelope = z.object({ reward: RewardSchema });
 
-const rewardExample: z.output<typeof RewardSchema> = {
+export const rewardExample: z.output<typeof RewardSchema> = {
   id: rewardIdExample,
   name: "€5 voucher",
   description: "Five euros off any purchase.",
@@ -100,9 +104,18 @@ const fields = {
         "What a voucher or cashback is worth, in minor units of the org's currency: required " +
         "for them, refused for an item.",
     }),
-  inventory: z.number().int().min(0).max(countMax).openapi({
-    description: "Units left; `null` or absent: unlimited.",
-  }),
+  inventory: z
+    .number()
+    .int()
+    .min(0)
+    .max(countMax)
+    .openapi({
+      description:
+        "Units offered in all; `null` or absent: unlimited. The units are stocked on the org's " +
+        "inventory ledger: raising it stocks the difference, lowering it withdraws units on " +
+        "hand, never those held by pending redemptions or given out (the answer then shows the " +
+        "inventory where it stopped).",
+    }),
   min_tier_id: uuidParam.openapi({
     description: "One of the org's tiers: members ranking below it may not have the reward.",
   }),
@@ -206,7 +219,7 @@ function toPatch(body: z.output<typeof PatchBody>): RewardPatch {
   return patch;
 }
 
-function rewardDto(reward: Reward): z.output<typeof RewardSchema> {
+export function rewardDto(reward: Reward): z.output<typeof RewardSchema> {
   return {
     id: reward.id,
     name: reward.name,
@@ -239,8 +252,9 @@ export function rewardsRoutes(deps: RouteDeps) {
         "What members may spend `cost_points` on: an `item`, or a `voucher` or `cashback` worth " +
         "`value_minor`. Optional: a stock (`inventory`, unlimited when absent or `null`), a " +
         "minimum tier (`min_tier_id`, one of the org's tiers, else 400 at that field), a window " +
-        "[`active_from`, `active_until`) and a `per_member_limit`. Redemption of rewards is not " +
-        "built yet: nothing draws the inventory down. Written to the audit log " +
+        "[`active_from`, `active_until`) and a `per_member_limit`. A limited inventory is " +
+        "stocked on the org's inventory ledger; redemptions (`POST " +
+        "/v1/members/{id}/redemptions` with `reward_id`) hold its units. Written to the audit log " +
         "(`reward.created`). Role: admin.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin"]),

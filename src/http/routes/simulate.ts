@@ -9,8 +9,8 @@ import {
   simulatedPeriodDaysMax,
   simulateRule,
 } from "../../membership/earning-rules/simulate-rule.ts";
-import { loadOrgLedger } from "../../membership/intents/support.ts";
 import { membershipLimits, simulatePurchase, simulateTiers } from "../../membership/index.ts";
+import { loadOrgLedger } from "../../membership/intents/support.ts";
 import { principalOf } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { requireRole } from "../middleware.ts";

@@ -47,6 +47,8 @@ export const auditActions = [
   "benefit.created",
   "benefit.updated",
   "benefit.deleted",
+  "auto_redemption.set",
+  "auto_redemption.cleared",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

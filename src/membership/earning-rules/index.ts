@@ -2,6 +2,8 @@
  * Earning rules: the shared domain types, their storage with versions, and the wire body's
  * conversion to the domain (also used by the simulation route, without storing anything).
  */
+
+export { earningSettingsOf } from "./earning-settings.ts";
 export { localTimeToInstant } from "./local-time.ts";
 export type { ListEarningRulesInput, StoredEarningRule } from "./manage-earning-rules.ts";
 export {
@@ -34,4 +36,3 @@ export {
   toEarningRule,
 } from "./rule-body.ts";
 export * from "./types.ts";
-export { earningSettingsOf } from "./earning-settings.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { and, asc, eq, isNotNull, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, isNotNull, lte, ne, type SQL, sql } from "drizzle-orm";
 import { postAdjustment } from "../adjustments/adjust-member-points.ts";
 import { postCodeRedemption } from "../codes/redeem-code.ts";
 import type { LedgerDeps } from "../deps.ts";
@@ -11,6 +11,7 @@ import { finishEnrollments } from "../members/ledger-enrollment.ts";
 import { postPurchases } from "../purchases/posting.ts";
 import { driveHold, driveResolution } from "../redemptions/redemption-ledger.ts";
 import { postRefund } from "../refunds/refund-purchase.ts";
+import { settleStockLocked } from "../rewards/reward-stock.ts";
 import { createMembershipCaches } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
 import { expiries } from "../store/expiry-schema.ts";
@@ -20,6 +21,7 @@ import {
   members,
   posTransactions,
   redemptions,
+  rewards,
 } from "../store/schema.ts";
 
 export interface RecoverPendingIntentsOptions {
@@ -36,6 +38,8 @@ export interface RecoveryReport {
   refunds: number;
   adjustments: number;
   codeRedemptions: number;
+  /** Rewards whose stock move (a changed inventory) was owed: made and recorded. */
+  rewardStock: number;
   holds: number;
   resolutions: number;
   expiries: number;
@@ -73,6 +77,7 @@ export async function recoverPendingIntents(
     refunds: 0,
     adjustments: 0,
     codeRedemptions: 0,
+    rewardStock: 0,
     holds: 0,
     resolutions: 0,
     expiries: 0,
@@ -83,6 +88,7 @@ export async function recoverPendingIntents(
     "refunds",
     "adjustments",
     "codeRedemptions",
+    "rewardStock",
     "holds",
     "resolutions",
     "expiries",
@@ -183,6 +189,27 @@ async function recoverKind(
         .for("update", skipLocked);
       for (const row of rows) {
         await postAdjustment(deps, row);
+      }
+      return rows.length;
+    }
+    case "rewardStock": {
+      // Stock owed since a reward's inventory changed and the process stopped before the
+      // ledger took the move: made now, under the row lock every stock move takes.
+      const rows = await db
+        .select()
+        .from(rewards)
+        .where(
+          and(
+            isNotNull(rewards.inventory),
+            ne(rewards.inventory, rewards.inventoryStocked),
+            lte(rewards.updatedAt, cutoff),
+          ),
+        )
+        .orderBy(asc(rewards.updatedAt))
+        .limit(limit)
+        .for("update", skipLocked);
+      for (const row of rows) {
+        await settleStockLocked(deps, db, row);
       }
       return rows.length;
     }

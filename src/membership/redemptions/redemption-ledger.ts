@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { and, eq, isNull, sql } from "drizzle-orm";
-import { holdRedemption, LedgerRefusedError, resolveRedemption } from "../../ledger/index.ts";
+import {
+  holdRedemption,
+  LedgerRefusedError,
+  type RedemptionInventory,
+  resolveRedemption,
+} from "../../ledger/index.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { countFailed, markAfterPosting, refusedForGood } from "../intents/protocol.ts";
@@ -33,6 +38,8 @@ export function toRedemption(row: RedemptionRow): Redemption {
     externalId: row.externalId,
     status: row.status,
     points: row.points,
+    rewardId: row.rewardId,
+    quantity: row.quantity,
     expiresAt: row.expiresAt,
     createdAt: row.createdAt,
     resolvedAt: row.resolvedAt,
@@ -49,6 +56,17 @@ async function pointsLedgerOf(deps: LedgerDeps, orgId: string): Promise<number> 
   const ledger = (await pointsLedgersOf(deps, [orgId])).get(orgId);
   assert.ok(ledger !== undefined, "every org has a points ledger");
   return ledger;
+}
+
+/** The units a reward redemption's hold takes with its points, as its row recorded them. */
+function inventoryOf(row: RedemptionRow): { inventory?: RedemptionInventory } {
+  if (row.inventoryLedger === null) {
+    return {};
+  }
+  assert.ok(row.rewardId !== null && row.quantity !== null, "units are held for a reward");
+  return {
+    inventory: { ledger: row.inventoryLedger, rewardId: row.rewardId, units: BigInt(row.quantity) },
+  };
 }
 
 /**
@@ -68,15 +86,20 @@ export async function driveHold(deps: LedgerDeps, row: RedemptionRow): Promise<R
       redemptionId: row.id,
       points: row.points,
       holdSeconds: row.holdSeconds,
+      ...inventoryOf(row),
     }));
   } catch (error) {
-    const insufficient =
-      error instanceof LedgerRefusedError && error.refusal === "insufficient_points";
+    const short =
+      error instanceof LedgerRefusedError &&
+      (error.refusal === "insufficient_points" || error.refusal === "out_of_stock")
+        ? error.refusal
+        : null;
     const refused = refusedForGood(error);
-    if (!insufficient && refused === null) {
+    if (short === null && refused === null) {
       throw error;
     }
-    const reason = refused === null ? "insufficient_points" : refused.reason;
+    const reason = short ?? refused?.reason;
+    assert.ok(reason !== undefined, "a refused hold has a reason");
     await deps.db
       .update(redemptions)
       .set({
@@ -172,6 +195,7 @@ export async function driveResolution(
       ledger,
       redemptionId: row.id,
       resolution: row.resolution,
+      inventoryLedger: row.inventoryLedger,
     });
     status = row.resolution === "fulfil" ? "fulfilled" : "cancelled";
   } catch (error) {

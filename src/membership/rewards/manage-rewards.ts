@@ -1,8 +1,8 @@
 /**
  * The rewards catalog: an admin creates, lists, reads and changes what members may spend points
  * on. Every change writes its audit entry (`reward.created`, `reward.updated`) in its own
- * transaction. Redemption of rewards (holding inventory, spending points) is not built yet: the
- * catalog only describes them.
+ * transaction. A limited inventory is stocked on the org's inventory ledger once the reward row
+ * is committed (see reward-stock.ts); redemptions hold its units (create-redemption.ts).
  *
  * The HTTP edge validates the same bounds with field paths; these checks are the domain's own, for
  * every other caller, and for what only the merged reward shows (a voucher's value cleared, a
@@ -26,6 +26,7 @@ import {
 import type { DbExecutor } from "../store/db.ts";
 import { orgs, rewards, tiers } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
+import { settleStock, settleStockLocked, stockMoveOwed } from "./reward-stock.ts";
 
 export const rewardKinds = ["item", "voucher", "cashback"] as const;
 export type RewardKind = (typeof rewardKinds)[number];
@@ -38,7 +39,10 @@ export interface Reward {
   costPoints: bigint;
   /** Vouchers and cashback: their worth in minor units; null for an item. */
   valueMinor: bigint | null;
-  /** Units left; null: unlimited. */
+  /**
+   * Units offered in all: on hand, held by pending redemptions, and given out since it was set;
+   * null: unlimited.
+   */
   inventory: bigint | null;
   minTierId: string | null;
   activeFrom: Date | null;
@@ -220,7 +224,7 @@ export async function createReward(deps: LedgerDeps, input: CreateRewardInput): 
   checkFields(input.kind, fields);
   const { org } = await loadOrgLedger(deps, input.orgId);
   await checkTier(deps.db, org.id, fields.minTierId);
-  return deps.db.transaction(async (tx) => {
+  const created = await deps.db.transaction(async (tx) => {
     // Serialises reward creation per org, so the count below cannot be raced past the bound.
     await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
     const [existing] = await tx
@@ -247,6 +251,12 @@ export async function createReward(deps: LedgerDeps, input: CreateRewardInput): 
     });
     return created;
   });
+  if (created.inventory === null || created.inventory === 0n) {
+    return created;
+  }
+  // The reward exists from its commit on; its stock follows (and any redemption of it first
+  // settles a move still owed, so a crash here delays the stock, never loses it).
+  return toReward(await settleStock(deps, { orgId: org.id, rewardId: created.id }));
 }
 
 /** The org's rewards, oldest first: all of them (at most `rewardsPerOrgMax`). */
@@ -306,14 +316,21 @@ function merged<K extends keyof RewardPatch & keyof RewardFields>(
  * Applies the patch under the reward's row lock, checks the merged reward (a voucher keeps a
  * value, a window starts before it ends), and writes `reward.updated` with the reward before
  * and after, in one transaction. Unknown or another org's reward: `not_found`.
+ *
+ * A changed inventory moves stock on the ledger after that commit: the difference in when raised,
+ * out (a balancing debit) when lowered. Lowering never takes units held by pending redemptions or
+ * given out: the answer then shows the inventory where it stopped.
  */
 export async function updateReward(
-  deps: Pick<LedgerDeps, "db">,
+  deps: LedgerDeps,
   input: { orgId: string; rewardId: string; patch: RewardPatch; actor: AuditActor },
 ): Promise<Reward> {
   const { patch } = input;
-  return deps.db.transaction(async (tx) => {
-    const row = await readRewardRow(tx, { ...input, forUpdate: true });
+  const updated = await deps.db.transaction(async (tx) => {
+    const locked = await readRewardRow(tx, { ...input, forUpdate: true });
+    // A move owed for the inventory as it stands is made first: the inventory never changes
+    // while a move of its number is unrecorded.
+    const row = await settleStockLocked(deps, tx, locked);
     const before = toReward(row);
     const fields: RewardFields = {
       name: merged(patch, before, "name"),
@@ -347,6 +364,10 @@ export async function updateReward(
       before: rewardAuditView(before),
       after: rewardAuditView(after),
     });
-    return after;
+    return updated;
   });
+  if (!stockMoveOwed(updated)) {
+    return toReward(updated);
+  }
+  return toReward(await settleStock(deps, { orgId: input.orgId, rewardId: updated.id }));
 }

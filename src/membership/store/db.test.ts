@@ -62,6 +62,7 @@ describe("openDatabase", () => {
         "api_keys",
         "audit_log",
         "benefits",
+        "auto_redemptions",
         "code_redemptions",
         "codes",
         "earning_rule_versions",

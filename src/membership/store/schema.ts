@@ -92,13 +92,19 @@ export const orgLedgers = pgTable(
     orgId: uuid("org_id")
       .notNull()
       .references(() => orgs.id),
-    /** What one unit on this ledger counts: "points", or "stamps:<program id>". */
+    /**
+     * What one unit on this ledger counts: "points", "inventory" (reward items, one account per
+     * reward with a limited inventory), or "stamps:<program id>".
+     */
     unit: text("unit").notNull(),
     createdAt: createdAt(),
   },
   (table) => [
     uniqueIndex("org_ledgers_org_id_unit_key").on(table.orgId, table.unit),
-    check("org_ledgers_unit_check", sql`${table.unit} ~ '^(points|stamps:[A-Za-z0-9_-]{1,64})$'`),
+    check(
+      "org_ledgers_unit_check",
+      sql`${table.unit} ~ '^(points|inventory|stamps:[A-Za-z0-9_-]{1,64})$'`,
+    ),
   ],
 );
 
@@ -755,9 +761,22 @@ export const redemptions = pgTable(
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     createdAt: createdAt(),
     resolvedAt: timestamp("resolved_at", { withTimezone: true }),
+    /** The catalog reward redeemed, with `quantity`; null for a redemption of plain points. */
+    rewardId: uuid("reward_id"),
+    quantity: integer("quantity"),
+    /**
+     * The org's inventory ledger when the hold took the reward's units too (its inventory was
+     * limited then); null: points only. Decides, for ever, whether the post or void of the hold
+     * carries the units' leg, whatever the reward's inventory becomes later.
+     */
+    inventoryLedger: integer("inventory_ledger"),
   },
   (table) => [
     uniqueIndex("redemptions_org_id_external_id_key").on(table.orgId, table.externalId),
+    // A member's redemptions of one reward: the per-member limit's count.
+    index("redemptions_org_id_member_id_reward_id_idx")
+      .on(table.orgId, table.memberId, table.rewardId)
+      .where(sql`${table.rewardId} is not null`),
     index("redemptions_org_id_member_id_idx").on(table.orgId, table.memberId),
     // The org's redemptions in id order: keyset pages of a reconciliation.
     index("redemptions_org_id_id_idx").on(table.orgId, table.id),
@@ -780,6 +799,10 @@ export const redemptions = pgTable(
     }),
     check("redemptions_points_check", sql`${table.points} > 0`),
     check("redemptions_hold_seconds_check", sql`${table.holdSeconds} > 0`),
+    check(
+      "redemptions_reward_check",
+      sql`(${table.rewardId} is null and ${table.quantity} is null and ${table.inventoryLedger} is null) or (${table.rewardId} is not null and ${table.quantity} >= 1)`,
+    ),
   ],
 );
 
@@ -886,8 +909,8 @@ export const codes = pgTable(
 /**
  * The rewards catalog: what members may spend points on. `item` is a thing handed over,
  * `voucher` and `cashback` are worth `value_minor` minor units of the org's currency (required for
- * them, absent for items). `kind` is fixed once created. `inventory` is the stock left (null:
- * unlimited); nothing draws it down yet, redemption of rewards is to come.
+ * them, absent for items). `kind` is fixed once created. A limited inventory's units live on the
+ * org's inventory ledger; redemptions hold them there with their points (create-redemption.ts).
  */
 export const rewards = pgTable(
   "rewards",
@@ -903,8 +926,20 @@ export const rewards = pgTable(
     costPoints: bigint("cost_points", { mode: "bigint" }).notNull(),
     /** What a voucher or cashback is worth, in minor units; null for an item. */
     valueMinor: bigint("value_minor", { mode: "bigint" }),
-    /** Units left; null: unlimited. */
+    /**
+     * Units offered in all (on hand, held by pending redemptions, and given out since the
+     * inventory was set); null: unlimited. The units themselves live on the org's inventory
+     * ledger, in this reward's account.
+     */
     inventory: bigint("inventory", { mode: "bigint" }),
+    /**
+     * Net units the ledger confirmed moving into the reward's account (stocked minus withdrawn).
+     * While `inventory` is set and differs from it, a stock move is owed: move number
+     * `stock_moves + 1`, of the difference, made under this row's lock (see reward-stock.ts).
+     */
+    inventoryStocked: bigint("inventory_stocked", { mode: "bigint" }).notNull().default(sql`0`),
+    /** Stock moves the ledger confirmed; the next move's number is this plus one. */
+    stockMoves: integer("stock_moves").notNull().default(0),
     /** Members below this tier's rank may not have it; null: every tier. */
     minTierId: uuid("min_tier_id"),
     /** Offered while now is in [active_from, active_until); null: open on that side. */
@@ -938,6 +973,45 @@ export const rewards = pgTable(
       "rewards_window_check",
       sql`${table.activeFrom} is null or ${table.activeUntil} is null or ${table.activeFrom} < ${table.activeUntil}`,
     ),
+  ],
+);
+
+/**
+ * A member's automatic redemption: when a posting takes their available points from below
+ * `threshold_points` to at least it, the reward is redeemed once for that crossing. One per
+ * member. `scanned_until` / `available_at_scan` are the cursor over the wallet's balance
+ * history: the ledger timestamp of the last balance looked at and the available points it left.
+ */
+export const autoRedemptions = pgTable(
+  "auto_redemptions",
+  {
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    memberId: uuid("member_id").notNull(),
+    rewardId: uuid("reward_id").notNull(),
+    thresholdPoints: bigint("threshold_points", { mode: "bigint" }).notNull(),
+    /** Ledger timestamp (ns) of the last wallet balance looked at; set to the latest on PUT. */
+    scannedUntil: bigint("scanned_until", { mode: "bigint" }).notNull(),
+    /** The available points that balance left: the "before" of the next one. */
+    availableAtScan: bigint("available_at_scan", { mode: "bigint" }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.orgId, table.memberId] }),
+    foreignKey({
+      name: "auto_redemptions_member_fk",
+      columns: [table.orgId, table.memberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    foreignKey({
+      name: "auto_redemptions_reward_fk",
+      columns: [table.orgId, table.rewardId],
+      foreignColumns: [rewards.orgId, rewards.id],
+    }),
+    check("auto_redemptions_threshold_check", sql`${table.thresholdPoints} > 0`),
+    check("auto_redemptions_available_check", sql`${table.availableAtScan} >= 0`),
   ],
 );
 

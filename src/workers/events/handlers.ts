@@ -4,6 +4,7 @@
  * is retried (bounded, with backoff) and re-runs every handler: handlers are idempotent.
  */
 import type { OutboxTopic } from "../../membership/index.ts";
+import { autoRedemptionHandler } from "../auto-redemption/handler.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { JobData } from "../queues.ts";
 import { rfmRescoreHandler } from "../rfm/jobs.ts";
@@ -19,7 +20,12 @@ export interface EventHandler {
 }
 
 /** Each stream of work appends its handler here. */
-export const eventHandlers: EventHandler[] = [tierEventHandler, webhookFanOut, rfmRescoreHandler];
+export const eventHandlers: EventHandler[] = [
+  tierEventHandler,
+  webhookFanOut,
+  rfmRescoreHandler,
+  autoRedemptionHandler,
+];
 
 export async function runEventHandlers(
   deps: WorkerDeps,

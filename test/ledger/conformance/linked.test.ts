@@ -319,6 +319,51 @@ describeEngines("linked chains", ({ engine, harness }) => {
     await expectBalances(client, a.id, { debits_posted: 50n });
   });
 
+  it("applies a chain whose transfers are on different ledgers, all or nothing", async () => {
+    // A reward redemption holds points on one ledger and stock on another in one chain: each
+    // transfer stays within its own ledger, the chain is atomic across them.
+    const { client } = harness();
+    const points = await fixture(client);
+    const stock = await fixture(client);
+    await mustCreateTransfer(client, stock.move(1n));
+    const limited = newAccount(stock.ledger, {
+      flags: AccountFlags.debits_must_not_exceed_credits,
+    });
+    await mustCreateAccounts(client, [limited]);
+    await mustCreateTransfer(
+      client,
+      newTransfer({
+        debit_account_id: stock.b.id,
+        credit_account_id: limited.id,
+        ledger: stock.ledger,
+        amount: 1n,
+      }),
+    );
+    const take = () =>
+      newTransfer({
+        debit_account_id: limited.id,
+        credit_account_id: stock.b.id,
+        ledger: stock.ledger,
+        amount: 1n,
+        timeout: 60,
+        flags: TransferFlags.pending,
+      });
+    const first = [points.move(5n, { flags: linked | TransferFlags.pending, timeout: 60 }), take()];
+    const second = [
+      points.move(5n, { flags: linked | TransferFlags.pending, timeout: 60 }),
+      take(),
+    ];
+    const results = await client.createTransfers([...first, ...second]);
+    expectTransferStatuses(results, [
+      CreateTransferStatus.created,
+      CreateTransferStatus.created,
+      CreateTransferStatus.linked_event_failed,
+      CreateTransferStatus.exceeds_credits,
+    ]);
+    await expectBalances(client, points.a.id, { debits_pending: 5n });
+    await expectBalances(client, limited.id, { credits_posted: 1n, debits_pending: 1n });
+  });
+
   if (engine.kind === "embedded") {
     statusCoverageTest("linked");
   }
