@@ -46,8 +46,8 @@ import {
   wireInteger,
 } from "../wire.ts";
 import { registerAdjustmentRoutes } from "./adjustments.ts";
-import { registerMemberBenefitRoutes } from "./benefits.ts";
 import { registerAutoRedemptionRoutes } from "./auto-redemptions.ts";
+import { registerMemberBenefitRoutes } from "./benefits.ts";
 import { registerCodeRedeemRoutes } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
