@@ -21,6 +21,7 @@ import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
 import {
   apiKeyCacheEntriesMax,
+  importRequestDeadlineMs,
   memberTokenTtlSecondsDefault,
   requestDeadlineMs,
 } from "./limits.ts";
@@ -37,6 +38,7 @@ import { codesRoutes } from "./routes/codes.ts";
 import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
 import { eventsRoutes } from "./routes/events.ts";
+import { importsRoutes } from "./routes/imports.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { meRoutes } from "./routes/me.ts";
 import { membersRoutes } from "./routes/members.ts";
@@ -51,6 +53,9 @@ import { stampProgramsRoutes } from "./routes/stamp-programs.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 import { webhooksRoutes } from "./routes/webhooks.ts";
+
+/** The one route whose body streams in for longer than a request's deadline. */
+const importUploadPath = "/v1/imports/members";
 
 /**
  * @example
@@ -101,9 +106,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use("*", observe(deps), refuseUnsafeUrl());
   // Only the API routes wait on Postgres or the ledger; /health and /metrics answer from memory
   // and /ready bounds its own probes, so they skip the timer.
-  app.use(
-    "/v1/*",
-    requestDeadline({ deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs }),
+  const deadline = requestDeadline({
+    deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs,
+  });
+  // An upload takes as long as its sender takes; it has its own, longer deadline.
+  const uploadDeadline = requestDeadline({ deadlineMs: importRequestDeadlineMs });
+  app.use("/v1/*", (c, next) =>
+    c.req.method === "POST" && c.req.path === importUploadPath
+      ? uploadDeadline(c, next)
+      : deadline(c, next),
   );
   app.onError((error, c) => respondWithError(c, error, c.get("log")?.logger ?? deps.logger));
   app.notFound((c) => c.json(errorBody("route_not_found", "no such route"), 404));
@@ -154,6 +165,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/stamp-programs", stampProgramsRoutes(routeDeps)],
     ["/v1/codes", codesRoutes(routeDeps)],
     ["/v1/rewards", rewardsRoutes(routeDeps)],
+    ["/v1/imports", importsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

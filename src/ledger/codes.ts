@@ -21,6 +21,8 @@ export enum AccountCode {
   adjustments = 5,
   /** Sink of stamps exchanged when a stamp card completes. */
   completions = 6,
+  /** Counterparty of opening balances carried over from another program by a member import. */
+  openingBalances = 9,
   /** A member's wallet: never overdrawn, with balance history. */
   wallet = 100,
 }
@@ -32,6 +34,7 @@ export const controlAccountCodes = [
   AccountCode.breakage,
   AccountCode.adjustments,
   AccountCode.completions,
+  AccountCode.openingBalances,
 ] as const;
 export type ControlAccountCode = (typeof controlAccountCodes)[number];
 
@@ -64,6 +67,8 @@ export enum TransferCode {
   stampCardReward = 10,
   /** promotions → points wallet, a promo code redeemed (once per code and member). */
   codeRedemption = 11,
+  /** openingBalances → points wallet, the balance an imported member brings (a migration credit). */
+  openingBalance = 12,
 }
 
 /**
@@ -138,6 +143,11 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.promotions,
     credit: AccountCode.wallet,
     operation: "code_redemption",
+  },
+  [TransferCode.openingBalance]: {
+    debit: AccountCode.openingBalances,
+    credit: AccountCode.wallet,
+    operation: "opening_balance",
   },
 };
 

@@ -158,3 +158,25 @@ assert.ok(completionsPerPurchaseMax >= 1, "a full card can always complete once"
 assert.ok(stampsRequiredMax < 2 ** 31, "stamps required fit an int4 column");
 assert.ok(inboxEventsPerRequestMax * 11 < 65_535, "one insert of a full request fits the protocol");
 assert.ok(inboxEventsPerReadMax <= purchaseBatchItemsMax, "a read's purchases form valid batches");
+
+// Member imports (POST /v1/imports/members).
+
+/** Characters of one CSV field kept; a longer one makes its row an error. */
+export const importFieldLengthMax = 1_024;
+/** Fields of one CSV record kept (the header has at most six). */
+export const importFieldsPerRecordMax = 32;
+/** Characters of one NDJSON line kept; a longer line is its row's error. */
+export const importLineLengthMax = 8_192;
+/** Row errors an import keeps (`errors`); beyond them only `error_count` grows. */
+export const importErrorsStoredMax = 1_000;
+/** Rows staged per insert statement while the body streams in (13 parameters each). */
+export const importStageRowsMax = 1_000;
+/** Rows the worker enrolls per batch: one transaction, then one ledger round. */
+export const importBatchRowsMax = 1_000;
+/** Batches one job enrolls before it hands the rest to a new job (other imports get a turn). */
+export const importBatchesPerJobMax = 200;
+/** Largest opening balance of one member: the ledger's per-transfer bound. */
+export const importOpeningPointsMax = pointsPerTransferMax;
+
+assert.ok(importStageRowsMax * 13 < 65_535, "one staging insert fits the protocol");
+assert.ok(importBatchRowsMax * 8 < 65_535, "one enrollment insert fits the protocol");

@@ -16,6 +16,8 @@ export {
 } from "./producer.ts";
 export {
   isQueueName,
+  importJobId,
+  importJobNames,
   type JobData,
   jobOptions,
   jobSchemas,
