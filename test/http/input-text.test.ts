@@ -57,6 +57,7 @@ let webhookId: string;
 let stampProgramId: string;
 let codeId: string;
 let rewardId: string;
+let importId: string;
 const purchaseExternalId = "text-test-purchase";
 
 /**
@@ -260,6 +261,10 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "get /v1/rewards": { key: "pos" },
+    // The file is the body (CSV or NDJSON, not JSON): its text is checked row by row
+    // (test/http/imports.test.ts); here only the URL's strings are spoiled.
+    "post /v1/imports/members": { key: "admin" },
+    "get /v1/imports/{id}": { key: "admin", params: { id: importId } },
     "get /v1/rewards/{id}": { key: "pos", params: { id: rewardId } },
     "patch /v1/rewards/{id}": {
       key: "admin",
@@ -644,6 +649,13 @@ beforeAll(async () => {
   });
   expect(reward.status).toBe(201);
   rewardId = String(reward.body.reward?.id);
+  const imported = await call(harness.app, "POST", "/v1/imports/members", {
+    key: org.keys.admin,
+    rawBody: "external_ref\ntext-import-1\n",
+    headers: { "Content-Type": "text/csv" },
+  });
+  expect(imported.status).toBe(202);
+  importId = String(imported.body.import_id);
   // Another code for the member app's route: one member redeems a code once.
   const appCode = await call(harness.app, "POST", "/v1/codes", {
     key: org.keys.admin,

@@ -90,6 +90,8 @@ const routes: Array<[string, string]> = [
   ["get", "/v1/rewards"],
   ["get", "/v1/rewards/{id}"],
   ["patch", "/v1/rewards/{id}"],
+  ["post", "/v1/imports/members"],
+  ["get", "/v1/imports/{id}"],
   ["get", "/health"],
   ["get", "/ready"],
   ["get", "/metrics"],

@@ -66,7 +66,7 @@ describe("CSV (RFC 4180)", () => {
     ["external_ref,external_ref\n", "appears twice"],
     ['external_ref\n"c-1\n', "not closed"],
     ['external_ref\nc"1\n', "quote inside an unquoted field"],
-    ['external_ref\n"c-1"x\n', "after a closing quote"],
+    ['external_ref\n"c-1"x\n', "may follow a closing quote"],
   ])("refuses an unreadable file: %j", (text, message) => {
     expect(() => parse(createCsvParser(), text)).toThrowError(ImportFileError);
     expect(() => parse(createCsvParser(), text)).toThrowError(message);
