@@ -72,6 +72,8 @@ interface BaseRequest {
   params?: Record<string, string>;
   query?: Record<string, string>;
   body?: Record<string, unknown>;
+  /** A body that is not JSON (a file upload), sent as is with its media type. */
+  file?: { text: string; contentType: string };
 }
 
 /** A valid request per operation, which each case spoils in exactly one string. */
@@ -263,7 +265,10 @@ function baseRequests(): Record<string, BaseRequest> {
     "get /v1/rewards": { key: "pos" },
     // The file is the body (CSV or NDJSON, not JSON): its text is checked row by row
     // (test/http/imports.test.ts); here only the URL's strings are spoiled.
-    "post /v1/imports/members": { key: "admin" },
+    "post /v1/imports/members": {
+      key: "admin",
+      file: { text: "external_ref\ntext-import-2\n", contentType: "text/csv" },
+    },
     "get /v1/imports/{id}": { key: "admin", params: { id: importId } },
     "get /v1/rewards/{id}": { key: "pos", params: { id: rewardId } },
     "patch /v1/rewards/{id}": {
@@ -754,6 +759,12 @@ describe("NUL and unpaired surrogates", () => {
         {
           ...(key === undefined ? {} : { key }),
           ...(request.body === undefined ? {} : { body: request.body }),
+          ...(request.file === undefined
+            ? {}
+            : {
+                rawBody: request.file.text,
+                headers: { "Content-Type": request.file.contentType },
+              }),
         },
       );
       expect(response.status, `${name}: ${JSON.stringify(response.body)}`).toBeLessThan(300);

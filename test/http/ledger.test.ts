@@ -49,6 +49,7 @@ describe("GET /v1/ledger/trial-balance", () => {
         "breakage",
         "completions",
         "issuance",
+        "opening_balances",
         "promotions",
         "redemptions",
       ]);

@@ -9,7 +9,8 @@
  * The `Idempotency-Key` header is not honoured here (it would need the whole body to hash): a
  * file sent twice makes two imports, the second of which skips every member the first enrolled.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import type { Logger } from "pino";
 import {
   createImport,
@@ -21,13 +22,16 @@ import {
   membershipLimits,
 } from "../../membership/index.ts";
 import { importJobId, importJobNames } from "../../workers/index.ts";
+import type { AppEnv } from "../env.ts";
 import { actorOf, principalOf, requestLogger } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { importBodyBytesMax } from "../limits.ts";
-import { requireRole } from "../middleware.ts";
+import { methodNotAllowed } from "../methods.ts";
+import { authenticate, requireRole } from "../middleware.ts";
+import { rateLimit } from "../rate-limit.ts";
 import { uuidParam } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
-import { apiKeySecurity, errorResponses, jsonContent, orgScopedApp } from "./common.ts";
+import { apiKeySecurity, errorResponses, jsonContent, validationHook } from "./common.ts";
 
 const tags = ["imports"];
 const importIdExample = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
@@ -154,8 +158,25 @@ function wakeWorkers(deps: RouteDeps, ref: { orgId: string; importId: string }, 
     });
 }
 
+/**
+ * `/members` (POST) and `/{id}` (GET) share a shape, so the 405 answers the app registers per
+ * path cannot be told apart for them (methods.ts leaves overlapping paths alone); "members" is
+ * never an import id, so this guard answers them, before authentication like every 405.
+ */
+const methodGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const upload = c.req.param("id") === "members";
+  const method = c.req.method;
+  const served = upload ? method === "POST" : method === "GET" || method === "HEAD";
+  if (!served) {
+    throw methodNotAllowed(method, upload ? "POST" : "GET, HEAD");
+  }
+  await next();
+};
+
 export function importsRoutes(deps: RouteDeps) {
-  const app = orgScopedApp(deps);
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use("/:id", methodGuard);
+  app.use("*", authenticate(deps.app, deps.principals), rateLimit(deps.limiter, deps.app.metrics));
   const { domain } = deps;
 
   app.openapi(
