@@ -15,9 +15,9 @@ export {
   JobQueueUnavailableError,
 } from "./producer.ts";
 export {
-  isQueueName,
   importJobId,
   importJobNames,
+  isQueueName,
   type JobData,
   jobOptions,
   jobSchemas,

@@ -14,12 +14,7 @@ import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { nowOf } from "../intents/support.ts";
 import { importErrorsStoredMax, importStageRowsMax } from "../limits.ts";
-import {
-  emailLookupHash,
-  encryptPii,
-  memberCipher,
-  phoneLookupHash,
-} from "../store/records.ts";
+import { emailLookupHash, encryptPii, memberCipher, phoneLookupHash } from "../store/records.ts";
 import { type ImportRowError, importRows, imports } from "../store/schema.ts";
 import { createCsvParser, createNdjsonParser, type RecordParser } from "./parse-file.ts";
 import { type ValidImportRow, validateImportRow } from "./validate-row.ts";

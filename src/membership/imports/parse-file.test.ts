@@ -27,20 +27,32 @@ describe("CSV (RFC 4180)", () => {
     "\r\n" +
     "c-4,,Bob,\n";
 
-  it.each([1, 2, 3, 7, 1000])("reads quoting, blank lines and line numbers in chunks of %i", (size) => {
-    const records = parse(createCsvParser(), file, size);
-    expect(records).toEqual([
-      {
-        line: 2,
-        values: { external_ref: "c-1", email: "ada@example.org", first_name: "Lovelace, Ada", opening_points: "10" },
-        problem: null,
-      },
-      { line: 3, values: { external_ref: "c-2", first_name: 'She said "hi"' }, problem: null },
-      { line: 4, values: { external_ref: "c-3", first_name: "two\r\nlines", opening_points: "5" }, problem: null },
-      // Line 6 is blank; the quoted field of line 4 spans line 5.
-      { line: 7, values: { external_ref: "c-4", first_name: "Bob" }, problem: null },
-    ]);
-  });
+  it.each([1, 2, 3, 7, 1000])(
+    "reads quoting, blank lines and line numbers in chunks of %i",
+    (size) => {
+      const records = parse(createCsvParser(), file, size);
+      expect(records).toEqual([
+        {
+          line: 2,
+          values: {
+            external_ref: "c-1",
+            email: "ada@example.org",
+            first_name: "Lovelace, Ada",
+            opening_points: "10",
+          },
+          problem: null,
+        },
+        { line: 3, values: { external_ref: "c-2", first_name: 'She said "hi"' }, problem: null },
+        {
+          line: 4,
+          values: { external_ref: "c-3", first_name: "two\r\nlines", opening_points: "5" },
+          problem: null,
+        },
+        // Line 6 is blank; the quoted field of line 4 spans line 5.
+        { line: 7, values: { external_ref: "c-4", first_name: "Bob" }, problem: null },
+      ]);
+    },
+  );
 
   it("reports a row with the wrong number of fields on its line, and goes on", () => {
     const records = parse(createCsvParser(), "external_ref,email\nc-1\nc-2,a@b.org\n");
@@ -50,13 +62,18 @@ describe("CSV (RFC 4180)", () => {
   });
 
   it("cuts an over-long field and reports it", () => {
-    const records = parse(createCsvParser(), `external_ref\n${"x".repeat(importFieldLengthMax + 1)}\nok\n`);
+    const records = parse(
+      createCsvParser(),
+      `external_ref\n${"x".repeat(importFieldLengthMax + 1)}\nok\n`,
+    );
     expect(records[0]?.problem?.code).toBe("field_too_long");
     expect(records[1]?.values).toEqual({ external_ref: "ok" });
   });
 
   it("accepts a byte-order mark before the header", () => {
-    expect(parse(createCsvParser(), "\uFEFFexternal_ref\nc-1\n")[0]?.values).toEqual({ external_ref: "c-1" });
+    expect(parse(createCsvParser(), "\uFEFFexternal_ref\nc-1\n")[0]?.values).toEqual({
+      external_ref: "c-1",
+    });
   });
 
   it.each([

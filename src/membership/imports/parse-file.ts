@@ -105,7 +105,11 @@ export function createCsvParser(): RecordParser {
       return null;
     }
     if (fieldTooLong || tooManyFields) {
-      return problem(at, "field_too_long", `a field is longer than ${importFieldLengthMax} characters or the row has too many fields`);
+      return problem(
+        at,
+        "field_too_long",
+        `a field is longer than ${importFieldLengthMax} characters or the row has too many fields`,
+      );
     }
     if (cells.length !== header.length) {
       return problem(
@@ -161,7 +165,10 @@ export function createCsvParser(): RecordParser {
           continue;
         }
         if (char !== 44 && char !== 10 && char !== 13) {
-          throw new ImportFileError(line, `line ${line}: only a comma or a line break may follow a closing quote`);
+          throw new ImportFileError(
+            line,
+            `line ${line}: only a comma or a line break may follow a closing quote`,
+          );
         }
       }
       if (char === 44) {
@@ -250,7 +257,9 @@ export function createNdjsonParser(): RecordParser {
 
   const take = (text: string, out: FileRecord[]): void => {
     if (tooLong) {
-      out.push(problem(line, "line_too_long", `the line is longer than ${importLineLengthMax} characters`));
+      out.push(
+        problem(line, "line_too_long", `the line is longer than ${importLineLengthMax} characters`),
+      );
     } else if (text.trim() !== "") {
       out.push(parseLine(text, line));
     }

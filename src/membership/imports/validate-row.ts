@@ -33,7 +33,11 @@ const emailSchema = z.email().max(emailLengthMax);
 const phonePattern = /^\+?[0-9 ().-]+$/;
 const pointsPattern = /^(0|[1-9][0-9]*)$/;
 /** NUL and unpaired surrogates cannot be stored in Postgres text (the edge refuses them too). */
-const unsafeText = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function isUnsafeText(value: string): boolean {
+  return value.includes("\u0000") || loneSurrogate.test(value);
+}
 
 type Checked<T> = { ok: T } | { problem: ImportRowProblem };
 
@@ -53,7 +57,7 @@ function text(
   if (value.length > lengthMax) {
     return bad(line, `invalid_${name}`, `${name} is longer than ${lengthMax} characters`);
   }
-  if (unsafeText.test(value)) {
+  if (isUnsafeText(value)) {
     return bad(line, `invalid_${name}`, `${name} holds a NUL or an unpaired surrogate`);
   }
   return { ok: value };
