@@ -117,6 +117,10 @@ export async function enrollImport(
   const entryTierId = await entryTierOf(deps, orgId);
   let batches = 0;
   let more = false;
+  // The ledger half of one batch overlaps the intent of the next: at most one batch is being
+  // posted while the next is written. Each batch's intent commits before its post starts, so a
+  // crash anywhere leaves only what the first loop above finishes.
+  let posting: Promise<void> = Promise.resolve();
   for (;;) {
     if (batches === batchesMax) {
       more = true;
@@ -128,8 +132,12 @@ export async function enrollImport(
     }
     batches += 1;
     await interrupt(deps, "after_intent", { table: "imports", id: importId });
-    await postEnrolled(deps, { orgId, importId, ledger }, enrolled);
+    await posting;
+    posting = postEnrolled(deps, { orgId, importId, ledger }, enrolled);
+    // Awaited below or at the next batch; a rejection meanwhile is not unhandled.
+    posting.catch(() => undefined);
   }
+  await posting;
   if (more) {
     return { status: "running", more, batches };
   }
