@@ -41,7 +41,7 @@ const chunkBytes = 64 * 1024;
 const pollMs = 50;
 const settleWaitMsMax = 600_000;
 /** Members enrolled one request at a time for the reference rate. */
-const singleEnrollments = 2_000;
+const singleEnrollments = 500;
 const senders = 4;
 
 const log = (line: string) => process.stdout.write(`${line}\n`);

@@ -141,14 +141,34 @@ export async function enrollImport(
   if (more) {
     return { status: "running", more, batches };
   }
+  // Completed only when nothing is left, ledger halves included: another run of the same import
+  // (a duplicate job) may still be posting its last batch; if it dies, the sweep brings the
+  // import back, and the next run finishes that batch.
   const [completed] = await deps.db
     .update(imports)
     .set({ status: "completed", completedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(imports.id, importId), eq(imports.status, "running")))
-    .returning({ rows: imports.rows, enrolled: imports.enrolled, skipped: imports.skipped });
-  if (completed !== undefined) {
-    assert.ok(completed.enrolled + completed.skipped <= completed.rows, "counters within rows");
+    .where(
+      and(
+        eq(imports.id, importId),
+        eq(imports.status, "running"),
+        sql`not exists (select 1 from import_rows r where r.import_id = ${importId}
+          and (r.status = 'staged' or (r.status = 'enrolled' and r.ledger_status = 'pending')))`,
+      ),
+    )
+    .returning({
+      rows: imports.rows,
+      enrolled: imports.enrolled,
+      skipped: imports.skipped,
+      errorCount: imports.errorCount,
+    });
+  if (completed === undefined) {
+    return { status: "running", more: false, batches };
   }
+  assert.equal(
+    completed.enrolled + completed.skipped + completed.errorCount,
+    completed.rows,
+    "a completed import accounts for every row",
+  );
   return { status: "completed", more: false, batches };
 }
 
