@@ -43,5 +43,6 @@ ALTER TABLE "import_rows" ADD CONSTRAINT "import_rows_import_fk" FOREIGN KEY ("o
 ALTER TABLE "imports" ADD CONSTRAINT "imports_org_id_orgs_id_fk" FOREIGN KEY ("org_id") REFERENCES "public"."orgs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "import_rows_import_id_external_ref_key" ON "import_rows" USING btree ("import_id","external_ref");--> statement-breakpoint
 CREATE INDEX "import_rows_staged_idx" ON "import_rows" USING btree ("import_id","line") WHERE "import_rows"."status" = 'staged';--> statement-breakpoint
+CREATE INDEX "import_rows_org_id_member_id_idx" ON "import_rows" USING btree ("org_id","member_id") WHERE "import_rows"."ledger_status" = 'posted' and "import_rows"."opening_points" > 0;--> statement-breakpoint
 CREATE INDEX "import_rows_ledger_pending_idx" ON "import_rows" USING btree ("import_id","line") WHERE "import_rows"."status" = 'enrolled' and "import_rows"."ledger_status" = 'pending';--> statement-breakpoint
 CREATE INDEX "imports_unfinished_idx" ON "imports" USING btree ("updated_at") WHERE "imports"."status" in ('pending', 'running');

@@ -13,6 +13,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enrollImport, type LedgerDeps } from "../../src/membership/index.ts";
 import { createJobProducer } from "../../src/workers/index.ts";
+import { reconcileOrg } from "../../src/workers/reconcile/reconcile-org.ts";
 import { startWorkers } from "../../src/workers/runtime.ts";
 import { deleteKeys, redisUrl } from "../support/redis.ts";
 import { testWorkerDeps, waitFor } from "../support/workers.ts";
@@ -378,6 +379,38 @@ describe("limits, roles and tenancy", () => {
     const theirs = await importFile(other, `external_ref,opening_points\n${r},4\n`);
     expect(theirs).toMatchObject({ enrolled: 1, skipped: 0 });
     expect(await balance(other, String((await memberByRef(other, r)).body.id))).toBe(4);
+  });
+});
+
+describe("reconciliation", () => {
+  it("checks imported members' wallets and opening balances, and finds a missing one", async () => {
+    const fresh = await buildTestOrg(harness);
+    const refs = [ref("r"), ref("r"), ref("r")];
+    await importFile(
+      fresh,
+      `external_ref,opening_points\n${refs[0]},10\n${refs[1]},\n${refs[2]},30\n`,
+    );
+    const clean = await reconcileOrg(harness.deps, { orgId: fresh.id, now: new Date() });
+    expect(clean.mismatches).toEqual([]);
+    // Two opening balances (documents and transfers), three wallets.
+    expect(clean.checked).toEqual({ documents: 2, transfers: 2, wallets: 3 });
+
+    // A row whose opening balance Postgres says was posted, and the ledger never saw.
+    const ghost = randomUUID();
+    const [row] = await harness.database.sql<{ import_id: string }[]>`
+      select import_id from import_rows where org_id = ${fresh.id} limit 1`;
+    await harness.database.sql`
+      insert into import_rows (import_id, org_id, line, external_ref, member_id, opening_points,
+        status, ledger_status)
+      values (${row?.import_id ?? ""}, ${fresh.id}, 1000, ${ref("ghost")}, ${ghost}, 5,
+        'enrolled', 'posted')`;
+    const found = await reconcileOrg(harness.deps, { orgId: fresh.id, now: new Date() });
+    expect(found.mismatches).toEqual([
+      expect.objectContaining({
+        kind: "missing_transfer",
+        document: expect.objectContaining({ kind: "import_row", memberId: ghost }),
+      }),
+    ]);
   });
 });
 

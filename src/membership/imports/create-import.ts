@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { uuidV7 } from "../../ledger/index.ts";
 import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
@@ -200,7 +200,7 @@ export async function createImport(
     const kept = errors.kept.sort((a, b) => a.line - b.line);
     await tx
       .update(imports)
-      .set({ rows, errorCount: errors.count, errors: kept })
+      .set({ rows, errorCount: errors.count, errors: kept, updatedAt: sql`clock_timestamp()` })
       .where(eq(imports.id, importId));
     await writeAudit(tx, {
       orgId,

@@ -1205,6 +1205,10 @@ export const importRows = pgTable(
     index("import_rows_staged_idx")
       .on(table.importId, table.line)
       .where(sql`${table.status} = 'staged'`),
+    // Reconciliation walks an org's posted opening balances by member.
+    index("import_rows_org_id_member_id_idx")
+      .on(table.orgId, table.memberId)
+      .where(sql`${table.ledgerStatus} = 'posted' and ${table.openingPoints} > 0`),
     index("import_rows_ledger_pending_idx")
       .on(table.importId, table.line)
       .where(sql`${table.status} = 'enrolled' and ${table.ledgerStatus} = 'pending'`),
