@@ -15,6 +15,7 @@ import { enrollImport, type LedgerDeps } from "../../src/membership/index.ts";
 import { createJobProducer } from "../../src/workers/index.ts";
 import { reconcileOrg } from "../../src/workers/reconcile/reconcile-org.ts";
 import { startWorkers } from "../../src/workers/runtime.ts";
+import { webhookEventData } from "../../src/workers/webhooks/event-data.ts";
 import { deleteKeys, redisUrl } from "../support/redis.ts";
 import { testWorkerDeps, waitFor } from "../support/workers.ts";
 import type { CallResult, Harness, TestOrg } from "./support.ts";
@@ -159,7 +160,33 @@ describe("POST /v1/imports/members (CSV)", () => {
     expect((await memberByRef(org, d)).status).toBe(404);
     expect(await trialBalanced(org)).toBe(true);
 
-    // The member e-mail lookup works for imported members (hashes staged as POST stores them).
+    // One member.enrolled event per enrolled member, saying where it came from.
+    const events = await harness.database.sql<
+      { id: string; payload: Record<string, unknown>; created_at: Date }[]
+    >`select id::text, payload, created_at from outbox
+      where org_id = ${org.id} and topic = 'member.enrolled' and payload->>'import_id' = ${String(imported.id)}
+      order by id`;
+    expect(events.map((event) => event.payload.external_ref)).toEqual([a, b, c]);
+    const [first] = events;
+    expect(
+      await webhookEventData(harness.deps, {
+        orgId: org.id,
+        outboxId: first?.id ?? "",
+        topic: "member.enrolled",
+        memberId: adaId,
+        payload: first?.payload ?? {},
+        createdAt: new Date().toISOString(),
+      }),
+    ).toEqual({
+      member_id: adaId,
+      external_ref: a,
+      welcome_bonus: "0",
+      source: "import",
+      import_id: String(imported.id),
+      opening_points: "250",
+    });
+
+    // The upload is audited, in the transaction that staged it.
     const audit = await call(harness.app, "GET", "/v1/audit?action=import.created", {
       key: org.keys.admin,
     });
