@@ -169,14 +169,15 @@ export const importFieldsPerRecordMax = 32;
 export const importLineLengthMax = 8_192;
 /** Row errors an import keeps (`errors`); beyond them only `error_count` grows. */
 export const importErrorsStoredMax = 1_000;
-/** Rows staged per insert statement while the body streams in (13 parameters each). */
+/** Rows staged per insert statement while the body streams in (one JSON parameter). */
 export const importStageRowsMax = 1_000;
-/** Rows the worker enrolls per batch: one transaction, then one ledger round. */
+/** Rows the worker enrolls per batch: one statement, then one ledger round, then one mark. */
 export const importBatchRowsMax = 1_000;
 /** Batches one job enrolls before it hands the rest to a new job (other imports get a turn). */
 export const importBatchesPerJobMax = 200;
 /** Largest opening balance of one member: the ledger's per-transfer bound. */
 export const importOpeningPointsMax = pointsPerTransferMax;
 
-assert.ok(importStageRowsMax * 13 < 65_535, "one staging insert fits the protocol");
-assert.ok(importBatchRowsMax * 8 < 65_535, "one enrollment insert fits the protocol");
+// The mark of a batch names each member and row: one parameter each.
+assert.ok(importBatchRowsMax < 65_535, "one mark statement fits the protocol");
+assert.ok(importErrorsStoredMax <= importStageRowsMax * 1_000, "stored errors are bounded");
