@@ -67,6 +67,10 @@ const ImportSchema = z
         description: `Rows refused by validation, by line (1-based, the CSV header is line 1); the first ${membershipLimits.importErrorsStoredMax.toLocaleString("en")} only.`,
       }),
     error_count: z.number().int().openapi({ description: "All rows refused by validation." }),
+    failure_reason: z
+      .string()
+      .nullable()
+      .openapi({ description: "`failed`: why the workers gave up on it; null otherwise." }),
     created_at: z.string(),
     completed_at: z.string().nullable(),
   })
@@ -80,6 +84,7 @@ const importExample = {
   skipped: 1,
   errors: [{ line: 4, code: "invalid_email", message: "email is not an e-mail address" }],
   error_count: 1,
+  failure_reason: null,
   created_at: "2026-01-31T12:00:00.000Z",
   completed_at: "2026-01-31T12:00:02.000Z",
 } satisfies z.output<typeof ImportSchema>;
@@ -93,6 +98,7 @@ function importDto(found: MemberImport): z.output<typeof ImportSchema> {
     skipped: found.skipped,
     errors: found.errors,
     error_count: found.errorCount,
+    failure_reason: found.failureReason,
     created_at: found.createdAt.toISOString(),
     completed_at: found.completedAt?.toISOString() ?? null,
   };
