@@ -21,6 +21,7 @@ import type { AppDeps, AppEnv } from "./env.ts";
 import { errorBody, respondWithError } from "./errors.ts";
 import {
   apiKeyCacheEntriesMax,
+  importRequestDeadlineMs,
   memberTokenTtlSecondsDefault,
   requestDeadlineMs,
 } from "./limits.ts";
@@ -39,6 +40,7 @@ import type { RouteDeps } from "./routes/common.ts";
 import { validationHook } from "./routes/common.ts";
 import { earningRulesRoutes } from "./routes/earning-rules.ts";
 import { eventsRoutes } from "./routes/events.ts";
+import { importsRoutes } from "./routes/imports.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { meRoutes } from "./routes/me.ts";
 import { membersRoutes } from "./routes/members.ts";
@@ -54,6 +56,9 @@ import { systemRoutes } from "./routes/system.ts";
 import { tierSetsRoutes, tiersRoutes } from "./routes/tier-config.ts";
 import { transactionsRoutes } from "./routes/transactions.ts";
 import { webhooksRoutes } from "./routes/webhooks.ts";
+
+/** The one route whose body streams in for longer than a request's deadline. */
+const importUploadPath = "/v1/imports/members";
 
 /**
  * @example
@@ -104,9 +109,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use("*", observe(deps), refuseUnsafeUrl());
   // Only the API routes wait on Postgres or the ledger; /health and /metrics answer from memory
   // and /ready bounds its own probes, so they skip the timer.
-  app.use(
-    "/v1/*",
-    requestDeadline({ deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs }),
+  const deadline = requestDeadline({
+    deadlineMs: deps.options.requestDeadlineMs ?? requestDeadlineMs,
+  });
+  // An upload takes as long as its sender takes; it has its own, longer deadline.
+  const uploadDeadline = requestDeadline({ deadlineMs: importRequestDeadlineMs });
+  app.use("/v1/*", (c, next) =>
+    c.req.method === "POST" && c.req.path === importUploadPath
+      ? uploadDeadline(c, next)
+      : deadline(c, next),
   );
   app.onError((error, c) => respondWithError(c, error, c.get("log")?.logger ?? deps.logger));
   app.notFound((c) => c.json(errorBody("route_not_found", "no such route"), 404));
@@ -161,6 +172,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/tier-sets", tierSetsRoutes(routeDeps)],
     ["/v1/tiers", tiersRoutes(routeDeps)],
     ["/v1/benefits", benefitsRoutes(routeDeps)],
+    ["/v1/imports", importsRoutes(routeDeps)],
   ];
   // Before the sub-apps: an unserved method is answered before their authentication.
   answerMethodNotAllowed(app, servedMethods(mounts));

@@ -12,6 +12,8 @@ export const bodyBytesMax = 64 * 1024;
 export const batchBodyBytesMax = 1024 * 1024;
 /** `POST /v1/events`: 1,000 events, each a transaction's body in an envelope of ~200 bytes. */
 export const eventsBodyBytesMax = 2 * 1024 * 1024;
+/** `POST /v1/imports/members`: a member file of up to 50 MB, streamed, never held whole. */
+export const importBodyBytesMax = 50 * 1024 * 1024;
 /** Events one `POST /v1/events` may carry. */
 export const eventsPerRequestMax = membershipLimits.inboxEventsPerRequestMax;
 
@@ -91,6 +93,11 @@ export const requestDeadlineMs = 2_500;
  * until the edge deadline. Well below `requestDeadlineMs`, leaving time to record the refusal.
  */
 export const jobEnqueueTimeoutMs = 1_000;
+/**
+ * The deadline of `POST /v1/imports/members` instead of `requestDeadlineMs`: the request lasts
+ * as long as the client takes to send the file, and its rows are staged as they arrive.
+ */
+export const importRequestDeadlineMs = 10 * 60 * 1000;
 /** `Retry-After` of every 503: the pool reconnects and the ledger client retries within it. */
 export const unavailableRetryAfterSeconds = 1;
 /** Redis gives up on a rate-limit command after this long (and the request is let through). */

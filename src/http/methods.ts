@@ -79,13 +79,18 @@ export function answerMethodNotAllowed(app: Hono<AppEnv>, served: Map<string, Se
       (method) => !methods.has(method) && !servedNearby.has(method),
     );
     app.on(unserved, path, (c) => {
-      throw new ApiError(
-        405,
-        "method_not_allowed",
-        `${c.req.method} is not allowed on this path; it serves ${allow}`,
-        { allowed_methods: allow.split(", ") },
-        { Allow: allow },
-      );
+      throw methodNotAllowed(c.req.method, allow);
     });
   }
+}
+
+/** The 405 answer to `method` on a path serving `allow` (an `Allow` header value). */
+export function methodNotAllowed(method: string, allow: string): ApiError {
+  return new ApiError(
+    405,
+    "method_not_allowed",
+    `${method} is not allowed on this path; it serves ${allow}`,
+    { allowed_methods: allow.split(", ") },
+    { Allow: allow },
+  );
 }

@@ -25,6 +25,8 @@ export enum AccountCode {
   earningAllowances = 7,
   /** Sink of cap allowances used: reservations against a cap account post here. */
   capUsage = 8,
+  /** Counterparty of opening balances carried over from another program by a member import. */
+  openingBalances = 9,
   /**
    * Source of every reward's stock, on an org's inventory ledger (unit "inventory"): units stocked
    * leave it, units given out or withdrawn come back to it.
@@ -53,6 +55,7 @@ export const controlAccountCodes = [
   AccountCode.completions,
   AccountCode.earningAllowances,
   AccountCode.capUsage,
+  AccountCode.openingBalances,
 ] as const;
 export type ControlAccountCode = (typeof controlAccountCodes)[number];
 
@@ -89,6 +92,8 @@ export enum TransferCode {
   stampCardReward = 10,
   /** promotions → points wallet, a promo code redeemed (once per code and member). */
   codeRedemption = 11,
+  /** openingBalances → points wallet, the balance an imported member brings (a migration credit). */
+  openingBalance = 12,
   /** issuance → wallet, the extra points of a category multiplier rule on its lines. */
   categoryMultiplierEarn = 13,
   /** issuance → wallet, an sku bonus rule's points per unit sold. */
@@ -242,6 +247,11 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.rewardInventory,
     credit: AccountCode.inventoryControl,
     operation: "inventory_hold",
+  },
+  [TransferCode.openingBalance]: {
+    debit: AccountCode.openingBalances,
+    credit: AccountCode.wallet,
+    operation: "opening_balance",
   },
 };
 

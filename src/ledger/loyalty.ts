@@ -145,6 +145,75 @@ export async function openWallet(
   return id;
 }
 
+/**
+ * Opens many wallets of one ledger in as few requests as the batch limit allows (a member
+ * import). Idempotent: a wallet that exists answers `exists`, which is success.
+ */
+export async function openWallets(
+  client: Client,
+  args: { ledger: number; memberIds: readonly string[] },
+): Promise<void> {
+  assert.ok(args.ledger > 0, "a ledger number is positive");
+  for (let start = 0; start < args.memberIds.length; start += batchEventsMax) {
+    const accounts = args.memberIds.slice(start, start + batchEventsMax).map((memberId) => ({
+      ...accountTemplate(
+        walletAccountId(args.ledger, memberId),
+        args.ledger,
+        AccountCode.wallet,
+        walletAccountFlags,
+      ),
+      user_data_128: uuidToU128(memberId),
+    }));
+    const results = await client.createAccounts(accounts);
+    assert.equal(results.length, accounts.length, "one result per account");
+    for (const result of results) {
+      if (
+        result.status !== CreateAccountStatus.created &&
+        result.status !== CreateAccountStatus.exists
+      ) {
+        assert.fail(`openWallets: ${CreateAccountStatus[result.status]}`);
+      }
+    }
+  }
+}
+
+export interface OpeningBalanceInput extends OrgLedger {
+  memberId: string;
+  points: bigint;
+  /** The import that brought the member (UUIDv7: its time is the import's), `user_data_128`. */
+  importId: string;
+}
+
+/**
+ * The id of an imported member's opening balance: derived from the member alone, so a member is
+ * credited an opening balance at most once, however often its import is re-run or recovered.
+ */
+export function openingBalanceTransferId(input: { orgId: string; memberId: string }): bigint {
+  assert.ok(input.memberId.length > 0, "an opening balance names its member");
+  return transferId({
+    orgId: input.orgId,
+    source: "import",
+    externalId: input.memberId,
+    leg: "opening_balance",
+  });
+}
+
+/** openingBalances → wallet: the migration credit of an imported member's `opening_points`. */
+export function openingBalanceChain(input: OpeningBalanceInput): Transfer[] {
+  assert.ok(input.points > 0n, "an opening balance credits a positive amount");
+  return link([
+    transfer({
+      id: openingBalanceTransferId(input),
+      debit_account_id: controlAccountId(input.ledger, AccountCode.openingBalances),
+      credit_account_id: walletAccountId(input.ledger, input.memberId),
+      amount: input.points,
+      user_data_128: uuidToU128(input.importId),
+      ledger: input.ledger,
+      code: TransferCode.openingBalance,
+    }),
+  ]);
+}
+
 export interface EnrollInput extends OrgLedger {
   memberId: string;
   welcomeBonusPoints: bigint;

@@ -64,6 +64,17 @@ export {
   expiryOrgsPageMax,
   listExpiryOrgs,
 } from "./expiry/run-org-expiry.ts";
+export type {
+  CreateImportInput,
+  CreateImportResult,
+  ImportFormat,
+} from "./imports/create-import.ts";
+export { createImport } from "./imports/create-import.ts";
+export type { EnrollImportOptions, EnrollImportResult } from "./imports/enroll-import.ts";
+export { enrollImport } from "./imports/enroll-import.ts";
+export type { MemberImport } from "./imports/get-import.ts";
+export { failImport, getImport, listStalledImports } from "./imports/get-import.ts";
+export { ImportFileError, importColumns } from "./imports/parse-file.ts";
 export type { AcceptEventsInput } from "./inbox/accept-events.ts";
 export { acceptEvents } from "./inbox/accept-events.ts";
 export type { GetInboxEventInput } from "./inbox/get-inbox-event.ts";

@@ -201,3 +201,26 @@ assert.ok(earningRulesPageMax >= 1 && earningRulesPerOrgMax >= 1, "rule bounds a
 assert.ok(stampsRequiredMax < 2 ** 31, "stamps required fit an int4 column");
 assert.ok(inboxEventsPerRequestMax * 11 < 65_535, "one insert of a full request fits the protocol");
 assert.ok(inboxEventsPerReadMax <= purchaseBatchItemsMax, "a read's purchases form valid batches");
+
+// Member imports (POST /v1/imports/members).
+
+/** Characters of one CSV field kept; a longer one makes its row an error. */
+export const importFieldLengthMax = 1_024;
+/** Fields of one CSV record kept (the header has at most six). */
+export const importFieldsPerRecordMax = 32;
+/** Characters of one NDJSON line kept; a longer line is its row's error. */
+export const importLineLengthMax = 8_192;
+/** Row errors an import keeps (`errors`); beyond them only `error_count` grows. */
+export const importErrorsStoredMax = 1_000;
+/** Rows staged per insert statement while the body streams in (one JSON parameter). */
+export const importStageRowsMax = 1_000;
+/** Rows the worker enrolls per batch: one statement, then one ledger round, then one mark. */
+export const importBatchRowsMax = 1_000;
+/** Batches one job enrolls before it hands the rest to a new job (other imports get a turn). */
+export const importBatchesPerJobMax = 200;
+/** Largest opening balance of one member: the ledger's per-transfer bound. */
+export const importOpeningPointsMax = pointsPerTransferMax;
+
+// The mark of a batch names each member and row: one parameter each.
+assert.ok(importBatchRowsMax < 65_535, "one mark statement fits the protocol");
+assert.ok(importErrorsStoredMax <= importStageRowsMax * 1_000, "stored errors are bounded");

@@ -15,6 +15,8 @@ export {
   JobQueueUnavailableError,
 } from "./producer.ts";
 export {
+  importJobId,
+  importJobNames,
   isQueueName,
   type JobData,
   jobOptions,

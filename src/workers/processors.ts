@@ -7,6 +7,7 @@ import type { Job } from "bullmq";
 import type { WorkerDeps } from "./deps.ts";
 import { runEventHandlers } from "./events/handlers.ts";
 import { expiryProcessor } from "./expiry/processor.ts";
+import { importsProcessor } from "./imports/processor.ts";
 import { ingestProcessor } from "./ingest/processor.ts";
 import {
   jobSchemas,
@@ -68,4 +69,5 @@ export const processors: Partial<Record<QueueName, QueueProcessor>> = {
   },
   expiry: expiryProcessor,
   reconcile: reconcileProcessor,
+  imports: importsProcessor,
 };

@@ -31,6 +31,8 @@ export const queueNames = [
   "expiry",
   /** Ledger reconciliations (nightly, on demand). */
   "reconcile",
+  /** Member imports: enrolls an import's staged rows in bounded batches. */
+  "imports",
 ] as const;
 export type QueueName = (typeof queueNames)[number];
 
@@ -103,6 +105,12 @@ export const jobSchemas = {
     /** One org's run (job name `reconcile-run`), recorded on its `reconciliations` row. */
     z.object({ orgId: uuid, reconciliationId: uuid }).strict(),
   ]),
+  imports: z.union([
+    /** The sweep's tick (job name `imports-sweep`): announces imports no job is running. */
+    z.object({ orgId: z.null() }).strict(),
+    /** One import's enrollment (job name `import`), a share of its batches per job. */
+    z.object({ orgId: uuid, importId: uuid }).strict(),
+  ]),
 } satisfies Record<QueueName, z.ZodType<{ orgId: string | null }>>;
 
 export type JobData<Q extends QueueName> = z.infer<(typeof jobSchemas)[Q]>;
@@ -129,6 +137,7 @@ export const jobOptions: Record<QueueName, JobsOptions> = {
   // A run reads every document of an org: retry after the dependency had time to come back
   // (30 s, 1 min, 2 min), then the run is recorded failed.
   reconcile: { ...standard, attempts: 4, backoff: { type: "exponential", delay: 30_000 } },
+  imports: standard,
 };
 
 /** The rfm queue's job names (the processor dispatches on them). */
@@ -144,6 +153,7 @@ export const queueConcurrency: Record<QueueName, number> = {
   rfm: 2,
   expiry: 2,
   reconcile: 1,
+  imports: 2,
 };
 
 export interface Schedule {
@@ -164,6 +174,14 @@ export const tierDowngradesJob = "downgrades";
 export const tierOverrideExpiriesJob = "override-expiries";
 /** The tiers queue's job after a tier set's ladder or metric changed: re-evaluate its members. */
 export const tierReevaluateJob = "reevaluate";
+
+/** The imports queue's job names. */
+export const importJobNames = { run: "import", sweep: "imports-sweep" } as const;
+
+/** The job id of an import's first job: adding it again while it is stored is a no-op. */
+export function importJobId(importId: string): string {
+  return `import-${importId}`;
+}
 
 /** Repeatable work. Each stream of work adds its own entries. */
 export const schedules: Schedule[] = [
@@ -215,6 +233,14 @@ export const schedules: Schedule[] = [
     queue: "rfm",
     name: rfmJobNames.nightly,
     pattern: "30 2 * * *",
+    data: { orgId: null },
+  },
+  // Announces imports whose job was lost (Redis down when the file was accepted, a worker gone).
+  {
+    id: "imports-sweep",
+    queue: "imports",
+    name: importJobNames.sweep,
+    everyMs: 30_000,
     data: { orgId: null },
   },
   {

@@ -65,6 +65,7 @@ let benefitId: string;
 let doomedTierSetId: string;
 let doomedTierId: string;
 let doomedBenefitId: string;
+let importId: string;
 const purchaseExternalId = "text-test-purchase";
 
 /**
@@ -79,6 +80,8 @@ interface BaseRequest {
   params?: Record<string, string>;
   query?: Record<string, string>;
   body?: Record<string, unknown>;
+  /** A body that is not JSON (a file upload), sent as is with its media type. */
+  file?: { text: string; contentType: string };
 }
 
 /** A valid request per operation, which each case spoils in exactly one string. */
@@ -284,6 +287,13 @@ function baseRequests(): Record<string, BaseRequest> {
       },
     },
     "get /v1/rewards": { key: "pos" },
+    // The file is the body (CSV or NDJSON, not JSON): its text is checked row by row
+    // (test/http/imports.test.ts); here only the URL's strings are spoiled.
+    "post /v1/imports/members": {
+      key: "admin",
+      file: { text: "external_ref\ntext-import-2\n", contentType: "text/csv" },
+    },
+    "get /v1/imports/{id}": { key: "admin", params: { id: importId } },
     "get /v1/rewards/{id}": { key: "pos", params: { id: rewardId } },
     "patch /v1/rewards/{id}": {
       key: "admin",
@@ -873,6 +883,13 @@ beforeAll(async () => {
   doomedBenefitId = String(
     (await make("/v1/benefits", { name: "Text doomed perk", kind: "perk" })).benefit?.id,
   );
+  const imported = await call(harness.app, "POST", "/v1/imports/members", {
+    key: org.keys.admin,
+    rawBody: "external_ref\ntext-import-1\n",
+    headers: { "Content-Type": "text/csv" },
+  });
+  expect(imported.status).toBe(202);
+  importId = String(imported.body.import_id);
   // Another code for the member app's route: one member redeems a code once.
   const appCode = await call(harness.app, "POST", "/v1/codes", {
     key: org.keys.admin,
@@ -971,6 +988,12 @@ describe("NUL and unpaired surrogates", () => {
         {
           ...(key === undefined ? {} : { key }),
           ...(request.body === undefined ? {} : { body: request.body }),
+          ...(request.file === undefined
+            ? {}
+            : {
+                rawBody: request.file.text,
+                headers: { "Content-Type": request.file.contentType },
+              }),
         },
       );
       expect(response.status, `${name}: ${JSON.stringify(response.body)}`).toBeLessThan(300);

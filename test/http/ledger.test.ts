@@ -51,6 +51,7 @@ describe("GET /v1/ledger/trial-balance", () => {
         "completions",
         "earning_allowances",
         "issuance",
+        "opening_balances",
         "promotions",
         "redemptions",
       ]);

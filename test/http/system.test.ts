@@ -119,6 +119,8 @@ const routes: Array<[string, string]> = [
   ["delete", "/v1/benefits/{id}"],
   ["get", "/v1/members/{id}/benefits"],
   ["post", "/v1/simulate/tiers"],
+  ["post", "/v1/imports/members"],
+  ["get", "/v1/imports/{id}"],
   ["get", "/health"],
   ["get", "/ready"],
   ["get", "/metrics"],

@@ -49,6 +49,7 @@ export const auditActions = [
   "benefit.deleted",
   "auto_redemption.set",
   "auto_redemption.cleared",
+  "import.created",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -70,6 +70,8 @@ describe("openDatabase", () => {
         "expiries",
         "expiry_notices",
         "idempotency_keys",
+        "import_rows",
+        "imports",
         "inbox_events",
         "installation",
         "locations",

@@ -1420,3 +1420,110 @@ export const earningRuleVersions = pgTable(
     check("earning_rule_versions_version_check", sql`${table.version} >= 1`),
   ],
 );
+
+// Member imports (POST /v1/imports/members): a file staged row by row, enrolled by a worker.
+
+export const importStatus = pgEnum("import_status", ["pending", "running", "completed", "failed"]);
+/** A staged row: waiting for the worker, or its outcome (a member enrolled, or one existed). */
+export const importRowStatus = pgEnum("import_row_status", ["staged", "enrolled", "skipped"]);
+
+/**
+ * One member import: the file was read, validated and its valid rows staged in `import_rows`
+ * in the transaction that created this row (with its audit entry); the `imports` worker then
+ * enrolls the staged rows in bounded batches. Counters are updated with each batch, so
+ * `rows = enrolled + skipped + error_count` once completed.
+ */
+export const imports = pgTable(
+  "imports",
+  {
+    /** UUIDv7: its time is the import's, which its opening-balance transfers carry. */
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    status: importStatus("status").notNull().default("pending"),
+    /** `csv` or `ndjson`, from the request's Content-Type. */
+    format: text("format").notNull(),
+    /** Data rows in the file (the CSV header excluded), valid or not. */
+    rows: integer("rows").notNull().default(0),
+    enrolled: integer("enrolled").notNull().default(0),
+    skipped: integer("skipped").notNull().default(0),
+    /** Rows refused by validation; only the first `importErrorsStoredMax` are in `errors`. */
+    errorCount: integer("error_count").notNull().default(0),
+    /** `[{line, code, message}]`, in line order, at most `importErrorsStoredMax`. */
+    errors: jsonb("errors").$type<ImportRowError[]>().notNull().default([]),
+    /** Why a run failed for good (a bug or a refusal no retry fixes); null otherwise. */
+    failureReason: text("failure_reason"),
+    actorKeyId: text("actor_key_id"),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+  },
+  (table) => [
+    unique("imports_org_id_id_key").on(table.orgId, table.id),
+    index("imports_unfinished_idx")
+      .on(table.updatedAt)
+      .where(sql`${table.status} in ('pending', 'running')`),
+    check("imports_format_check", sql`${table.format} in ('csv', 'ndjson')`),
+    check(
+      "imports_counts_check",
+      sql`${table.enrolled} + ${table.skipped} + ${table.errorCount} <= ${table.rows}`,
+    ),
+  ],
+);
+
+export interface ImportRowError {
+  line: number;
+  code: string;
+  message: string;
+}
+
+/**
+ * A valid row of an import, staged until the worker enrolls it. The member's id is chosen when
+ * the row is staged and its personal data encrypted for that id, exactly as `members` stores it,
+ * so enrolling is a copy and a re-run after a crash inserts the very same member (or finds it).
+ * The row is also the intent of the member's ledger half: wallet and opening balance are posted
+ * with ids derived from `member_id`, and `ledger_status` is set `posted` once the ledger answered.
+ */
+export const importRows = pgTable(
+  "import_rows",
+  {
+    importId: uuid("import_id").notNull(),
+    orgId: uuid("org_id").notNull(),
+    /** 1-based line of the row in the file (the CSV header is line 1). */
+    line: integer("line").notNull(),
+    externalRef: text("external_ref").notNull(),
+    memberId: uuid("member_id").notNull(),
+    emailEncrypted: bytea("email_encrypted"),
+    phoneEncrypted: bytea("phone_encrypted"),
+    firstNameEncrypted: bytea("first_name_encrypted"),
+    lastNameEncrypted: bytea("last_name_encrypted"),
+    emailHash: bytea("email_hash"),
+    phoneHash: bytea("phone_hash"),
+    openingPoints: bigint("opening_points", { mode: "bigint" }).notNull().default(sql`0`),
+    status: importRowStatus("status").notNull().default("staged"),
+    /** For `enrolled` rows: wallet opened and opening balance posted (`posted`) or not yet. */
+    ledgerStatus: intentStatus("ledger_status").notNull().default("pending"),
+  },
+  (table) => [
+    primaryKey({ columns: [table.importId, table.line] }),
+    // A ref twice in one file: the second is refused as a duplicate when staged.
+    uniqueIndex("import_rows_import_id_external_ref_key").on(table.importId, table.externalRef),
+    index("import_rows_staged_idx")
+      .on(table.importId, table.line)
+      .where(sql`${table.status} = 'staged'`),
+    // Reconciliation walks an org's posted opening balances by member.
+    index("import_rows_org_id_member_id_idx")
+      .on(table.orgId, table.memberId)
+      .where(sql`${table.ledgerStatus} = 'posted' and ${table.openingPoints} > 0`),
+    index("import_rows_ledger_pending_idx")
+      .on(table.importId, table.line)
+      .where(sql`${table.status} = 'enrolled' and ${table.ledgerStatus} = 'pending'`),
+    foreignKey({
+      name: "import_rows_import_fk",
+      columns: [table.orgId, table.importId],
+      foreignColumns: [imports.orgId, imports.id],
+    }),
+    check("import_rows_opening_points_check", sql`${table.openingPoints} >= 0`),
+  ],
+);

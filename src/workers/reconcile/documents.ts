@@ -13,6 +13,7 @@ import { and, asc, eq, gt, isNotNull, lt, or, type SQL, sql } from "drizzle-orm"
 import type { AnyPgColumn } from "drizzle-orm/pg-core";
 import {
   earnEntryCodes,
+  openingBalanceTransferId,
   resolutionTransferId,
   TransferCode,
   uuidToU128,
@@ -25,6 +26,8 @@ import { expiries } from "../../membership/store/expiry-schema.ts";
 import {
   adjustments,
   codeRedemptions,
+  importRows,
+  imports,
   members,
   posTransactions,
   redemptions,
@@ -643,6 +646,94 @@ const expiriesKind: ReconciledKind = {
   },
 };
 
+type OpeningBalanceRow = Pick<
+  typeof importRows.$inferSelect,
+  "importId" | "memberId" | "externalRef" | "openingPoints"
+>;
+
+function openingBalanceDocument(
+  row: Pick<OpeningBalanceRow, "importId" | "memberId" | "externalRef">,
+) {
+  return {
+    kind: "import_row",
+    id: row.importId,
+    externalId: row.externalRef,
+    memberId: row.memberId,
+  };
+}
+
+/**
+ * An imported member's opening balance: one transfer openingBalances → wallet, its id derived
+ * from the member, its document the import.
+ */
+function expectOpeningBalance(org: ReconciledOrg, row: OpeningBalanceRow): ExpectedDocument {
+  return {
+    document: openingBalanceDocument(row),
+    transfers: [
+      {
+        id: openingBalanceTransferId({ orgId: org.orgId, memberId: row.memberId }),
+        code: TransferCode.openingBalance,
+        phase: "single",
+        amount: row.openingPoints,
+        walletSide: "credit",
+        walletAccountId: walletAccountId(org.pointsLedger, row.memberId),
+        documentU128: uuidToU128(row.importId),
+      },
+    ],
+    wallets: [],
+    defects: [],
+  };
+}
+
+const openingBalancesKind: ReconciledKind = {
+  table: "import_rows",
+  countsAsDocuments: true,
+  async page(deps, org, after, limit) {
+    const rows = await deps.db
+      .select({
+        id: importRows.memberId,
+        importId: importRows.importId,
+        memberId: importRows.memberId,
+        externalRef: importRows.externalRef,
+        openingPoints: importRows.openingPoints,
+      })
+      .from(importRows)
+      .where(
+        and(
+          inOrgAfter(importRows.orgId, importRows.memberId, org, after),
+          eq(importRows.ledgerStatus, "posted"),
+          gt(importRows.openingPoints, 0n),
+        ),
+      )
+      .orderBy(asc(importRows.memberId))
+      .limit(limit);
+    // Keyed by member: a member has at most one opening balance.
+    return pageOf(rows, limit, (row) => expectOpeningBalance(org, row));
+  },
+  async stale(deps, org, cutoff) {
+    const rows = await deps.db
+      .select({
+        importId: importRows.importId,
+        memberId: importRows.memberId,
+        externalRef: importRows.externalRef,
+        updatedAt: imports.updatedAt,
+      })
+      .from(importRows)
+      .innerJoin(imports, eq(imports.id, importRows.importId))
+      .where(
+        and(
+          eq(importRows.orgId, org.orgId),
+          eq(importRows.status, "enrolled"),
+          eq(importRows.ledgerStatus, "pending"),
+          lt(imports.updatedAt, cutoff),
+        ),
+      )
+      .orderBy(asc(imports.updatedAt))
+      .limit(staleIntentsPerKindMax);
+    return rows.map((row) => staleIntent(openingBalanceDocument(row), row.updatedAt));
+  },
+};
+
 /** Everything a reconciliation walks, in order. Add a kind of document here. */
 export const reconciledKinds: readonly ReconciledKind[] = [
   membersKind,
@@ -651,4 +742,5 @@ export const reconciledKinds: readonly ReconciledKind[] = [
   adjustmentsKind,
   expiriesKind,
   codeRedemptionsKind,
+  openingBalancesKind,
 ];

@@ -186,6 +186,10 @@ export async function webhookEventData(
       return {
         ...pick(payload, ["member_id", "external_ref"]),
         welcome_bonus: value(payload, "welcome_bonus_points"),
+        // Members brought by an import say so (and what they brought); others are unchanged.
+        ...(payload.source === "import"
+          ? pick(payload, ["source", "import_id", "opening_points"])
+          : {}),
       };
     case "member.updated":
       return pick(payload, ["member_id", "external_ref", "changed", "status"]);
