@@ -31,6 +31,7 @@ export const domainErrorStatus: Record<DomainErrorCode, ContentfulStatusCode> = 
   code_not_found: 404,
   code_already_used: 409,
   tier_too_low: 422,
+  referral_code_invalid: 422,
 };
 
 /** Codes the edge itself answers with, beside the domain's. */

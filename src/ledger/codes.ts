@@ -64,6 +64,11 @@ export enum TransferCode {
   stampCardReward = 10,
   /** promotions → points wallet, a promo code redeemed (once per code and member). */
   codeRedemption = 11,
+  /**
+   * promotions → points wallet, a referral's bonus: one to the referrer, one to the referred
+   * member, linked in one chain; once per referred member, the ids derive from the referral.
+   */
+  referralBonus = 23,
 }
 
 /**
@@ -138,6 +143,11 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.promotions,
     credit: AccountCode.wallet,
     operation: "code_redemption",
+  },
+  [TransferCode.referralBonus]: {
+    debit: AccountCode.promotions,
+    credit: AccountCode.wallet,
+    operation: "referral_bonus",
   },
 };
 

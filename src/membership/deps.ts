@@ -34,7 +34,8 @@ export interface IntentRef {
     | "redemptions"
     | "adjustments"
     | "expiries"
-    | "code_redemptions";
+    | "code_redemptions"
+    | "referrals";
   id: string;
 }
 

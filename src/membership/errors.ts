@@ -23,6 +23,11 @@ export const domainErrorCodes = [
   "code_already_used",
   /** The member's tier ranks below the promo code's minimum tier. */
   "tier_too_low",
+  /**
+   * A referral code given at enrollment that names no member of the org (unknown, or another
+   * org's: one answer), or that names the member being enrolled.
+   */
+  "referral_code_invalid",
 ] as const;
 
 export type DomainErrorCode = (typeof domainErrorCodes)[number];

@@ -93,13 +93,14 @@ export { getOrg, getOrgBySlug, listOrgs } from "./orgs/get-org.ts";
 export type { GetTrialBalanceInput } from "./orgs/get-trial-balance.ts";
 export { getTrialBalance } from "./orgs/get-trial-balance.ts";
 export { listTiers } from "./orgs/list-tiers.ts";
-export type { OrgSettings } from "./orgs/settings.ts";
+export type { OrgSettings, ReferralSettings } from "./orgs/settings.ts";
 export {
   defaultOrgSettings,
   type ExpirySettings,
   expirySettingsSchema,
   orgSettingsSchema,
   type RfmSettings,
+  referralSettingsOf,
   rfmSettingsSchema,
   settingsDaysMax,
   settingsMonthsMax,
@@ -170,6 +171,16 @@ export {
   lapsedHoldGraceMs,
   resolveLapsedRedemptions,
 } from "./redemptions/resolve-lapsed-redemptions.ts";
+export type {
+  MemberReferrals,
+  Referral,
+} from "./referrals/list-member-referrals.ts";
+export { listMemberReferrals, memberReferralsListMax } from "./referrals/list-member-referrals.ts";
+export type {
+  PostedPurchase,
+  RewardReferralOutcome,
+} from "./referrals/reward-referral.ts";
+export { rewardReferral } from "./referrals/reward-referral.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
 export type {

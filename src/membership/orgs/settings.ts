@@ -99,6 +99,32 @@ export type ExpirySettings = z.infer<typeof expirySettingsSchema>;
 export const tierMetrics = ["points", "spend"] as const;
 export type TierMetric = (typeof tierMetrics)[number];
 
+/**
+ * Referral bonuses: what the referrer and the referred member get when the referred member's
+ * first qualifying purchase posts (a purchase of at least `minPurchaseAmountMinor`, in the org's
+ * minor units; absent: any purchase), and how many referrals a referrer is rewarded for per
+ * calendar month of the org's time zone. Beyond that maximum (0: never) a referral is
+ * `limit_reached` and only the referred member is credited.
+ */
+export const referralSettingsSchema = z
+  .object({
+    referrerPoints: z.number().int().min(0).max(1_000_000_000),
+    referredPoints: z.number().int().min(0).max(1_000_000_000),
+    maxPerReferrerPerMonth: z.number().int().min(0).max(1_000_000),
+    minPurchaseAmountMinor: z
+      .string()
+      .regex(minorUnitsPattern, "minor units as a decimal string")
+      .optional(),
+  })
+  .strict();
+export type ReferralSettings = z.infer<typeof referralSettingsSchema>;
+
+export const defaultReferralSettings: Readonly<ReferralSettings> = Object.freeze({
+  referrerPoints: 0,
+  referredPoints: 0,
+  maxPerReferrerPerMonth: 0,
+});
+
 export const orgSettingsSchema = z
   .object({
     /** Points earned per whole currency unit spent, before the tier multiplier. */
@@ -117,6 +143,7 @@ export const orgSettingsSchema = z
     tierDowngradeGraceDays: z.number().int().min(0).max(settingsDaysMax).default(30),
     rfm: rfmSettingsSchema.default({ method: "quintiles", windowDays: 365 }),
     expiry: expirySettingsSchema.default({ policy: "none" }),
+    referral: referralSettingsSchema.default({ ...defaultReferralSettings }),
   })
   .strict();
 
@@ -131,4 +158,13 @@ export const defaultOrgSettings: Readonly<OrgSettings> = Object.freeze<OrgSettin
   tierDowngradeGraceDays: 30,
   rfm: { method: "quintiles", windowDays: 365 },
   expiry: { policy: "none" },
+  referral: { ...defaultReferralSettings },
 });
+
+/**
+ * An org's referral settings, the one place they are read from (an org stored before they
+ * existed reads as the defaults: no bonus, no referrer reward).
+ */
+export function referralSettingsOf(org: { settings: OrgSettings }): ReferralSettings {
+  return org.settings.referral ?? defaultReferralSettings;
+}

@@ -51,6 +51,7 @@ const nothing = {
   refunds: 0,
   adjustments: 0,
   codeRedemptions: 0,
+  referrals: 0,
   holds: 0,
   resolutions: 0,
   expiries: 0,

@@ -10,6 +10,7 @@ import { recoveryBatchMax } from "../limits.ts";
 import { finishEnrollments } from "../members/ledger-enrollment.ts";
 import { postPurchases } from "../purchases/posting.ts";
 import { driveHold, driveResolution } from "../redemptions/redemption-ledger.ts";
+import { postReferralBonus } from "../referrals/reward-referral.ts";
 import { postRefund } from "../refunds/refund-purchase.ts";
 import { createMembershipCaches } from "../store/caches.ts";
 import type { DbExecutor } from "../store/db.ts";
@@ -20,6 +21,7 @@ import {
   members,
   posTransactions,
   redemptions,
+  referrals,
 } from "../store/schema.ts";
 
 export interface RecoverPendingIntentsOptions {
@@ -36,6 +38,7 @@ export interface RecoveryReport {
   refunds: number;
   adjustments: number;
   codeRedemptions: number;
+  referrals: number;
   holds: number;
   resolutions: number;
   expiries: number;
@@ -73,6 +76,7 @@ export async function recoverPendingIntents(
     refunds: 0,
     adjustments: 0,
     codeRedemptions: 0,
+    referrals: 0,
     holds: 0,
     resolutions: 0,
     expiries: 0,
@@ -83,6 +87,7 @@ export async function recoverPendingIntents(
     "refunds",
     "adjustments",
     "codeRedemptions",
+    "referrals",
     "holds",
     "resolutions",
     "expiries",
@@ -196,6 +201,20 @@ async function recoverKind(
         .for("update", skipLocked);
       for (const row of rows) {
         await postCodeRedemption(deps, row);
+      }
+      return rows.length;
+    }
+    case "referrals": {
+      // Decided referrals whose bonus chain a crash left unposted or unmarked.
+      const rows = await db
+        .select()
+        .from(referrals)
+        .where(and(eq(referrals.postingStatus, "pending"), lte(referrals.decidedAt, cutoff)))
+        .orderBy(asc(referrals.decidedAt))
+        .limit(limit)
+        .for("update", skipLocked);
+      for (const row of rows) {
+        await postReferralBonus(deps, row);
       }
       return rows.length;
     }

@@ -6,6 +6,7 @@
 import type { OutboxTopic } from "../../membership/index.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { JobData } from "../queues.ts";
+import { referralEventHandler } from "../referrals/handler.ts";
 import { rfmRescoreHandler } from "../rfm/jobs.ts";
 import { tierEventHandler } from "../tiers/handler.ts";
 import { webhookFanOut } from "../webhooks/index.ts";
@@ -19,7 +20,12 @@ export interface EventHandler {
 }
 
 /** Each stream of work appends its handler here. */
-export const eventHandlers: EventHandler[] = [tierEventHandler, webhookFanOut, rfmRescoreHandler];
+export const eventHandlers: EventHandler[] = [
+  tierEventHandler,
+  referralEventHandler,
+  webhookFanOut,
+  rfmRescoreHandler,
+];
 
 export async function runEventHandlers(
   deps: WorkerDeps,
