@@ -18,9 +18,11 @@ import type {
   PurchaseOutcome,
   Reconciliation,
   Redemption,
+  ReferralSettings,
   UnitTrialBalance,
   WalletBalance,
 } from "../membership/index.ts";
+import { referralSettingsOf } from "../membership/index.ts";
 import type { ValidationIssue } from "./errors.ts";
 import {
   amountMinorMax,
@@ -186,6 +188,17 @@ const ExpirySettingsSchema = z
   ])
   .openapi("ExpirySettings");
 
+const ReferralSettingsSchema = z
+  .object({
+    referrer_points: z.number().int(),
+    referred_points: z.number().int(),
+    max_per_referrer_per_month: z.number().int(),
+    min_purchase_amount: z.string().nullable().openapi({
+      description: "Minor units a purchase must reach to qualify; null: any purchase.",
+    }),
+  })
+  .openapi("ReferralSettings");
+
 export const OrgSettingsSchema = z
   .object({
     base_rate_points_per_unit: z.number().int(),
@@ -196,6 +209,7 @@ export const OrgSettingsSchema = z
     tier_downgrade_grace_days: z.number().int(),
     rfm: RfmSettingsSchema,
     expiry: ExpirySettingsSchema,
+    referral: ReferralSettingsSchema,
     timezone: z.string().openapi({
       description:
         "The org's IANA time zone: where its days, weeks and months begin (campaign windows " +
@@ -234,6 +248,16 @@ export function settingsDto(
       settings.expiry.policy === "none"
         ? "none"
         : { policy: settings.expiry.policy, months: settings.expiry.months },
+    referral: referralSettingsDto(referralSettingsOf({ settings })),
+  };
+}
+
+function referralSettingsDto(referral: ReferralSettings): z.infer<typeof ReferralSettingsSchema> {
+  return {
+    referrer_points: referral.referrerPoints,
+    referred_points: referral.referredPoints,
+    max_per_referrer_per_month: referral.maxPerReferrerPerMonth,
+    min_purchase_amount: referral.minPurchaseAmountMinor ?? null,
   };
 }
 
@@ -273,6 +297,11 @@ export const MemberSchema = z
     phone: z.string().nullable(),
     first_name: z.string().nullable(),
     last_name: z.string().nullable(),
+    referral_code: z.string().openapi({
+      description:
+        "The code this member hands out: a new member enrolled with it (`referral_code` of " +
+        "POST /v1/members) is their referral.",
+    }),
     erased_at: instant.nullable().openapi({
       description: "When the personal data was erased (POST /v1/members/{id}/erase); null if kept.",
     }),
@@ -291,6 +320,7 @@ export function memberDto(member: Member): z.infer<typeof MemberSchema> {
     phone: member.phone,
     first_name: member.firstName,
     last_name: member.lastName,
+    referral_code: member.referralCode,
     erased_at: member.erasedAt?.toISOString() ?? null,
     created_at: member.createdAt.toISOString(),
     updated_at: member.updatedAt.toISOString(),

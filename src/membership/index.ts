@@ -176,6 +176,7 @@ export type {
   Referral,
 } from "./referrals/list-member-referrals.ts";
 export { listMemberReferrals, memberReferralsListMax } from "./referrals/list-member-referrals.ts";
+export { referralCodeInputLengthMax } from "./referrals/referral-code.ts";
 export type {
   PostedPurchase,
   RewardReferralOutcome,

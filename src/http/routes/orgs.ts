@@ -86,6 +86,12 @@ export function orgsRoutes(deps: RouteDeps) {
                 tier_downgrade_grace_days: 30,
                 rfm: { method: "quintiles", window_days: 365 },
                 expiry: "none",
+                referral: {
+                  referrer_points: 0,
+                  referred_points: 0,
+                  max_per_referrer_per_month: 0,
+                  min_purchase_amount: null,
+                },
                 timezone: "Europe/Paris",
               },
               created_at: "2026-01-31T12:00:00.000Z",

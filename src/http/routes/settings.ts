@@ -77,6 +77,24 @@ const ExpiryPatch = z.union([
   }),
 ]);
 
+const ReferralPatch = z.strictObject({
+  referrer_points: z.number().int().min(0).max(1_000_000_000),
+  referred_points: z.number().int().min(0).max(1_000_000_000),
+  max_per_referrer_per_month: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .openapi({
+      description:
+        "Referrals a referrer is rewarded for per calendar month of the org's time zone (0: " +
+        "none). Beyond it a referral is `limit_reached`: the referred member still gets theirs.",
+    }),
+  min_purchase_amount: minorUnits.nullable().optional().openapi({
+    description: "Minor units a purchase must reach to qualify; null or absent: any purchase.",
+  }),
+});
+
 const SettingsPatch = z
   .strictObject({
     base_rate_points_per_unit: z.number().int().min(0).max(1_000_000).optional(),
@@ -95,6 +113,7 @@ const SettingsPatch = z
     tier_downgrade_grace_days: z.number().int().min(0).max(settingsDaysMax).optional(),
     rfm: RfmPatch.optional(),
     expiry: ExpiryPatch.optional(),
+    referral: ReferralPatch.optional(),
     timezone: z
       .string()
       .min(1)
@@ -144,6 +163,15 @@ function toPatch(body: z.output<typeof SettingsPatch>): Partial<OrgSettings> {
         ? { policy: "none" }
         : { policy: body.expiry.policy, months: body.expiry.months };
   }
+  if (body.referral !== undefined) {
+    const minimum = body.referral.min_purchase_amount;
+    patch.referral = {
+      referrerPoints: body.referral.referrer_points,
+      referredPoints: body.referral.referred_points,
+      maxPerReferrerPerMonth: body.referral.max_per_referrer_per_month,
+      ...(minimum === undefined || minimum === null ? {} : { minPurchaseAmountMinor: minimum }),
+    };
+  }
   return patch;
 }
 
@@ -156,6 +184,12 @@ const settingsExample: z.output<typeof OrgSettingsSchema> = {
   tier_downgrade_grace_days: 30,
   rfm: { method: "quintiles", window_days: 365 },
   expiry: { policy: "lots", months: 24 },
+  referral: {
+    referrer_points: 500,
+    referred_points: 250,
+    max_per_referrer_per_month: 5,
+    min_purchase_amount: "2000",
+  },
   timezone: "Europe/Paris",
 };
 
@@ -191,7 +225,7 @@ export function settingsRoutes(deps: RouteDeps) {
       tags,
       summary: "Change some of the org's settings",
       description:
-        "Only the fields given change. `rfm` and `expiry` are replaced whole. A tier setting " +
+        "Only the fields given change. `rfm`, `expiry` and `referral` are replaced whole. A tier setting " +
         "change applies at each member's next evaluation (the next purchase or refund, or the " +
         "daily sweep); RFM settings at the next rebuild; expiry at the next daily run. Other " +
         "API processes may use the previous settings for up to a minute. Admin keys only.",
