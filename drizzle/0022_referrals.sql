@@ -11,6 +11,7 @@ CREATE TABLE "referrals" (
 	"purchase_id" uuid,
 	"decided_at" timestamp with time zone,
 	"posting_status" "intent_status",
+	"posting_requested_at" timestamp with time zone,
 	"failure_reason" text,
 	"referrer_transfer_id" text,
 	"referred_transfer_id" text,
@@ -20,6 +21,7 @@ CREATE TABLE "referrals" (
 	CONSTRAINT "referrals_points_check" CHECK ("referrals"."referrer_points" >= 0 and "referrals"."referred_points" >= 0),
 	CONSTRAINT "referrals_decision_check" CHECK (("referrals"."status" = 'pending') = ("referrals"."decided_at" is null)
         and ("referrals"."status" = 'pending') = ("referrals"."posting_status" is null)
+        and ("referrals"."status" = 'pending') = ("referrals"."posting_requested_at" is null)
         and ("referrals"."status" = 'rewarded' or "referrals"."referrer_points" = 0))
 );
 --> statement-breakpoint
@@ -38,5 +40,5 @@ ALTER TABLE "referrals" ADD CONSTRAINT "referrals_referrer_fk" FOREIGN KEY ("org
 ALTER TABLE "referrals" ADD CONSTRAINT "referrals_referred_fk" FOREIGN KEY ("org_id","referred_member_id") REFERENCES "public"."members"("org_id","id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "referrals_org_id_referred_member_id_key" ON "referrals" USING btree ("org_id","referred_member_id");--> statement-breakpoint
 CREATE INDEX "referrals_org_id_referrer_member_id_idx" ON "referrals" USING btree ("org_id","referrer_member_id","decided_at");--> statement-breakpoint
-CREATE INDEX "referrals_posting_pending_idx" ON "referrals" USING btree ("decided_at") WHERE "referrals"."posting_status" = 'pending';--> statement-breakpoint
+CREATE INDEX "referrals_posting_pending_idx" ON "referrals" USING btree ("posting_requested_at") WHERE "referrals"."posting_status" = 'pending';--> statement-breakpoint
 CREATE UNIQUE INDEX "members_org_id_referral_code_key" ON "members" USING btree ("org_id","referral_code");

@@ -209,8 +209,10 @@ async function recoverKind(
       const rows = await db
         .select()
         .from(referrals)
-        .where(and(eq(referrals.postingStatus, "pending"), lte(referrals.decidedAt, cutoff)))
-        .orderBy(asc(referrals.decidedAt))
+        .where(
+          and(eq(referrals.postingStatus, "pending"), lte(referrals.postingRequestedAt, cutoff)),
+        )
+        .orderBy(asc(referrals.postingRequestedAt))
         .limit(limit)
         .for("update", skipLocked);
       for (const row of rows) {

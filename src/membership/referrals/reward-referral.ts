@@ -133,6 +133,7 @@ export async function rewardReferral(
         purchaseId: purchase.purchaseId,
         decidedAt: now,
         postingStatus: "pending",
+        postingRequestedAt: sql`now()`,
         referrerTransferId: legId("referrer", referrerPoints),
         referredTransferId: legId("referred", referredPoints),
       })

@@ -865,6 +865,11 @@ export const referrals = pgTable(
     decidedAt: timestamp("decided_at", { withTimezone: true }),
     /** The bonus posting's intent: null while the referral is pending, then pending → posted. */
     postingStatus: intentStatus("posting_status"),
+    /**
+     * When the intent was written, by Postgres's clock (recovery's age filter compares it with
+     * `now()`; `decided_at` is the verb's clock, which decides the month).
+     */
+    postingRequestedAt: timestamp("posting_requested_at", { withTimezone: true }),
     /** The ledger's reason when `posting_status` is `failed`; null otherwise. */
     failureReason: text("failure_reason"),
     /** Ids of the two legs (decimal u128), null for a leg that credits nothing. */
@@ -881,7 +886,7 @@ export const referrals = pgTable(
       table.decidedAt,
     ),
     index("referrals_posting_pending_idx")
-      .on(table.decidedAt)
+      .on(table.postingRequestedAt)
       .where(sql`${table.postingStatus} = 'pending'`),
     foreignKey({
       name: "referrals_referrer_fk",
@@ -902,6 +907,7 @@ export const referrals = pgTable(
       "referrals_decision_check",
       sql`(${table.status} = 'pending') = (${table.decidedAt} is null)
         and (${table.status} = 'pending') = (${table.postingStatus} is null)
+        and (${table.status} = 'pending') = (${table.postingRequestedAt} is null)
         and (${table.status} = 'rewarded' or ${table.referrerPoints} = 0)`,
     ),
   ],
