@@ -162,6 +162,7 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       query: { status: "pending", limit: "10" },
     },
+    "get /v1/members/{id}/referrals": { key: "pos", params: { id: member.id } },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },

@@ -34,6 +34,7 @@ const routes: Array<[string, string]> = [
   ["delete", "/v1/members/{id}/tier/override"],
   ["post", "/v1/members/{id}/redemptions"],
   ["get", "/v1/members/{id}/redemptions"],
+  ["get", "/v1/members/{id}/referrals"],
   ["post", "/v1/members/{id}/adjustments"],
   ["post", "/v1/members/{id}/erase"],
   ["get", "/v1/members/{id}/export"],

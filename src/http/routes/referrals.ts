@@ -97,7 +97,15 @@ export function registerMemberReferralRoutes(
       responses: {
         200: jsonContent(MemberReferralsSchema, "The member's referrals.", {
           referrals: [referralExample],
-          referred_by: null,
+          referred_by: {
+            ...referralExample,
+            id: "01934a2b-6c8d-7e0f-8a1b-2c3d4e5f6a7b",
+            referrer_member_id: "3e5a7c9e-1b3d-4f5a-8c7e-9a1b3c5d7e9f",
+            referred_member_id: referralExample.referrer_member_id,
+            created_at: "2026-01-10T08:00:00.000Z",
+            decided_at: "2026-01-12T18:30:00.000Z",
+            purchase_id: "2c4e6a8c-0e2a-4c6e-8a0c-2e4a6c8e0a2c",
+          },
         }),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
