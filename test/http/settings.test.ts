@@ -26,6 +26,12 @@ describe("/v1/settings", () => {
       tier_downgrade_grace_days: 30,
       rfm: { method: "quintiles", window_days: 365 },
       expiry: "none",
+      referral: {
+        referrer_points: 0,
+        referred_points: 0,
+        max_per_referrer_per_month: 0,
+        min_purchase_amount: null,
+      },
       timezone: "UTC",
     });
   });
