@@ -32,6 +32,7 @@ export const domainErrorStatus: Record<DomainErrorCode, ContentfulStatusCode> = 
   code_already_used: 409,
   tier_too_low: 422,
   referral_code_invalid: 422,
+  invalid_credentials: 401,
 };
 
 /** Codes the edge itself answers with, beside the domain's. */

@@ -28,6 +28,8 @@ export const domainErrorCodes = [
    * org's: one answer), or that names the member being enrolled.
    */
   "referral_code_invalid",
+  /** A PIN login refused, whatever was wrong (org, PIN login off, member, PIN, lock): one answer. */
+  "invalid_credentials",
 ] as const;
 
 export type DomainErrorCode = (typeof domainErrorCodes)[number];

@@ -35,6 +35,7 @@ export const auditActions = [
   "code.updated",
   "reward.created",
   "reward.updated",
+  "member.pin_set",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -144,6 +144,8 @@ export const orgSettingsSchema = z
     rfm: rfmSettingsSchema.default({ method: "quintiles", windowDays: 365 }),
     expiry: expirySettingsSchema.default({ policy: "none" }),
     referral: referralSettingsSchema.default({ ...defaultReferralSettings }),
+    /** Members may sign in to the member app with their external ref and a PIN. */
+    memberPinLogin: z.boolean().default(false),
   })
   .strict();
 
@@ -159,6 +161,7 @@ export const defaultOrgSettings: Readonly<OrgSettings> = Object.freeze<OrgSettin
   rfm: { method: "quintiles", windowDays: 365 },
   expiry: { policy: "none" },
   referral: { ...defaultReferralSettings },
+  memberPinLogin: false,
 });
 
 /**

@@ -239,6 +239,16 @@ export const members = pgTable(
      * enrollment; members enrolled before referrals existed got one in migration 0022.
      */
     referralCode: text("referral_code").notNull(),
+    /**
+     * The member app PIN (PIN login, membership/members/member-pin.ts): scrypt of the PIN under
+     * `pin_salt` (16 random bytes per PIN); both null while no PIN is set.
+     */
+    pinHash: bytea("pin_hash"),
+    pinSalt: bytea("pin_salt"),
+    /** Login attempts counted since the last success or lock (each counted before it is checked). */
+    pinAttempts: integer("pin_attempts").notNull().default(0),
+    /** PIN logins are refused until then (the 5th attempt without a success locks for 15 min). */
+    pinLockedUntil: timestamp("pin_locked_until", { withTimezone: true }),
     /** When the member's personal data was erased (irreversibly); null while it is kept. */
     erasedAt: timestamp("erased_at", { withTimezone: true }),
     createdAt: createdAt(),
