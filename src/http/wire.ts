@@ -210,6 +210,9 @@ export const OrgSettingsSchema = z
     rfm: RfmSettingsSchema,
     expiry: ExpirySettingsSchema,
     referral: ReferralSettingsSchema,
+    member_pin_login: z.boolean().openapi({
+      description: "Members may sign in with a PIN (`POST /v1/member-auth/login`).",
+    }),
     timezone: z.string().openapi({
       description:
         "The org's IANA time zone: where its days, weeks and months begin (campaign windows " +
@@ -249,6 +252,7 @@ export function settingsDto(
         ? "none"
         : { policy: settings.expiry.policy, months: settings.expiry.months },
     referral: referralSettingsDto(referralSettingsOf({ settings })),
+    member_pin_login: settings.memberPinLogin,
   };
 }
 

@@ -182,6 +182,13 @@ export type {
   RewardReferralOutcome,
 } from "./referrals/reward-referral.ts";
 export { rewardReferral } from "./referrals/reward-referral.ts";
+export {
+  loginMemberWithPin,
+  pinAttemptsMax,
+  pinLockSeconds,
+  pinPattern,
+  setMemberPin,
+} from "./members/member-pin.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
 export type {

@@ -163,6 +163,11 @@ function baseRequests(): Record<string, BaseRequest> {
       query: { status: "pending", limit: "10" },
     },
     "get /v1/members/{id}/referrals": { key: "pos", params: { id: member.id } },
+    "put /v1/members/{id}/pin": { key: "pos", params: { id: member.id }, body: { pin: "482913" } },
+    "post /v1/member-auth/login": {
+      key: "none",
+      body: { org_slug: org.result.org.slug, external_ref: member.externalRef, pin: "482913" },
+    },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },

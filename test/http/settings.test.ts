@@ -32,6 +32,7 @@ describe("/v1/settings", () => {
         max_per_referrer_per_month: 0,
         min_purchase_amount: null,
       },
+      member_pin_login: false,
       timezone: "UTC",
     });
   });

@@ -39,6 +39,8 @@ const routes: Array<[string, string]> = [
   ["post", "/v1/members/{id}/erase"],
   ["get", "/v1/members/{id}/export"],
   ["post", "/v1/members/{id}/sessions"],
+  ["put", "/v1/members/{id}/pin"],
+  ["post", "/v1/member-auth/login"],
   ["get", "/v1/me"],
   ["patch", "/v1/me"],
   ["get", "/v1/me/balances"],

@@ -60,7 +60,7 @@ import { MemberTierSchema, memberTierDto, memberTierExample } from "./tiers.ts";
 
 const tags = ["member app"];
 
-const SessionSchema = z
+export const SessionSchema = z
   .object({
     token: z.string().openapi({
       description:
@@ -71,7 +71,7 @@ const SessionSchema = z
   })
   .openapi("MemberSession");
 
-const sessionExample = {
+export const sessionExample = {
   token:
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YzJlNGYxYS0zYjVkLTRlN2YtOWExYy02ZDhiMGUy" +
     "ZjRhNTciLCJvcmdfaWQiOiIxYjNkNWY3YS05YzFlLTRhM2MtOGU1Zi03YTljMWUzYzVlN2EiLCJqdGkiOiJxN1hj" +

@@ -57,6 +57,7 @@ import {
   writeGuards,
 } from "./common.ts";
 import { registerMemberSessionRoutes } from "./me.ts";
+import { registerMemberPinRoutes } from "./member-auth.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
 import { registerMemberRedemptionList } from "./redemptions.ts";
 import { registerMemberReferralRoutes } from "./referrals.ts";
@@ -220,6 +221,7 @@ export function membersRoutes(deps: RouteDeps) {
   registerStampCardRoutes(app, deps, MemberParams);
   registerMemberSessionRoutes(app, deps, MemberParams);
   registerMemberReferralRoutes(app, deps, MemberParams);
+  registerMemberPinRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({

@@ -92,6 +92,7 @@ export function orgsRoutes(deps: RouteDeps) {
                   max_per_referrer_per_month: 0,
                   min_purchase_amount: null,
                 },
+                member_pin_login: false,
                 timezone: "Europe/Paris",
               },
               created_at: "2026-01-31T12:00:00.000Z",

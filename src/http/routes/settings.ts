@@ -114,6 +114,7 @@ const SettingsPatch = z
     rfm: RfmPatch.optional(),
     expiry: ExpiryPatch.optional(),
     referral: ReferralPatch.optional(),
+    member_pin_login: z.boolean().optional(),
     timezone: z
       .string()
       .min(1)
@@ -163,6 +164,9 @@ function toPatch(body: z.output<typeof SettingsPatch>): Partial<OrgSettings> {
         ? { policy: "none" }
         : { policy: body.expiry.policy, months: body.expiry.months };
   }
+  if (body.member_pin_login !== undefined) {
+    patch.memberPinLogin = body.member_pin_login;
+  }
   if (body.referral !== undefined) {
     const minimum = body.referral.min_purchase_amount;
     patch.referral = {
@@ -190,6 +194,7 @@ const settingsExample: z.output<typeof OrgSettingsSchema> = {
     max_per_referrer_per_month: 5,
     min_purchase_amount: "2000",
   },
+  member_pin_login: true,
   timezone: "Europe/Paris",
 };
 

@@ -55,6 +55,7 @@ describe("createOrg", () => {
       rfm: { method: "quintiles", windowDays: 365 },
       expiry: { policy: "none" },
       referral: { referrerPoints: 0, referredPoints: 0, maxPerReferrerPerMonth: 0 },
+      memberPinLogin: false,
     });
     expect(await getOrg(deps, { orgId: created.org.id })).toEqual(created.org);
     expect(Number.isInteger(created.pointsLedger) && created.pointsLedger >= 1).toBe(true);
