@@ -83,6 +83,13 @@ export type { GetMemberHistoryInput } from "./members/get-member-history.ts";
 export { getMemberHistory } from "./members/get-member-history.ts";
 export type { ListMemberTiersInput } from "./members/list-member-tiers.ts";
 export { listMemberTiers } from "./members/list-member-tiers.ts";
+export {
+  loginMemberWithPin,
+  pinAttemptsMax,
+  pinLockSeconds,
+  pinPattern,
+  setMemberPin,
+} from "./members/member-pin.ts";
 export type { MemberPatch, UpdateMemberInput } from "./members/update-member.ts";
 export { updateMember } from "./members/update-member.ts";
 export type { AllocateLedgerInput } from "./orgs/allocate-ledger.ts";
@@ -182,13 +189,6 @@ export type {
   RewardReferralOutcome,
 } from "./referrals/reward-referral.ts";
 export { rewardReferral } from "./referrals/reward-referral.ts";
-export {
-  loginMemberWithPin,
-  pinAttemptsMax,
-  pinLockSeconds,
-  pinPattern,
-  setMemberPin,
-} from "./members/member-pin.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
 export type {
