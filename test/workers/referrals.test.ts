@@ -215,18 +215,22 @@ describe("referral bonuses", () => {
     for (let index = 0; index < limit + 1; index += 1) {
       referred.push(await enrollReferred(deps, org.id, referrer.referralCode));
     }
-    // Each purchase and its reward on a pool of its own caches, as separate workers would be.
-    await Promise.all(
-      referred.map(async (member) => {
-        const purchase = await buy(deps, org.id, member.id, 2000n);
-        return rewardReferral(deps, {
+    // The N+1 first purchases post in parallel, then their events are handled in parallel, as
+    // several `events` workers would: every decision races for the referrer's month.
+    const purchases = await Promise.all(
+      referred.map((member) => buy(deps, org.id, member.id, 2000n)),
+    );
+    const outcomes = await Promise.all(
+      referred.map((member, index) =>
+        rewardReferral(deps, {
           orgId: org.id,
           memberId: member.id,
-          purchaseId: purchase.transactionId,
+          purchaseId: purchases[index]?.transactionId ?? "",
           amountMinor: 2000n,
-        });
-      }),
+        }),
+      ),
     );
+    expect(outcomes.every((outcome) => outcome.kind === "decided")).toBe(true);
     const rows = await referralRows(org.id);
     expect(rows.filter((row) => row.status === "rewarded")).toHaveLength(limit);
     expect(rows.filter((row) => row.status === "limit_reached")).toHaveLength(1);
