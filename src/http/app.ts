@@ -43,6 +43,7 @@ import { eventsRoutes } from "./routes/events.ts";
 import { importsRoutes } from "./routes/imports.ts";
 import { ledgerRoutes } from "./routes/ledger.ts";
 import { meRoutes } from "./routes/me.ts";
+import { memberAuthRoutes } from "./routes/member-auth.ts";
 import { membersRoutes } from "./routes/members.ts";
 import { orgsRoutes } from "./routes/orgs.ts";
 import { queueBoardPath, queueBoardRoutes } from "./routes/queue-board.ts";
@@ -151,6 +152,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     ["/v1/orgs", orgsRoutes(routeDeps)],
     ["/v1/members", membersRoutes(routeDeps)],
     ["/v1/me", meRoutes(routeDeps)],
+    ["/v1/member-auth", memberAuthRoutes(routeDeps)],
     ["/v1/transactions", transactionsRoutes(routeDeps)],
     ["/v1/redemptions", redemptionsRoutes(routeDeps)],
     ["/v1/ledger", ledgerRoutes(routeDeps)],

@@ -34,6 +34,8 @@ export const domainErrorStatus: Record<DomainErrorCode, ContentfulStatusCode> = 
   out_of_stock: 409,
   reward_not_active: 422,
   limit_reached: 409,
+  referral_code_invalid: 422,
+  invalid_credentials: 401,
 };
 
 /** Codes the edge itself answers with, beside the domain's. */

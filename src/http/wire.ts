@@ -18,10 +18,12 @@ import type {
   PurchaseOutcome,
   Reconciliation,
   Redemption,
+  ReferralSettings,
   UnitTrialBalance,
   WalletBalance,
 } from "../membership/index.ts";
 import type { EarningLine } from "../membership/purchases/earning.ts";
+import { referralSettingsOf } from "../membership/index.ts";
 import type { ValidationIssue } from "./errors.ts";
 import {
   amountMinorMax,
@@ -187,6 +189,17 @@ const ExpirySettingsSchema = z
   ])
   .openapi("ExpirySettings");
 
+const ReferralSettingsSchema = z
+  .object({
+    referrer_points: z.number().int(),
+    referred_points: z.number().int(),
+    max_per_referrer_per_month: z.number().int(),
+    min_purchase_amount: z.string().nullable().openapi({
+      description: "Minor units a purchase must reach to qualify; null: any purchase.",
+    }),
+  })
+  .openapi("ReferralSettings");
+
 export const OrgSettingsSchema = z
   .object({
     base_rate_points_per_unit: z.number().int(),
@@ -221,15 +234,10 @@ export const OrgSettingsSchema = z
           "Used by `POST /v1/stamp-programs` when the body leaves `stamps_per_card` or " +
           "`reward` out; null: no default (the field is then required).",
       }),
-    referral: z
-      .object({
-        referrer_points: z.number().int(),
-        referred_points: z.number().int(),
-        max_per_referrer_per_month: z.number().int(),
-      })
-      .openapi({
-        description: "Referral bonuses: stored and validated only; nothing pays them yet.",
-      }),
+    referral: ReferralSettingsSchema,
+    member_pin_login: z.boolean().openapi({
+      description: "Members may sign in with a PIN (`POST /v1/member-auth/login`).",
+    }),
     timezone: z.string().openapi({
       description:
         "The org's IANA time zone: where its days, weeks and months begin (campaign windows " +
@@ -274,11 +282,17 @@ export function settingsDto(
       stamps_per_card: settings.stampDefaults.stampsPerCard,
       reward_points: settings.stampDefaults.rewardPoints,
     },
-    referral: {
-      referrer_points: settings.referral.referrerPoints,
-      referred_points: settings.referral.referredPoints,
-      max_per_referrer_per_month: settings.referral.maxPerReferrerPerMonth,
-    },
+    referral: referralSettingsDto(referralSettingsOf({ settings })),
+    member_pin_login: settings.memberPinLogin,
+  };
+}
+
+function referralSettingsDto(referral: ReferralSettings): z.infer<typeof ReferralSettingsSchema> {
+  return {
+    referrer_points: referral.referrerPoints,
+    referred_points: referral.referredPoints,
+    max_per_referrer_per_month: referral.maxPerReferrerPerMonth,
+    min_purchase_amount: referral.minPurchaseAmountMinor ?? null,
   };
 }
 
@@ -318,6 +332,11 @@ export const MemberSchema = z
     phone: z.string().nullable(),
     first_name: z.string().nullable(),
     last_name: z.string().nullable(),
+    referral_code: z.string().openapi({
+      description:
+        "The code this member hands out: a new member enrolled with it (`referral_code` of " +
+        "POST /v1/members) is their referral.",
+    }),
     erased_at: instant.nullable().openapi({
       description: "When the personal data was erased (POST /v1/members/{id}/erase); null if kept.",
     }),
@@ -336,6 +355,7 @@ export function memberDto(member: Member): z.infer<typeof MemberSchema> {
     phone: member.phone,
     first_name: member.firstName,
     last_name: member.lastName,
+    referral_code: member.referralCode,
     erased_at: member.erasedAt?.toISOString() ?? null,
     created_at: member.createdAt.toISOString(),
     updated_at: member.updatedAt.toISOString(),

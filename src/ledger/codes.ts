@@ -114,6 +114,11 @@ export enum TransferCode {
    * once as a balancing debit when an admin lowers the inventory (never more than is on hand).
    */
   inventoryHold = 21,
+  /**
+   * promotions → points wallet, a referral's bonus: one to the referrer, one to the referred
+   * member, linked in one chain; once per referred member, the ids derive from the referral.
+   */
+  referralBonus = 23,
 }
 
 /** The transfer codes of a purchase's entries, by breakdown kind (base is `purchaseEarn`). */
@@ -252,6 +257,11 @@ export const transferCodeSides: Record<TransferCode, TransferCodeSides> = {
     debit: AccountCode.openingBalances,
     credit: AccountCode.wallet,
     operation: "opening_balance",
+  },
+  [TransferCode.referralBonus]: {
+    debit: AccountCode.promotions,
+    credit: AccountCode.wallet,
+    operation: "referral_bonus",
   },
 };
 

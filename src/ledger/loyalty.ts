@@ -881,3 +881,66 @@ export function assertWalletFlags(flags: number): void {
   assert.ok((flags & AccountFlags.debits_must_not_exceed_credits) !== 0, "wallet cannot overdraw");
   assert.ok((flags & AccountFlags.history) !== 0, "wallet keeps history");
 }
+
+/** Which member of a referral a bonus leg credits. */
+export type ReferralBonusLeg = "referrer" | "referred";
+
+/**
+ * The id of one leg of a referral's bonus: derived from the referral (one per referred member),
+ * so however often the bonus is retried or recovered, each leg is credited at most once.
+ */
+export function referralBonusTransferId(input: {
+  orgId: string;
+  referralId: string;
+  leg: ReferralBonusLeg;
+}): bigint {
+  assert.ok(input.referralId.length > 0, "a referral is named");
+  return transferId({
+    orgId: input.orgId,
+    source: "referral",
+    externalId: input.referralId,
+    leg: input.leg,
+  });
+}
+
+export interface ReferralBonusInput extends OrgLedger {
+  /** The referral's Postgres id (`user_data_128`). */
+  referralId: string;
+  /** The legs to credit (one or two), with the ids their referral recorded. */
+  legs: ReadonlyArray<{ memberId: string; points: bigint; transferId: bigint }>;
+}
+
+/**
+ * promotions → wallet for each leg of a referral's bonus, in ONE linked chain: both members are
+ * credited or neither. Idempotent by the recorded transfer ids.
+ */
+export async function creditReferralBonus(
+  client: Client,
+  input: ReferralBonusInput,
+): Promise<void> {
+  assert.ok(input.legs.length >= 1 && input.legs.length <= 2, "a referral credits one or two legs");
+  assert.ok(
+    input.legs.length === 1 || input.legs[0]?.memberId !== input.legs[1]?.memberId,
+    "a referral's legs credit two different members",
+  );
+  const chain = link(
+    input.legs.map((leg) => {
+      assert.ok(leg.points > 0n, "a referral leg credits a positive amount");
+      assert.ok(leg.transferId !== 0n, "a referral leg's transfer id is never zero");
+      return transfer({
+        id: leg.transferId,
+        debit_account_id: controlAccountId(input.ledger, AccountCode.promotions),
+        credit_account_id: walletAccountId(input.ledger, leg.memberId),
+        amount: leg.points,
+        user_data_128: uuidToU128(input.referralId),
+        ledger: input.ledger,
+        code: TransferCode.referralBonus,
+      });
+    }),
+  );
+  const [outcome] = await submitChains(client, [chain]);
+  assert.ok(outcome !== undefined, "one outcome per chain");
+  if (outcome.kind === "failed") {
+    unexpected("creditReferralBonus", outcome.status);
+  }
+}

@@ -35,7 +35,8 @@ export interface IntentRef {
     | "adjustments"
     | "expiries"
     | "code_redemptions"
-    | "imports";
+    | "imports"
+    | "referrals";
   id: string;
 }
 

@@ -29,6 +29,13 @@ export const domainErrorCodes = [
   "reward_not_active",
   /** The member has had this reward as many times as its per-member limit allows. */
   "limit_reached",
+  /**
+   * A referral code given at enrollment that names no member of the org (unknown, or another
+   * org's: one answer), or that names the member being enrolled.
+   */
+  "referral_code_invalid",
+  /** A PIN login refused, whatever was wrong (org, PIN login off, member, PIN, lock): one answer. */
+  "invalid_credentials",
 ] as const;
 
 export type DomainErrorCode = (typeof domainErrorCodes)[number];

@@ -120,6 +120,13 @@ export type { GetMemberHistoryInput } from "./members/get-member-history.ts";
 export { getMemberHistory } from "./members/get-member-history.ts";
 export type { ListMemberTiersInput } from "./members/list-member-tiers.ts";
 export { listMemberTiers } from "./members/list-member-tiers.ts";
+export {
+  loginMemberWithPin,
+  pinAttemptsMax,
+  pinLockSeconds,
+  pinPattern,
+  setMemberPin,
+} from "./members/member-pin.ts";
 export type { MemberPatch, UpdateMemberInput } from "./members/update-member.ts";
 export { updateMember } from "./members/update-member.ts";
 export type { AllocateLedgerInput } from "./orgs/allocate-ledger.ts";
@@ -130,7 +137,7 @@ export { getOrg, getOrgBySlug, listOrgs } from "./orgs/get-org.ts";
 export type { GetTrialBalanceInput } from "./orgs/get-trial-balance.ts";
 export { getTrialBalance } from "./orgs/get-trial-balance.ts";
 export { listTiers } from "./orgs/list-tiers.ts";
-export type { OrgSettings } from "./orgs/settings.ts";
+export type { OrgSettings, ReferralSettings } from "./orgs/settings.ts";
 export {
   defaultOrgSettings,
   type EarningCapsSettings,
@@ -138,10 +145,10 @@ export {
   earningCapsOf,
   expirySettingsSchema,
   orgSettingsSchema,
-  type ReferralSettings,
   type RfmSettings,
   referralOf,
   referralsPerMonthMax,
+  referralSettingsOf,
   rfmSettingsSchema,
   type StampDefaultsSettings,
   settingsDaysMax,
@@ -222,6 +229,17 @@ export {
   lapsedHoldGraceMs,
   resolveLapsedRedemptions,
 } from "./redemptions/resolve-lapsed-redemptions.ts";
+export type {
+  MemberReferrals,
+  Referral,
+} from "./referrals/list-member-referrals.ts";
+export { listMemberReferrals, memberReferralsListMax } from "./referrals/list-member-referrals.ts";
+export { referralCodeInputLengthMax } from "./referrals/referral-code.ts";
+export type {
+  PostedPurchase,
+  RewardReferralOutcome,
+} from "./referrals/reward-referral.ts";
+export { rewardReferral } from "./referrals/reward-referral.ts";
 export type { RefundPurchaseInput } from "./refunds/refund-purchase.ts";
 export { refundPurchase } from "./refunds/refund-purchase.ts";
 export type { MemberReward, MemberRewardReason } from "./rewards/list-member-rewards.ts";

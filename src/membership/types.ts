@@ -69,6 +69,8 @@ export interface Member {
   phone: string | null;
   firstName: string | null;
   lastName: string | null;
+  /** The code this member hands out to refer others (unique within the org). */
+  referralCode: string;
   /** When the personal data was erased; null while it is kept. */
   erasedAt: Date | null;
   createdAt: Date;

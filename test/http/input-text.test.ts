@@ -181,6 +181,12 @@ function baseRequests(): Record<string, BaseRequest> {
       params: { id: member.id },
       query: { status: "pending", limit: "10" },
     },
+    "get /v1/members/{id}/referrals": { key: "pos", params: { id: member.id } },
+    "put /v1/members/{id}/pin": { key: "pos", params: { id: member.id }, body: { pin: "482913" } },
+    "post /v1/member-auth/login": {
+      key: "none",
+      body: { org_slug: org.result.org.slug, external_ref: member.externalRef, pin: "482913" },
+    },
     "post /v1/members/{id}/redemptions": {
       key: "pos",
       params: { id: member.id },
@@ -773,6 +779,17 @@ beforeAll(async () => {
   });
   await failing.close(5_000);
   member = await enrollOverHttp(harness, org);
+  // PIN login on, and the member's PIN set: the login case starts from a login that succeeds.
+  const pinLogin = await call(harness.app, "PATCH", "/v1/settings", {
+    key: org.keys.admin,
+    body: { member_pin_login: true },
+  });
+  expect(pinLogin.status).toBe(200);
+  const pin = await call(harness.app, "PUT", `/v1/members/${member.id}/pin`, {
+    key: org.keys.pos,
+    body: { pin: "482913" },
+  });
+  expect(pin.status).toBe(200);
   const mint = async (): Promise<string> => {
     const session = await call(harness.app, "POST", `/v1/members/${member.id}/sessions`, {
       key: org.keys.pos,

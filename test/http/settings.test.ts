@@ -30,7 +30,13 @@ describe("/v1/settings", () => {
       rounding: "down",
       earning_caps: { day: null, week: null, month: null },
       stamp_defaults: { stamps_per_card: null, reward_points: null },
-      referral: { referrer_points: 0, referred_points: 0, max_per_referrer_per_month: 0 },
+      referral: {
+        referrer_points: 0,
+        referred_points: 0,
+        max_per_referrer_per_month: 0,
+        min_purchase_amount: null,
+      },
+      member_pin_login: false,
       timezone: "UTC",
     });
   });

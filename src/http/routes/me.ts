@@ -85,7 +85,7 @@ const MyRewardsSchema = z
   })
   .openapi("MyRewards");
 
-const SessionSchema = z
+export const SessionSchema = z
   .object({
     token: z.string().openapi({
       description:
@@ -96,7 +96,7 @@ const SessionSchema = z
   })
   .openapi("MemberSession");
 
-const sessionExample = {
+export const sessionExample = {
   token:
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI4YzJlNGYxYS0zYjVkLTRlN2YtOWExYy02ZDhiMGUy" +
     "ZjRhNTciLCJvcmdfaWQiOiIxYjNkNWY3YS05YzFlLTRhM2MtOGU1Zi03YTljMWUzYzVlN2EiLCJqdGkiOiJxN1hj" +

@@ -16,6 +16,7 @@ import {
   getMemberBalances,
   getMemberHistory,
   getMemberRfm,
+  referralCodeInputLengthMax,
   updateMember,
 } from "../../membership/index.ts";
 import { principalOf } from "../env.ts";
@@ -59,8 +60,10 @@ import {
   writeGuards,
 } from "./common.ts";
 import { registerMemberSessionRoutes } from "./me.ts";
+import { registerMemberPinRoutes } from "./member-auth.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
 import { registerMemberRedemptionList } from "./redemptions.ts";
+import { registerMemberReferralRoutes } from "./referrals.ts";
 import { MemberRfmSchema, memberRfmDto, memberRfmExample } from "./segments.ts";
 import { registerStampCardRoutes } from "./stamp-programs.ts";
 import { registerTierRoutes } from "./tiers.ts";
@@ -84,6 +87,7 @@ export const memberExample = {
   phone: "+33 6 12 34 56 78",
   first_name: "Ada",
   last_name: "Lovelace",
+  referral_code: "K7M2QX9PTA",
   erased_at: null,
   created_at: "2026-01-31T12:00:00.000Z",
   updated_at: "2026-01-31T12:00:00.000Z",
@@ -112,6 +116,18 @@ const EnrollBody = z
     phone: personalData.phone.optional(),
     first_name: personalData.first_name.optional(),
     last_name: personalData.last_name.optional(),
+    referral_code: z
+      .string()
+      .min(1)
+      .max(referralCodeInputLengthMax)
+      .optional()
+      .openapi({
+        description:
+          "Another member's `referral_code` (any case; spaces and dashes ignored): the new " +
+          "member is their referral. A code of no member of this org, or of this very " +
+          "`external_ref`, is 422 `referral_code_invalid` and nothing is enrolled.",
+        example: "K7M2QX9PTA",
+      }),
   })
   .openapi("EnrollMember");
 
@@ -261,6 +277,8 @@ export function membersRoutes(deps: RouteDeps) {
   registerAutoRedemptionRoutes(app, deps, MemberParams);
   registerStampCardRoutes(app, deps, MemberParams);
   registerMemberSessionRoutes(app, deps, MemberParams);
+  registerMemberReferralRoutes(app, deps, MemberParams);
+  registerMemberPinRoutes(app, deps, MemberParams);
 
   app.openapi(
     createRoute({
@@ -271,7 +289,8 @@ export function membersRoutes(deps: RouteDeps) {
       summary: "Enroll a member",
       description:
         "Creates the member, opens their points wallet on the ledger and credits the org's " +
-        "welcome bonus. A duplicate `external_ref` is 409. Roles: admin, pos.",
+        "welcome bonus. A duplicate `external_ref` is 409; a `referral_code` of no member of " +
+        "the org is 422 `referral_code_invalid`. Roles: admin, pos.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin", "pos"]),
       request: {
@@ -290,7 +309,7 @@ export function membersRoutes(deps: RouteDeps) {
           "The member, and the points credited on enrollment.",
           { member: memberExample, welcome_bonus: 100 },
         ),
-        ...errorResponses(400, 401, 403, 409, 413, 429, 503),
+        ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503),
       },
     }),
     async (c) => {
@@ -302,6 +321,7 @@ export function membersRoutes(deps: RouteDeps) {
         phone: body.phone ?? null,
         firstName: body.first_name ?? null,
         lastName: body.last_name ?? null,
+        referralCode: body.referral_code ?? null,
       });
       return c.json({ member: memberDto(member), welcome_bonus: wireInteger(welcomeBonus) }, 201);
     },

@@ -117,18 +117,23 @@ const StampDefaultsPatch = z
       "out. Replaced whole: a field left out (or null) has no default; `null` removes both.",
   });
 
-const ReferralPatch = z
-  .strictObject({
-    referrer_points: bonusPoints,
-    referred_points: bonusPoints,
-    max_per_referrer_per_month: z.number().int().min(0).max(referralsPerMonthMax),
-  })
-  .openapi({
-    description:
-      "Referral bonuses, replaced whole: points for the referrer and for the referred member, " +
-      "and how many referrals one member may be rewarded for per month. Stored and validated " +
-      "only: nothing pays them yet.",
-  });
+const ReferralPatch = z.strictObject({
+  referrer_points: z.number().int().min(0).max(1_000_000_000),
+  referred_points: z.number().int().min(0).max(1_000_000_000),
+  max_per_referrer_per_month: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .openapi({
+      description:
+        "Referrals a referrer is rewarded for per calendar month of the org's time zone (0: " +
+        "none). Beyond it a referral is `limit_reached`: the referred member still gets theirs.",
+    }),
+  min_purchase_amount: minorUnits.nullable().optional().openapi({
+    description: "Minor units a purchase must reach to qualify; null or absent: any purchase.",
+  }),
+});
 
 const SettingsPatch = z
   .strictObject({
@@ -159,6 +164,7 @@ const SettingsPatch = z
     earning_caps: EarningCapsPatch.optional(),
     stamp_defaults: StampDefaultsPatch.optional(),
     referral: ReferralPatch.optional(),
+    member_pin_login: z.boolean().optional(),
     timezone: z
       .string()
       .min(1)
@@ -224,11 +230,16 @@ function toPatch(body: z.output<typeof SettingsPatch>): Partial<OrgSettings> {
       rewardPoints: body.stamp_defaults?.reward_points ?? null,
     };
   }
+  if (body.member_pin_login !== undefined) {
+    patch.memberPinLogin = body.member_pin_login;
+  }
   if (body.referral !== undefined) {
+    const minimum = body.referral.min_purchase_amount;
     patch.referral = {
       referrerPoints: body.referral.referrer_points,
       referredPoints: body.referral.referred_points,
       maxPerReferrerPerMonth: body.referral.max_per_referrer_per_month,
+      ...(minimum === undefined || minimum === null ? {} : { minPurchaseAmountMinor: minimum }),
     };
   }
   return patch;
@@ -246,7 +257,13 @@ const settingsExample: z.output<typeof OrgSettingsSchema> = {
   rounding: "down",
   earning_caps: { day: null, week: 2000, month: 5000 },
   stamp_defaults: { stamps_per_card: 10, reward_points: null },
-  referral: { referrer_points: 200, referred_points: 100, max_per_referrer_per_month: 5 },
+  referral: {
+    referrer_points: 500,
+    referred_points: 250,
+    max_per_referrer_per_month: 5,
+    min_purchase_amount: "2000",
+  },
+  member_pin_login: true,
   timezone: "Europe/Paris",
 };
 

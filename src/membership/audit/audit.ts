@@ -50,6 +50,7 @@ export const auditActions = [
   "auto_redemption.set",
   "auto_redemption.cleared",
   "import.created",
+  "member.pin_set",
 ] as const;
 export type AuditAction = (typeof auditActions)[number];
 

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
+import { uuidV7 } from "../../ledger/index.ts";
 import type { MembershipDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { externalRefLengthMax } from "../limits.ts";
+import { newReferralCode, normalizeReferralCode } from "../referrals/referral-code.ts";
 import {
   emailLookupHash,
   encryptPii,
@@ -11,7 +13,7 @@ import {
   phoneLookupHash,
   toMember,
 } from "../store/records.ts";
-import { members, memberTiers, tiers } from "../store/schema.ts";
+import { members, memberTiers, referrals, tiers } from "../store/schema.ts";
 import { inEarningLadder } from "../tiers/progression.ts";
 import type { Member } from "../types.ts";
 
@@ -23,13 +25,30 @@ export interface EnrollMemberInput {
   phone?: string | null;
   firstName?: string | null;
   lastName?: string | null;
+  /**
+   * Another member's referral code, as typed: the new member is recorded as referred by them
+   * (`referrals`, status `pending`). Unknown, another org's or the member's own: refused.
+   */
+  referralCode?: string | null;
+}
+
+function referralCodeInvalid(reason: "unknown" | "self"): DomainError {
+  return new DomainError(
+    "referral_code_invalid",
+    reason === "self"
+      ? "a member cannot be referred by their own referral code"
+      : "no member of this org has this referral code",
+    { field: "referral_code", reason },
+  );
 }
 
 /**
  * Enrols a member (the Postgres part: crediting a welcome bonus is the ledger's). In one
  * transaction: the member with encrypted personal data and lookup hashes, placed in the org's
- * entry tier (rank 0), and the first row of its tier history. A taken `externalRef` is a
- * `conflict`.
+ * entry tier (rank 0), and the first row of its tier history, its own new referral code and,
+ * when `referralCode` names a referrer, the pending referral. A taken `externalRef` is a
+ * `conflict`; a referral code of no member of the org, or of the same external ref, is
+ * `referral_code_invalid` (nothing is written).
  */
 export async function enrollMember(
   deps: MembershipDeps,
@@ -56,6 +75,7 @@ export async function enrollMember(
       // Every org is created with its tiers, so no entry tier means no such org.
       throw new DomainError("not_found", "org not found", { orgId });
     }
+    const referrer = await findReferrer(tx, orgId, input);
 
     const [row] = await tx
       .insert(members)
@@ -77,6 +97,7 @@ export async function enrollMember(
         lastNameEncrypted: encryptPii(cipher, "last_name", orgId, memberId, input.lastName ?? null),
         emailHash: email === null ? null : emailLookupHash(deps.secrets, orgId, email),
         phoneHash: phone === null ? null : phoneLookupHash(deps.secrets, orgId, phone),
+        referralCode: newReferralCode(),
       })
       .onConflictDoNothing({ target: [members.orgId, members.externalRef] })
       .returning();
@@ -90,6 +111,46 @@ export async function enrollMember(
     await tx
       .insert(memberTiers)
       .values({ orgId, memberId, tierId: entryTier.id, reason: "enrollment" });
+    if (referrer !== null) {
+      assert.notEqual(referrer.id, memberId, "a member is never their own referrer");
+      await tx.insert(referrals).values({
+        id: uuidV7(Date.now()),
+        orgId,
+        referrerMemberId: referrer.id,
+        referredMemberId: memberId,
+        status: "pending",
+      });
+    }
     return toMember(cipher, row);
   });
+}
+
+/** The member whose referral code the input names, or null when it names none. */
+async function findReferrer(
+  tx: MembershipDeps["db"],
+  orgId: string,
+  input: EnrollMemberInput,
+): Promise<{ id: string } | null> {
+  if (input.referralCode === undefined || input.referralCode === null) {
+    return null;
+  }
+  const code = normalizeReferralCode(input.referralCode);
+  if (code === null) {
+    throw referralCodeInvalid("unknown");
+  }
+  // Scoped to the org: another org's code is unknown here, exactly like a code no one has.
+  const [referrer] = await tx
+    .select({ id: members.id, externalRef: members.externalRef })
+    .from(members)
+    .where(and(eq(members.orgId, orgId), eq(members.referralCode, code)))
+    .limit(1);
+  if (referrer === undefined) {
+    throw referralCodeInvalid("unknown");
+  }
+  // The new member cannot hold a code yet; a code of the member with this very external ref is
+  // someone re-enrolling themself (a conflict otherwise): refused as a self-referral.
+  if (referrer.externalRef === input.externalRef) {
+    throw referralCodeInvalid("self");
+  }
+  return { id: referrer.id };
 }

@@ -69,6 +69,9 @@ export async function eraseMember(
         lastNameEncrypted: null,
         emailHash: null,
         phoneHash: null,
+        // The member app PIN goes too: an erased member never signs in again.
+        pinHash: null,
+        pinSalt: null,
         erasedAt: sql`now()`,
         updatedAt: sql`now()`,
       })

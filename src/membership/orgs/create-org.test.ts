@@ -58,6 +58,7 @@ describe("createOrg", () => {
       earningCaps: { day: null, week: null, month: null },
       stampDefaults: { stampsPerCard: null, rewardPoints: null },
       referral: { referrerPoints: 0, referredPoints: 0, maxPerReferrerPerMonth: 0 },
+      memberPinLogin: false,
     });
     expect(await getOrg(deps, { orgId: created.org.id })).toEqual(created.org);
     expect(Number.isInteger(created.pointsLedger) && created.pointsLedger >= 1).toBe(true);

@@ -123,26 +123,38 @@ export const stampDefaultsSettingsSchema = z
   .strict();
 export type StampDefaultsSettings = z.infer<typeof stampDefaultsSettingsSchema>;
 
-/** Referral bonuses (stored and validated; nothing pays them yet). Zeros: no referral program. */
+
+const noEarningCaps: EarningCapsSettings = { day: null, week: null, month: null };
+const noStampDefaults: StampDefaultsSettings = { stampsPerCard: null, rewardPoints: null };
+
+export const tierMetrics = ["points", "spend"] as const;
+export type TierMetric = (typeof tierMetrics)[number];
+
+/**
+ * Referral bonuses: what the referrer and the referred member get when the referred member's
+ * first qualifying purchase posts (a purchase of at least `minPurchaseAmountMinor`, in the org's
+ * minor units; absent: any purchase), and how many referrals a referrer is rewarded for per
+ * calendar month of the org's time zone. Beyond that maximum (0: never) a referral is
+ * `limit_reached` and only the referred member is credited.
+ */
 export const referralSettingsSchema = z
   .object({
-    referrerPoints: z.number().int().min(0).max(settingsPointsMax),
-    referredPoints: z.number().int().min(0).max(settingsPointsMax),
-    maxPerReferrerPerMonth: z.number().int().min(0).max(referralsPerMonthMax),
+    referrerPoints: z.number().int().min(0).max(1_000_000_000),
+    referredPoints: z.number().int().min(0).max(1_000_000_000),
+    maxPerReferrerPerMonth: z.number().int().min(0).max(1_000_000),
+    minPurchaseAmountMinor: z
+      .string()
+      .regex(minorUnitsPattern, "minor units as a decimal string")
+      .optional(),
   })
   .strict();
 export type ReferralSettings = z.infer<typeof referralSettingsSchema>;
 
-const noEarningCaps: EarningCapsSettings = { day: null, week: null, month: null };
-const noStampDefaults: StampDefaultsSettings = { stampsPerCard: null, rewardPoints: null };
-const noReferrals: ReferralSettings = {
+export const defaultReferralSettings: Readonly<ReferralSettings> = Object.freeze({
   referrerPoints: 0,
   referredPoints: 0,
   maxPerReferrerPerMonth: 0,
-};
-
-export const tierMetrics = ["points", "spend"] as const;
-export type TierMetric = (typeof tierMetrics)[number];
+});
 
 export const orgSettingsSchema = z
   .object({
@@ -167,7 +179,9 @@ export const orgSettingsSchema = z
     /** The org's overall cap on what one member earns per period (earningCapsOf). */
     earningCaps: earningCapsSettingsSchema.default(noEarningCaps),
     stampDefaults: stampDefaultsSettingsSchema.default(noStampDefaults),
-    referral: referralSettingsSchema.default(noReferrals),
+    referral: referralSettingsSchema.default({ ...defaultReferralSettings }),
+    /** Members may sign in to the member app with their external ref and a PIN. */
+    memberPinLogin: z.boolean().default(false),
   })
   .strict();
 
@@ -185,7 +199,8 @@ export const defaultOrgSettings: Readonly<OrgSettings> = Object.freeze<OrgSettin
   rounding: "down",
   earningCaps: noEarningCaps,
   stampDefaults: noStampDefaults,
-  referral: noReferrals,
+  referral: { ...defaultReferralSettings },
+  memberPinLogin: false,
 });
 
 /** The org's overall per-member caps as the earning function takes them. */
@@ -225,4 +240,12 @@ export function referralOf(settings: OrgSettings): {
     referredPoints: BigInt(referredPoints),
     maxPerReferrerPerMonth,
   };
+}
+
+/**
+ * An org's referral settings, the one place they are read from (an org stored before they
+ * existed reads as the defaults: no bonus, no referrer reward).
+ */
+export function referralSettingsOf(org: { settings: OrgSettings }): ReferralSettings {
+  return org.settings.referral ?? defaultReferralSettings;
 }

@@ -52,6 +52,7 @@ const nothing = {
   adjustments: 0,
   codeRedemptions: 0,
   rewardStock: 0,
+  referrals: 0,
   holds: 0,
   resolutions: 0,
   expiries: 0,

@@ -10,6 +10,7 @@ import { recoveryBatchMax } from "../limits.ts";
 import { finishEnrollments } from "../members/ledger-enrollment.ts";
 import { postPurchases } from "../purchases/posting.ts";
 import { driveHold, driveResolution } from "../redemptions/redemption-ledger.ts";
+import { postReferralBonus } from "../referrals/reward-referral.ts";
 import { postRefund } from "../refunds/refund-purchase.ts";
 import { settleStockLocked } from "../rewards/reward-stock.ts";
 import { createMembershipCaches } from "../store/caches.ts";
@@ -22,6 +23,7 @@ import {
   posTransactions,
   redemptions,
   rewards,
+  referrals,
 } from "../store/schema.ts";
 
 export interface RecoverPendingIntentsOptions {
@@ -40,6 +42,7 @@ export interface RecoveryReport {
   codeRedemptions: number;
   /** Rewards whose stock move (a changed inventory) was owed: made and recorded. */
   rewardStock: number;
+  referrals: number;
   holds: number;
   resolutions: number;
   expiries: number;
@@ -78,6 +81,7 @@ export async function recoverPendingIntents(
     adjustments: 0,
     codeRedemptions: 0,
     rewardStock: 0,
+    referrals: 0,
     holds: 0,
     resolutions: 0,
     expiries: 0,
@@ -89,6 +93,7 @@ export async function recoverPendingIntents(
     "adjustments",
     "codeRedemptions",
     "rewardStock",
+    "referrals",
     "holds",
     "resolutions",
     "expiries",
@@ -223,6 +228,22 @@ async function recoverKind(
         .for("update", skipLocked);
       for (const row of rows) {
         await postCodeRedemption(deps, row);
+      }
+      return rows.length;
+    }
+    case "referrals": {
+      // Decided referrals whose bonus chain a crash left unposted or unmarked.
+      const rows = await db
+        .select()
+        .from(referrals)
+        .where(
+          and(eq(referrals.postingStatus, "pending"), lte(referrals.postingRequestedAt, cutoff)),
+        )
+        .orderBy(asc(referrals.postingRequestedAt))
+        .limit(limit)
+        .for("update", skipLocked);
+      for (const row of rows) {
+        await postReferralBonus(deps, row);
       }
       return rows.length;
     }

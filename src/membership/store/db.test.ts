@@ -85,6 +85,7 @@ describe("openDatabase", () => {
         "pos_transactions",
         "reconciliations",
         "redemptions",
+        "referrals",
         "rewards",
         "rfm_runs",
         "stamp_cards",

@@ -94,6 +94,7 @@ export function toMember(cipher: FieldCipher, row: MemberRow): Member {
     phone: decryptPii(cipher, "phone", row, row.phoneEncrypted),
     firstName: decryptPii(cipher, "first_name", row, row.firstNameEncrypted),
     lastName: decryptPii(cipher, "last_name", row, row.lastNameEncrypted),
+    referralCode: row.referralCode,
     erasedAt: row.erasedAt,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

@@ -205,7 +205,7 @@ export const tiers = pgTable(
     orgId: uuid("org_id")
       .notNull()
       .references(() => orgs.id),
-    /** The ladder this tier belongs to (migration 0022 put every older tier in the default set). */
+    /** The ladder this tier belongs to (migration 0024 put every older tier in the default set). */
     tierSetId: uuid("tier_set_id").notNull(),
     name: text("name").notNull(),
     /** 0 is the entry tier every member starts in; higher is better. */
@@ -302,6 +302,25 @@ export const members = pgTable(
       .notNull()
       .default(sql`0`),
     ledgerPostedAt: timestamp("ledger_posted_at", { withTimezone: true }),
+    /**
+     * The code this member hands out to refer others: 10 characters of an alphabet without
+     * look-alikes (membership/referrals/referral-code.ts), unique within the org. Chosen at
+     * enrollment; members enrolled before referrals existed got one in migration 0027.
+     */
+    referralCode: text("referral_code")
+      .notNull()
+      // Every insert path gets a code, also the bulk ones (imports); enrollment draws its own.
+      .default(sql`gen_referral_code()`),
+    /**
+     * The member app PIN (PIN login, membership/members/member-pin.ts): scrypt of the PIN under
+     * `pin_salt` (16 random bytes per PIN); both null while no PIN is set.
+     */
+    pinHash: bytea("pin_hash"),
+    pinSalt: bytea("pin_salt"),
+    /** Login attempts counted since the last success or lock (each counted before it is checked). */
+    pinAttempts: integer("pin_attempts").notNull().default(0),
+    /** PIN logins are refused until then (the 5th attempt without a success locks for 15 min). */
+    pinLockedUntil: timestamp("pin_locked_until", { withTimezone: true }),
     /** When the member's personal data was erased (irreversibly); null while it is kept. */
     erasedAt: timestamp("erased_at", { withTimezone: true }),
     createdAt: createdAt(),
@@ -309,6 +328,7 @@ export const members = pgTable(
   },
   (table) => [
     uniqueIndex("members_org_id_external_ref_key").on(table.orgId, table.externalRef),
+    uniqueIndex("members_org_id_referral_code_key").on(table.orgId, table.referralCode),
     unique("members_org_id_id_key").on(table.orgId, table.id),
     index("members_org_id_email_hash_idx").on(table.orgId, table.emailHash),
     index("members_org_id_phone_hash_idx").on(table.orgId, table.phoneHash),
@@ -525,6 +545,7 @@ export const outboxTopic = pgEnum("outbox_topic", [
   "points.promotion",
   "benefit.applied",
   "benefit.revoked",
+  "referral.rewarded",
 ]);
 
 /**
@@ -1062,6 +1083,87 @@ export const codeRedemptions = pgTable(
       foreignColumns: [members.orgId, members.id],
     }),
     check("code_redemptions_points_check", sql`${table.points} > 0`),
+  ],
+);
+
+/**
+ * What became of a referral: `pending` until the referred member's first qualifying purchase,
+ * then `rewarded` (both members got their bonus) or `limit_reached` (the referrer had reached
+ * the org's monthly maximum: only the referred member got theirs).
+ */
+export const referralStatus = pgEnum("referral_status", ["pending", "rewarded", "limit_reached"]);
+
+/**
+ * One row per referred member (unique): who referred them, and the intent row of the bonus
+ * posting. The decision (`status`, the points, `decided_at`, the transfer ids) is written in one
+ * transaction under the referrer's member row lock, with `posting_status = 'pending'`; then the
+ * chain is posted; then `posting_status = 'posted'` with the `referral.rewarded` event.
+ */
+export const referrals = pgTable(
+  "referrals",
+  {
+    /** UUIDv7: the transfers' `user_data_128`, and the source of their ids. */
+    id: uuid("id").primaryKey(),
+    orgId: uuid("org_id")
+      .notNull()
+      .references(() => orgs.id),
+    referrerMemberId: uuid("referrer_member_id").notNull(),
+    referredMemberId: uuid("referred_member_id").notNull(),
+    status: referralStatus("status").notNull().default("pending"),
+    /** Decided with the status: what each member is credited (0 when they get nothing). */
+    referrerPoints: bigint("referrer_points", { mode: "bigint" }).notNull().default(sql`0`),
+    referredPoints: bigint("referred_points", { mode: "bigint" }).notNull().default(sql`0`),
+    /** The purchase (pos transaction id) that qualified; null while pending. */
+    purchaseId: uuid("purchase_id"),
+    /** When the bonus was decided; its calendar month (org time zone) counts for the limit. */
+    decidedAt: timestamp("decided_at", { withTimezone: true }),
+    /** The bonus posting's intent: null while the referral is pending, then pending → posted. */
+    postingStatus: intentStatus("posting_status"),
+    /**
+     * When the intent was written, by Postgres's clock (recovery's age filter compares it with
+     * `now()`; `decided_at` is the verb's clock, which decides the month).
+     */
+    postingRequestedAt: timestamp("posting_requested_at", { withTimezone: true }),
+    /** The ledger's reason when `posting_status` is `failed`; null otherwise. */
+    failureReason: text("failure_reason"),
+    /** Ids of the two legs (decimal u128), null for a leg that credits nothing. */
+    referrerTransferId: text("referrer_transfer_id"),
+    referredTransferId: text("referred_transfer_id"),
+    createdAt: createdAt(),
+    postedAt: timestamp("posted_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("referrals_org_id_referred_member_id_key").on(table.orgId, table.referredMemberId),
+    index("referrals_org_id_referrer_member_id_idx").on(
+      table.orgId,
+      table.referrerMemberId,
+      table.decidedAt,
+    ),
+    index("referrals_posting_pending_idx")
+      .on(table.postingRequestedAt)
+      .where(sql`${table.postingStatus} = 'pending'`),
+    foreignKey({
+      name: "referrals_referrer_fk",
+      columns: [table.orgId, table.referrerMemberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    foreignKey({
+      name: "referrals_referred_fk",
+      columns: [table.orgId, table.referredMemberId],
+      foreignColumns: [members.orgId, members.id],
+    }),
+    check("referrals_not_self_check", sql`${table.referrerMemberId} <> ${table.referredMemberId}`),
+    check(
+      "referrals_points_check",
+      sql`${table.referrerPoints} >= 0 and ${table.referredPoints} >= 0`,
+    ),
+    check(
+      "referrals_decision_check",
+      sql`(${table.status} = 'pending') = (${table.decidedAt} is null)
+        and (${table.status} = 'pending') = (${table.postingStatus} is null)
+        and (${table.status} = 'pending') = (${table.postingRequestedAt} is null)
+        and (${table.status} = 'rewarded' or ${table.referrerPoints} = 0)`,
+    ),
   ],
 );
 

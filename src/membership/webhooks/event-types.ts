@@ -23,6 +23,7 @@ export const webhookEventTypes = [
   "event.processed",
   "event.failed",
   "member.erased",
+  "referral.rewarded",
 ] as const;
 
 export type WebhookEventType = (typeof webhookEventTypes)[number];

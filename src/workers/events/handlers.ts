@@ -7,6 +7,7 @@ import type { OutboxTopic } from "../../membership/index.ts";
 import { autoRedemptionHandler } from "../auto-redemption/handler.ts";
 import type { WorkerDeps } from "../deps.ts";
 import type { JobData } from "../queues.ts";
+import { referralEventHandler } from "../referrals/handler.ts";
 import { rfmRescoreHandler } from "../rfm/jobs.ts";
 import { tierEventHandler } from "../tiers/handler.ts";
 import { webhookFanOut } from "../webhooks/index.ts";
@@ -25,6 +26,7 @@ export const eventHandlers: EventHandler[] = [
   webhookFanOut,
   rfmRescoreHandler,
   autoRedemptionHandler,
+  referralEventHandler,
 ];
 
 export async function runEventHandlers(

@@ -204,6 +204,16 @@ export async function webhookEventData(
       return pick(payload, ["member_id", "benefit_id", "name", "kind", "source"]);
     case "rfm.segment_changed":
       return pick(payload, ["member_id", "from", "to"]);
+    case "referral.rewarded":
+      return pick(payload, [
+        "referral_id",
+        "referrer_member_id",
+        "referred_member_id",
+        "status",
+        "referrer_points",
+        "referred_points",
+        "purchase_id",
+      ]);
     default:
       assert.fail(`no webhook data for topic ${event.topic}`);
   }
