@@ -22,8 +22,8 @@ import type {
   UnitTrialBalance,
   WalletBalance,
 } from "../membership/index.ts";
-import type { EarningLine } from "../membership/purchases/earning.ts";
 import { referralSettingsOf } from "../membership/index.ts";
+import type { EarningLine } from "../membership/purchases/earning.ts";
 import type { ValidationIssue } from "./errors.ts";
 import {
   amountMinorMax,

@@ -123,7 +123,6 @@ export const stampDefaultsSettingsSchema = z
   .strict();
 export type StampDefaultsSettings = z.infer<typeof stampDefaultsSettingsSchema>;
 
-
 const noEarningCaps: EarningCapsSettings = { day: null, week: null, month: null };
 const noStampDefaults: StampDefaultsSettings = { stampsPerCard: null, rewardPoints: null };
 

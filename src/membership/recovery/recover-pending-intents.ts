@@ -22,8 +22,8 @@ import {
   members,
   posTransactions,
   redemptions,
-  rewards,
   referrals,
+  rewards,
 } from "../store/schema.ts";
 
 export interface RecoverPendingIntentsOptions {
