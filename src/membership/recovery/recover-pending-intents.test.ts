@@ -13,13 +13,14 @@ import {
   countCreateTransfers,
   externalId,
 } from "../../../test/support/ledger.ts";
-import { transferId, walletBalance } from "../../ledger/index.ts";
+import { TransferCode, transferId, walletBalance } from "../../ledger/index.ts";
 import { adjustMemberPoints } from "../adjustments/adjust-member-points.ts";
 import { platformActor } from "../audit/audit.ts";
 import type { IntentRef, IntentStep, LedgerDeps } from "../deps.ts";
 import { enrollMemberWithLedger } from "../members/enroll-member-with-ledger.ts";
 import { getMemberBalances } from "../members/get-member-balances.ts";
 import { getTrialBalance } from "../orgs/get-trial-balance.ts";
+import { updateOrgSettings } from "../orgs/update-org-settings.ts";
 import { recordPurchase } from "../purchases/record-purchase.ts";
 import { recordPurchases } from "../purchases/record-purchases.ts";
 import { createRedemption } from "../redemptions/create-redemption.ts";
@@ -155,6 +156,61 @@ describe("recoverPendingIntents", () => {
     const retried = await recordPurchase({ ...deps, ledger: counting.client }, request);
     expect(retried).toMatchObject({ pointsEarned: 42n, replayed: true });
     expect(counting.createTransfersCalls()).toBe(0);
+  });
+
+  it("finishes a capped purchase that crashed between its cap reservation and its points, holding what it reserved", async () => {
+    const { deps, engine } = fixture.environment;
+    const { org } = await buildLedgerOrg(deps, { settings: { welcomeBonusPoints: 0 } });
+    await updateOrgSettings(deps, {
+      orgId: org.id,
+      patch: { earningCaps: { day: 30, week: null, month: null } },
+      actor: platformActor,
+    });
+    const member = await buildLedgerMember(deps, org.id);
+    const purchase = (externalIdValue: string) => ({
+      orgId: org.id,
+      externalId: externalIdValue,
+      memberId: member.id,
+      amountMinor: 2_000n,
+      currency: "EUR",
+      occurredAt: new Date("2026-11-02T10:00:00Z"),
+    });
+    const first = externalId();
+    await expect(
+      recordPurchase(crashingAt("after_intent", "pos_transactions"), purchase(first)),
+    ).rejects.toBeInstanceOf(SimulatedCrash);
+    // Recovery reserves (20 of the day's 30), then the ledger fails before the points post.
+    const failing = new Proxy(engine, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property === "createTransfers" && typeof value === "function") {
+          return (...args: Parameters<typeof engine.createTransfers>) => {
+            // The cap opens and the reservation posts; the request with the points never does.
+            if (args[0].some((transfer) => transfer.code === TransferCode.purchaseEarn)) {
+              throw new SimulatedCrash("ledger gone after the reservation");
+            }
+            return target.createTransfers(...args);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await expect(
+      recoverPendingIntents({ ...deps, ledger: failing }, everything),
+    ).rejects.toBeInstanceOf(SimulatedCrash);
+    // Another purchase meanwhile finds only what the reservation left: 10.
+    const second = await recordPurchase(deps, purchase(externalId()));
+    expect(second.pointsEarned).toBe(10n);
+    expect(second.breakdown).toEqual([
+      { kind: "base", points: 10n, cappedBy: { scope: "overall", period: "day" } },
+    ]);
+    // Recovery finishes the first with what it reserved, once.
+    const report = await recoverTwice();
+    expect(report.purchases).toBe(1);
+    const retried = await recordPurchase(deps, purchase(first));
+    expect(retried).toMatchObject({ pointsEarned: 20n, replayed: true });
+    const balances = await getMemberBalances(deps, { orgId: org.id, memberId: member.id });
+    expect(balances.points.available).toBe(30n);
   });
 
   it("recovers 0-point purchases and refunds recorded before they posted a transfer, as recorded", async () => {
