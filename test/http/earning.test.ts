@@ -399,4 +399,55 @@ describe("earning rules on real purchases", () => {
     });
     expect(pos.status).toBe(403);
   });
+
+  it("a campaign carries benefits to the members it runs for, while it runs", async () => {
+    const org = await newOrg();
+    const benefit = await call(harness.app, "POST", "/v1/benefits", {
+      key: org.keys.admin,
+      body: { name: "Double espresso", kind: "perk" },
+    });
+    expect(benefit.status).toBe(201);
+    const benefitId = String((benefit.body.benefit as { id?: string } | undefined)?.id);
+    const silver = org.result.tiers.find((tier) => tier.rank === 1);
+    const rule = await createRule(org, {
+      name: "Silver month",
+      kind: "campaign",
+      starts_at: "2020-01-01T00:00:00Z",
+      ends_at: "2100-01-01T00:00:00Z",
+      tier_ids: [silver?.id],
+      bonus_points: 5,
+      benefits: [benefitId],
+    });
+    const other = await newOrg();
+    const foreign = await call(harness.app, "POST", "/v1/earning-rules", {
+      key: other.keys.admin,
+      body: {
+        name: "Theirs",
+        kind: "campaign",
+        starts_at: "2020-01-01T00:00:00Z",
+        ends_at: "2100-01-01T00:00:00Z",
+        bonus_points: 5,
+        benefits: [benefitId],
+      },
+    });
+    expect(foreign.status).toBe(400);
+    const member = await enrollOverHttp(harness, org);
+    const listed = async () =>
+      (await call(harness.app, "GET", `/v1/members/${member.id}/benefits`, { key: org.keys.pos }))
+        .body.benefits as unknown as Array<{ id: string; source: Record<string, string> }>;
+    expect(await listed()).toEqual([]);
+    await call(harness.app, "PUT", `/v1/members/${member.id}/tier`, {
+      key: org.keys.admin,
+      body: { tier_id: silver?.id ?? "", reason: "campaign test" },
+    });
+    expect(await listed()).toEqual([
+      expect.objectContaining({ id: benefitId, source: { type: "campaign", rule_id: rule } }),
+    ]);
+    // The campaign ends: its benefit goes with it.
+    await call(harness.app, "PATCH", `/v1/earning-rules/${rule}`, {
+      key: org.keys.admin,
+      body: { ends_at: "2021-01-01T00:00:00Z" },
+    });
+    expect(await listed()).toEqual([]);
+  });
 });

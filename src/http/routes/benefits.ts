@@ -4,7 +4,12 @@
  * tier's `benefits`; and `GET /v1/members/{id}/benefits`, a member's active benefits with where
  * each comes from. A `points_multiplier` is descriptive: the earning function does not apply it.
  */
+
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import {
+  listSourcedMemberBenefits,
+  type SourcedBenefit,
+} from "../../membership/earning-rules/campaign-benefits.ts";
 import {
   type Benefit,
   type BenefitPatch,
@@ -13,8 +18,6 @@ import {
   deleteBenefit,
   getBenefit,
   listBenefits,
-  listMemberBenefits,
-  type MemberBenefit,
   membershipLimits,
   updateBenefit,
 } from "../../membership/index.ts";
@@ -322,11 +325,20 @@ export function benefitsRoutes(deps: RouteDeps) {
 
 const MemberBenefitSchema = BenefitSchema.omit({ created_at: true, updated_at: true })
   .extend({
-    source: z.object({ type: z.literal("tier"), tier_id: z.string(), tier_set_id: z.string() }),
+    source: z
+      .union([
+        z.object({ type: z.literal("tier"), tier_id: z.string(), tier_set_id: z.string() }),
+        z.object({ type: z.literal("campaign"), rule_id: z.string() }),
+      ])
+      .openapi({
+        description:
+          "Where it comes from: a tier the member holds (in which set), or a campaign (an " +
+          "earning rule) running for the member now.",
+      }),
   })
   .openapi("MemberBenefit");
 
-function memberBenefitDto(benefit: MemberBenefit): z.output<typeof MemberBenefitSchema> {
+export function memberBenefitDto(benefit: SourcedBenefit): z.output<typeof MemberBenefitSchema> {
   return {
     id: benefit.benefitId,
     name: benefit.name,
@@ -335,11 +347,14 @@ function memberBenefitDto(benefit: MemberBenefit): z.output<typeof MemberBenefit
     value: benefit.valueBps === null ? null : multiplierText(benefit.valueBps),
     active_from: benefit.activeFrom?.toISOString() ?? null,
     active_until: benefit.activeUntil?.toISOString() ?? null,
-    source: {
-      type: benefit.source.type,
-      tier_id: benefit.source.tierId,
-      tier_set_id: benefit.source.tierSetId,
-    },
+    source:
+      benefit.source.type === "tier"
+        ? {
+            type: "tier",
+            tier_id: benefit.source.tierId,
+            tier_set_id: benefit.source.tierSetId,
+          }
+        : { type: "campaign", rule_id: benefit.source.ruleId },
   };
 }
 
@@ -359,7 +374,8 @@ export function registerMemberBenefitRoutes(
       description:
         "The benefits active now of the tiers the member holds, one per set (the earning " +
         "set's tier, and in each other set its tier there or the set's base tier), with the " +
-        "tier each comes from. Roles: admin, pos.",
+        "tier each comes from; then those of the campaigns running for the member now (their " +
+        "window, days and tiers). Roles: admin, pos.",
       security: apiKeySecurity,
       middleware: requireRole("admin", "pos"),
       request: { params: Params },
@@ -387,7 +403,7 @@ export function registerMemberBenefitRoutes(
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const found = await listMemberBenefits(deps.domain, {
+      const found = await listSourcedMemberBenefits(deps.domain, {
         orgId: principalOf(c).orgId,
         memberId: id,
       });

@@ -118,6 +118,10 @@ const EarningRuleSchema = z
     locations: nullableTexts.optional(),
     min_spend: z.number().int().nullable().optional(),
     bonus_points: z.number().int().nullable().optional(),
+    benefits: z.array(z.string()).nullable().optional().openapi({
+      description:
+        "Campaigns: benefits members enjoy while it runs for them (`GET /v1/members/{id}/benefits`).",
+    }),
     created_at: z.string(),
     updated_at: z.string().openapi({ description: "When this version was written." }),
     deleted_at: z.string().nullable(),

@@ -52,6 +52,7 @@ describe("earning rules", () => {
       minSpendMinor: null,
       multiplierBps: null,
       bonusPoints: 10n,
+      benefitIds: [],
     };
     const refusals: Array<[EarningRuleFields, string]> = [
       [{ ...coffee, multiplierBps: 10_000 }, "multiplier"],

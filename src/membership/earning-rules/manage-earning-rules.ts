@@ -23,7 +23,7 @@ import { DomainError } from "../errors.ts";
 import { invalidInput, loadOrgLedger } from "../intents/support.ts";
 import { earningRulesPageMax, earningRulesPerOrgMax, earningRuleVersionsMax } from "../limits.ts";
 import type { DbExecutor } from "../store/db.ts";
-import { earningRules, earningRuleVersions, orgs, tiers } from "../store/schema.ts";
+import { benefits, earningRules, earningRuleVersions, orgs, tiers } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
 import {
   type BodyIssue,
@@ -91,6 +91,29 @@ async function checkTiers(db: DbExecutor, orgId: string, rule: EarningRuleFields
   }
 }
 
+/** A campaign's benefits must be benefits of the org: `invalid_input` at `benefits` otherwise. */
+async function checkBenefits(
+  db: DbExecutor,
+  orgId: string,
+  rule: EarningRuleFields,
+): Promise<void> {
+  if (rule.kind !== "campaign" || rule.benefitIds.length === 0) {
+    return;
+  }
+  const wanted = [...new Set(rule.benefitIds)];
+  const unknown = refuse([{ path: "benefits", message: "names a benefit that is not this org's" }]);
+  if (!wanted.every(isUuid)) {
+    throw unknown;
+  }
+  const found = await db
+    .select({ id: benefits.id })
+    .from(benefits)
+    .where(and(eq(benefits.orgId, orgId), inArray(benefits.id, wanted)));
+  if (found.length !== wanted.length) {
+    throw unknown;
+  }
+}
+
 function ruleOf(id: string, version: number, body: unknown): EarningRule {
   const fields = storedEarningRule(body);
   const rule = { ...fields, id, version } as EarningRule;
@@ -139,6 +162,7 @@ export async function createEarningRule(
   const body = checkRule(input.rule);
   const { org } = await loadOrgLedger(store, input.orgId);
   await checkTiers(store.db, org.id, input.rule);
+  await checkBenefits(store.db, org.id, input.rule);
   const actor = input.actor ?? platformActor;
   const created = await store.db.transaction(async (tx) => {
     // Serialises rule creation per org, so the count below cannot be raced past the bound.
@@ -320,6 +344,7 @@ export async function updateEarningRule(
 ): Promise<StoredEarningRule> {
   const body = checkRule(input.rule);
   await checkTiers(store.db, input.orgId, input.rule);
+  await checkBenefits(store.db, input.orgId, input.rule);
   const updated = await store.db.transaction(async (tx) => {
     const row = await readRuleRow(tx, { ...input, forUpdate: true });
     if (row.deletedAt !== null) {

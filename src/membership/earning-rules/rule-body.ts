@@ -184,6 +184,16 @@ const campaignFields = {
   min_spend: z.number().int().min(1).max(Number(amountMinorMax)).nullable().optional(),
   multiplier: multiplier.nullable().optional(),
   bonus_points: points.nullable().optional(),
+  benefits: z
+    .array(z.string().regex(uuidPattern, "a benefit id (a lower-case UUID)"))
+    .max(earningRuleTiersMax)
+    .refine(distinct, "benefits are listed once each")
+    .meta({
+      description:
+        "Benefits members enjoy while the campaign runs for them (its window, days and tiers).",
+    })
+    .nullable()
+    .optional(),
 };
 
 const campaignBody = z
@@ -342,6 +352,7 @@ export function toEarningRule(body: EarningRuleBody, timeZone: string): ToRuleRe
           minSpendMinor: body.min_spend == null ? null : BigInt(body.min_spend),
           multiplierBps: body.multiplier == null ? null : multiplierToBps(body.multiplier),
           bonusPoints: body.bonus_points == null ? null : BigInt(body.bonus_points),
+          benefitIds: body.benefits == null ? [] : [...body.benefits],
         } satisfies Omit<CampaignRule, "id" | "version">,
       };
     }
@@ -426,6 +437,7 @@ export function earningRuleBody(rule: EarningRuleFields): EarningRuleBody {
         min_spend: rule.minSpendMinor === null ? null : wireNumber(rule.minSpendMinor),
         multiplier: rule.multiplierBps === null ? null : bpsToMultiplier(rule.multiplierBps),
         bonus_points: rule.bonusPoints === null ? null : wireNumber(rule.bonusPoints),
+        benefits: [...rule.benefitIds],
       };
   }
 }

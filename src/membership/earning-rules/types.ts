@@ -58,6 +58,8 @@ export interface CampaignRule extends RuleCommon {
   /** Exactly one of the two is set. */
   multiplierBps: number | null;
   bonusPoints: bigint | null;
+  /** Benefits members enjoy while the campaign runs for them (`GET /v1/members/{id}/benefits`). */
+  benefitIds: readonly string[];
 }
 
 export type EarningRule = CategoryMultiplierRule | SkuBonusRule | CampaignRule;

@@ -48,6 +48,7 @@ function campaign(fields: Partial<CampaignRule> & { id: string }): CampaignRule 
     minSpendMinor: null,
     multiplierBps: null,
     bonusPoints: null,
+    benefitIds: [],
     ...fields,
   };
 }
