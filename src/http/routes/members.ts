@@ -58,6 +58,7 @@ import {
   orgScopedApp,
   writeGuards,
 } from "./common.ts";
+import { registerMemberInsightRoutes } from "./insights.ts";
 import { registerMemberSessionRoutes } from "./me.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
 import { registerMemberRedemptionList } from "./redemptions.ts";
@@ -254,6 +255,7 @@ export function membersRoutes(deps: RouteDeps) {
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
   registerMemberBenefitRoutes(app, deps, MemberParams);
+  registerMemberInsightRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);
