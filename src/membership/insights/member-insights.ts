@@ -277,9 +277,20 @@ function byCategory(a: CategoryInsight, b: CategoryInsight): number {
  */
 export async function getMemberInsights(
   deps: LedgerDeps,
-  input: { orgId: string; memberId: string; period: InsightPeriod },
+  input: {
+    orgId: string;
+    memberId: string;
+    period: InsightPeriod;
+    /** Purchases read at most; `insightPurchasesMax` unless a test lowers it. */
+    purchasesMax?: number;
+  },
 ): Promise<MemberInsights> {
   const { orgId, memberId, period } = input;
+  const purchasesMax = input.purchasesMax ?? insightPurchasesMax;
+  assert.ok(
+    Number.isSafeInteger(purchasesMax) && purchasesMax >= 1 && purchasesMax <= insightPurchasesMax,
+    "a bound on the purchases read",
+  );
   assert.ok(insightPeriods.includes(period), "a known insight period");
   const context = await loadOrgLedger(deps, orgId);
   const notFound = new DomainError("not_found", "member not found", { memberId });
@@ -304,7 +315,7 @@ export async function getMemberInsights(
       from: windows.previous.start,
       split: windows.current.start,
       to: windows.current.end,
-      limit: insightPurchasesMax,
+      limit: purchasesMax,
     }),
   );
   const periods = {
