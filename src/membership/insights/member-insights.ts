@@ -186,7 +186,9 @@ function aggregate(input: {
         and p.kind = 'purchase' and p.status = 'posted'
         and p.occurred_at >= ${from.toISOString()}::timestamptz
         and p.occurred_at < ${to.toISOString()}::timestamptz
-      order by p.occurred_at desc, p.id desc
+      -- The index's order alone, so the scan stops after limit + 1 rows (a tie-break on id
+      -- would sort every row of the two periods first).
+      order by p.occurred_at desc
       limit ${limit + 1}
     ),
     numbered as (
