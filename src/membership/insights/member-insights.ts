@@ -215,11 +215,12 @@ function aggregate(input: {
       from net n cross join lateral jsonb_array_elements(n.items) as item
       where item->>'amount_minor' is not null
     ),
+    itemized as (select id, sum(amount) as amount from lines group by id),
     parts as (
       select id, category, amount from lines
       union all
-      select n.id, null, n.amount - coalesce((select sum(l.amount) from lines l where l.id = n.id), 0)
-      from net n
+      select n.id, null, n.amount - coalesce(i.amount, 0)
+      from net n left join itemized i on i.id = n.id
     ),
     shares as (
       select id, category, sum(amount) as amount from parts
