@@ -13,7 +13,7 @@
  * - Points: the points the purchase earned less what its refunds took back from the wallet
  *   (`points − shortfall` of each refund), split the same way.
  * - Integer arithmetic: each share gets floor(value × share / amount); what the floors leave goes
- *   to the largest share of the purchase (ties: the category first in sort order, uncategorised
+ *   to the largest share of the purchase (ties: the category first by code point order, uncategorised
  *   last), so a purchase's categories add up to it exactly.
  * - `purchases`: how many purchases had a share in the category (a fully refunded one included).
  *
@@ -231,7 +231,7 @@ function aggregate(input: {
              div(s.amount * n.net_amount, n.amount) as spend_floor,
              div(s.amount * n.net_points, n.amount) as points_floor,
              row_number() over (
-               partition by s.id order by s.amount desc, s.category asc nulls last
+               partition by s.id order by s.amount desc, s.category collate "C" asc nulls last
              ) as share_rank
       from shares s join net n on n.id = s.id
     ),
