@@ -87,6 +87,21 @@ export {
   withInboxLock,
 } from "./inbox/processing.ts";
 export type * from "./inbox/types.ts";
+export type {
+  CampaignNow,
+  CapCloseTo,
+  CategoryInsight,
+  InsightPeriod,
+  MemberInsights,
+  PeriodInsight,
+} from "./insights/member-insights.ts";
+export {
+  closeToDenominator,
+  closeToNumerator,
+  getMemberInsights,
+  insightPeriods,
+  periodWindows,
+} from "./insights/member-insights.ts";
 export { createIntentMetrics } from "./intents/metrics.ts";
 export type {
   ExportLedgerTransfersInput,

@@ -224,3 +224,11 @@ export const importOpeningPointsMax = pointsPerTransferMax;
 // The mark of a batch names each member and row: one parameter each.
 assert.ok(importBatchRowsMax < 65_535, "one mark statement fits the protocol");
 assert.ok(importErrorsStoredMax <= importStageRowsMax * 1_000, "stored errors are bounded");
+
+// Spending insights (GET /v1/members/{id}/insights).
+
+/**
+ * Purchases one insights answer reads, newest first, over its two periods; beyond them the
+ * answer says `truncated`. One aggregate statement over at most this many rows and their lines.
+ */
+export const insightPurchasesMax = 10_000;

@@ -131,6 +131,8 @@ function baseRequests(): Record<string, BaseRequest> {
     "get /v1/me/balances": { key: "member" },
     "get /v1/me/history": { key: "member", query: { limit: "10" } },
     "get /v1/me/tier": { key: "member" },
+    "get /v1/me/benefits": { key: "member" },
+    "get /v1/me/insights": { key: "member", query: { period: "quarter" } },
     "get /v1/me/rewards": { key: "member" },
     "get /v1/me/redemptions": { key: "member", query: { status: "pending", limit: "5" } },
     "post /v1/me/redemptions": {
@@ -158,6 +160,11 @@ function baseRequests(): Record<string, BaseRequest> {
       query: { limit: "10" },
     },
     "get /v1/members/{id}/tier": { key: "finance", params: { id: member.id } },
+    "get /v1/members/{id}/insights": {
+      key: "pos",
+      params: { id: member.id },
+      query: { period: "year" },
+    },
     "get /v1/members/{id}/tier/explain": { key: "finance", params: { id: member.id } },
     "put /v1/members/{id}/tier": {
       key: "admin",

@@ -323,7 +323,7 @@ export function benefitsRoutes(deps: RouteDeps) {
   return app;
 }
 
-const MemberBenefitSchema = BenefitSchema.omit({ created_at: true, updated_at: true })
+export const MemberBenefitSchema = BenefitSchema.omit({ created_at: true, updated_at: true })
   .extend({
     source: z
       .union([
@@ -358,6 +358,25 @@ export function memberBenefitDto(benefit: SourcedBenefit): z.output<typeof Membe
   };
 }
 
+export const memberBenefitsExample: { benefits: Array<z.output<typeof MemberBenefitSchema>> } = {
+  benefits: [
+    {
+      id: benefitIdExample,
+      name: "Free coffee refill",
+      description: "One refill per visit.",
+      kind: "perk",
+      value: null,
+      active_from: null,
+      active_until: null,
+      source: {
+        type: "tier",
+        tier_id: "1d3f5a7c-9e0b-4c2d-8f6a-0b2c4e6a8d1f",
+        tier_set_id: "4e6a8c0e-2b4d-4f6a-8c0e-2b4d6f8a0c1e",
+      },
+    },
+  ],
+};
+
 /** `GET /v1/members/{id}/benefits`, on the members sub-app with its `{id}` parameter schema. */
 export function registerMemberBenefitRoutes(
   app: OpenAPIHono<AppEnv>,
@@ -380,24 +399,11 @@ export function registerMemberBenefitRoutes(
       middleware: requireRole("admin", "pos"),
       request: { params: Params },
       responses: {
-        200: jsonContent(z.object({ benefits: z.array(MemberBenefitSchema) }), "The benefits.", {
-          benefits: [
-            {
-              id: benefitIdExample,
-              name: "Free coffee refill",
-              description: "One refill per visit.",
-              kind: "perk",
-              value: null,
-              active_from: null,
-              active_until: null,
-              source: {
-                type: "tier",
-                tier_id: "1d3f5a7c-9e0b-4c2d-8f6a-0b2c4e6a8d1f",
-                tier_set_id: "4e6a8c0e-2b4d-4f6a-8c0e-2b4d6f8a0c1e",
-              },
-            },
-          ],
-        }),
+        200: jsonContent(
+          z.object({ benefits: z.array(MemberBenefitSchema) }),
+          "The benefits.",
+          memberBenefitsExample,
+        ),
         ...errorResponses(400, 401, 403, 404, 429, 503),
       },
     }),

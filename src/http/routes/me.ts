@@ -1,20 +1,23 @@
 /**
  * The member app: `POST /v1/members/{id}/sessions` (an admin or pos key issues a short-lived
  * member token) and the routes that token opens, mounted at /v1/me: the member, their personal
- * data (PATCH), balances, history, tier, and logout.
+ * data (PATCH), balances, history, tier, benefits, spending insights, and logout.
  *
  * A member token reaches its own member only, and only here: the member and the org come from
  * the token, never from the request, and org-scoped routes refuse it (it is not an API key),
  * as these refuse API keys. The answers have the same shapes as the admin routes' for the same
  * data, built by the same use cases and DTOs.
  */
+
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { listSourcedMemberBenefits } from "../../membership/earning-rules/campaign-benefits.ts";
 import {
   createRedemption,
   DomainError,
   getMember,
   getMemberBalances,
   getMemberHistory,
+  getMemberInsights,
   getMemberTier,
   listMemberRewards,
   memberRewardReasons,
@@ -39,6 +42,7 @@ import {
   type uuidParam,
   wireInteger,
 } from "../wire.ts";
+import { MemberBenefitSchema, memberBenefitDto, memberBenefitsExample } from "./benefits.ts";
 import { RedeemBody as CodeRedeemBody, RedeemResult, redeemBraked } from "./codes.ts";
 import type { RouteDeps } from "./common.ts";
 import {
@@ -49,6 +53,14 @@ import {
   memberTokenSecurity,
   validationHook,
 } from "./common.ts";
+import {
+  InsightsQuery,
+  InsightsSchema,
+  insightsDescription,
+  insightsDto,
+  insightsExample,
+  periodOf,
+} from "./insights.ts";
 import {
   balancesExample,
   HistoryPageSchema,
@@ -296,6 +308,54 @@ export function meRoutes(deps: RouteDeps): OpenAPIHono<AppEnv> {
       },
     }),
     async (c) => c.json(memberTierDto(await getMemberTier(domain, ownMember(c))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/benefits",
+      operationId: "listMyBenefits",
+      tags,
+      summary: "The signed-in member's active benefits",
+      description: "As `GET /v1/members/{id}/benefits`.",
+      security: memberTokenSecurity,
+      responses: {
+        200: jsonContent(
+          z.object({ benefits: z.array(MemberBenefitSchema) }),
+          "The benefits.",
+          memberBenefitsExample,
+        ),
+        ...errorResponses(401, 429, 503),
+      },
+    }),
+    async (c) => {
+      const found = await listSourcedMemberBenefits(domain, ownMember(c));
+      return c.json({ benefits: found.map(memberBenefitDto) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/insights",
+      operationId: "getMyInsights",
+      tags,
+      summary: "The signed-in member's spending insights",
+      description: `As \`GET /v1/members/{id}/insights\`. ${insightsDescription}`,
+      security: memberTokenSecurity,
+      request: { query: InsightsQuery },
+      responses: {
+        200: jsonContent(InsightsSchema, "The member's insights.", insightsExample),
+        ...errorResponses(400, 401, 429, 503),
+      },
+    }),
+    async (c) => {
+      const insights = await getMemberInsights(domain, {
+        ...ownMember(c),
+        period: periodOf(c.req.valid("query")),
+      });
+      return c.json(insightsDto(insights), 200);
+    },
   );
 
   app.openapi(

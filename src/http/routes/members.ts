@@ -59,6 +59,7 @@ import {
   orgScopedApp,
   writeGuards,
 } from "./common.ts";
+import { registerMemberInsightRoutes } from "./insights.ts";
 import { registerMemberSessionRoutes } from "./me.ts";
 import { registerMemberPinRoutes } from "./member-auth.ts";
 import { registerPrivacyRoutes } from "./privacy.ts";
@@ -270,6 +271,7 @@ export function membersRoutes(deps: RouteDeps) {
   const readers = requireRole("admin", "pos");
   registerTierRoutes(app, deps, MemberParams);
   registerMemberBenefitRoutes(app, deps, MemberParams);
+  registerMemberInsightRoutes(app, deps, MemberParams);
   registerAdjustmentRoutes(app, deps, MemberParams);
   registerCodeRedeemRoutes(app, deps, MemberParams);
   registerPrivacyRoutes(app, deps, MemberParams);

@@ -725,6 +725,12 @@ export const posTransactions = pgTable(
     index("pos_transactions_org_id_purchase_id_idx")
       .on(table.orgId, table.purchaseId)
       .where(sql`${table.purchaseId} is not null`),
+    // A member's purchases by time (spending insights, insights/member-insights.ts): one entry
+    // per purchase on the hottest insert, the price of reading a member's period in bounded time
+    // instead of scanning the org's documents.
+    index("pos_transactions_member_purchases_idx")
+      .on(table.orgId, table.memberId, table.occurredAt)
+      .where(sql`${table.kind} = 'purchase'`),
     index("pos_transactions_pending_idx")
       .on(table.createdAt)
       .where(sql`${table.status} = 'pending'`),

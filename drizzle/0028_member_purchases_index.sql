@@ -1,0 +1,1 @@
+CREATE INDEX "pos_transactions_member_purchases_idx" ON "pos_transactions" USING btree ("org_id","member_id","occurred_at") WHERE "pos_transactions"."kind" = 'purchase';
