@@ -3,6 +3,8 @@
  * no longer be found by e-mail, stored answers with it are purged, profile events scrubbed) and
  * keeps the anonymous member with its ledger; export returns everything held; per org, admin only.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findMembersByEmail } from "../../src/membership/index.ts";
 import type { TestOrg } from "./support.ts";
@@ -33,6 +35,16 @@ async function enrolWithPersonalData(ref: string) {
   });
   expect(enrolled.status).toBe(201);
   return (enrolled.body.member as unknown as { id: string }).id;
+}
+
+/** The whole database as `pg_dump` writes it (data only, as text). */
+async function databaseDump(): Promise<string> {
+  const { stdout } = await promisify(execFile)(
+    "pg_dump",
+    ["--data-only", "--no-owner", "--inserts", harness.database.url],
+    { maxBuffer: 256 * 1024 * 1024 },
+  );
+  return stdout;
 }
 
 describe("POST /v1/members/{id}/erase", () => {
@@ -110,6 +122,50 @@ describe("POST /v1/members/{id}/erase", () => {
       actor_key_id: org.result.apiKeys.admin.id,
     });
     expect(JSON.stringify(entries)).not.toContain("Lovelace");
+  });
+
+  it("leaves nothing personal of the member in a pg_dump of the database", async () => {
+    const ref = `card-dump-${Date.now()}`;
+    const id = await enrolWithPersonalData(ref);
+    const profile = await call(harness.app, "POST", "/v1/events", {
+      key: org.keys.pos,
+      body: {
+        event_id: `${ref}-profile`,
+        event_type: "customer.updated",
+        occurred_at: new Date().toISOString(),
+        member_external_ref: ref,
+        payload: { email: `${ref}.new@example.org`, first_name: "Augusta" },
+      },
+    });
+    expect(profile.status).toBe(202);
+    const [row] = await harness.database.sql<
+      { email_hash: Buffer; phone_hash: Buffer; email_encrypted: Buffer }[]
+    >`select email_hash, phone_hash, email_encrypted from members where id = ${id}`;
+    // What would identify the member: the ciphertexts and lookup hashes as pg_dump writes
+    // bytea (hex), and the plain values (stored answers or events would show them).
+    const traces = [
+      `\\x${row?.email_hash.toString("hex")}`,
+      `\\x${row?.phone_hash.toString("hex")}`,
+      `\\x${row?.email_encrypted.toString("hex")}`,
+      `${ref}@example.org`,
+      `${ref}.new@example.org`,
+      "Lovelace",
+      "Augusta",
+    ];
+    const before = await databaseDump();
+    // The test can fail: before erasure the dump holds the member's hashes and ciphertexts.
+    expect(traces.slice(0, 3).every((trace) => before.includes(trace))).toBe(true);
+
+    const erased = await call(harness.app, "POST", `/v1/members/${id}/erase`, {
+      key: org.keys.admin,
+    });
+    expect(erased.status).toBe(200);
+    const after = await databaseDump();
+    for (const trace of traces) {
+      expect(after.includes(trace), trace).toBe(false);
+    }
+    // The anonymous member is still there, with its external ref.
+    expect(after.includes(id)).toBe(true);
   });
 
   it("scrubs profile events sent for the member and fails one still queued", async () => {
