@@ -359,6 +359,8 @@ async function switchEarningSet(
       ),
     );
   assert.ok(base !== undefined, "every tier set has its base tier");
+  // Raw statements bind text: the instant as ISO 8601.
+  const at = now.toISOString();
 
   const [locked] = (await tx.execute(sql`
     with l as (select id from members where org_id = ${orgId} order by id for update)
@@ -376,7 +378,7 @@ async function switchEarningSet(
     with target as (
       select m.id as member_id, m.tier_id as from_id,
           coalesce(mst.tier_id, ${base.id}::uuid) as to_id,
-          coalesce(mst.since, ${now}::timestamptz) as since
+          coalesce(mst.since, ${at}::timestamptz) as since
         from members m
         left join member_set_tiers mst on mst.org_id = m.org_id and mst.member_id = m.id
           and mst.tier_set_id = ${to.id}::uuid
@@ -397,7 +399,7 @@ async function switchEarningSet(
         returning m.id as member_id, t.from_id, t.to_id
     ), history as (
       insert into member_tiers (org_id, member_id, tier_id, reason, effective_at)
-        select ${orgId}::uuid, member_id, to_id, ${earningSetChangedReason}, ${now}::timestamptz
+        select ${orgId}::uuid, member_id, to_id, ${earningSetChangedReason}, ${at}::timestamptz
           from moved
         returning 1
     ), events as (
