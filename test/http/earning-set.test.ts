@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  enrollImport,
   evaluateMemberOtherTiers,
   evaluateMemberTier,
   recordPurchase,
@@ -295,5 +296,34 @@ describe("moving earning to another tier set", () => {
     const [total] = await rows<{ n: number }>(sql`
       select count(*)::int as n from members where org_id = ${org.id}`);
     expect(Number(total?.n)).toBe(5);
+  });
+
+  it("members enrolled after a switch, one by one or imported, start in the earning set's base", async () => {
+    const org = await buildTestOrg(harness, { welcomeBonusPoints: 0 });
+    // Sets whose base tiers are not the earning one's: a new member must not land there.
+    await createSet(org, { name: "A", base_tier_name: "A base" });
+    const b = await createSet(org, { name: "B", base_tier_name: "B base" });
+    await createSet(org, { name: "C", base_tier_name: "C base" });
+    expect((await switchTo(org, b)).status).toBe(200);
+
+    const enrolled = (await enrollOverHttp(harness, org)).id;
+    expect(await memberTier(org, enrolled)).toMatchObject({ tier: { name: "B base" } });
+    const ref = `IMP-${randomBytes(4).toString("hex")}`;
+    const accepted = await call(harness.app, "POST", "/v1/imports/members", {
+      key: org.keys.admin,
+      rawBody: `external_ref\r\n${ref}\r\n`,
+      headers: { "Content-Type": "text/csv" },
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    const result = await enrollImport(harness.deps, {
+      orgId: org.id,
+      importId: String(accepted.body.import_id),
+    });
+    expect(result.status).toBe("completed");
+    const [imported] = await rows<{ name: string }>(sql`
+      select t.name from members m join tiers t on t.org_id = m.org_id and t.id = m.tier_id
+        where m.org_id = ${org.id} and m.external_ref = ${ref}`);
+    expect(imported?.name).toBe("B base");
+    expect(await strays(org)).toBe(0);
   });
 });

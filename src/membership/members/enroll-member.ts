@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
 import type { MembershipDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { externalRefLengthMax } from "../limits.ts";
@@ -11,8 +10,8 @@ import {
   phoneLookupHash,
   toMember,
 } from "../store/records.ts";
-import { members, memberTiers, tiers } from "../store/schema.ts";
-import { inEarningLadder } from "../tiers/progression.ts";
+import { members, memberTiers } from "../store/schema.ts";
+import { earningEntryTier } from "../tiers/progression.ts";
 import type { Member } from "../types.ts";
 
 export interface EnrollMemberInput {
@@ -47,12 +46,8 @@ export async function enrollMember(
   const phone = input.phone ?? null;
 
   return deps.db.transaction(async (tx) => {
-    const [entryTier] = await tx
-      .select({ id: tiers.id })
-      .from(tiers)
-      .where(and(inEarningLadder(orgId), eq(tiers.rank, 0)))
-      .limit(1);
-    if (entryTier === undefined) {
+    const entryTierId = await earningEntryTier(tx, orgId);
+    if (entryTierId === null) {
       // Every org is created with its tiers, so no entry tier means no such org.
       throw new DomainError("not_found", "org not found", { orgId });
     }
@@ -63,7 +58,7 @@ export async function enrollMember(
         id: memberId,
         orgId,
         externalRef: input.externalRef,
-        tierId: entryTier.id,
+        tierId: entryTierId,
         status: "active",
         emailEncrypted: encryptPii(cipher, "email", orgId, memberId, email),
         phoneEncrypted: encryptPii(cipher, "phone", orgId, memberId, phone),
@@ -89,7 +84,7 @@ export async function enrollMember(
 
     await tx
       .insert(memberTiers)
-      .values({ orgId, memberId, tierId: entryTier.id, reason: "enrollment" });
+      .values({ orgId, memberId, tierId: entryTierId, reason: "enrollment" });
     return toMember(cipher, row);
   });
 }

@@ -244,6 +244,23 @@ export function inEarningLadder(orgId: string): SQL | undefined {
   );
 }
 
+/**
+ * The earning set's base tier (rank 0), where a new member starts; null for an unknown org. Call
+ * it in the transaction that inserts the member, before the insert: it takes a key-share lock on
+ * the earning set's row, so a switch of the earning set (manage-tier-sets.ts, which holds every
+ * set row for update) either waits for this transaction, and then moves the new member with the
+ * others, or has committed before, and then this reads the new earning set.
+ */
+export async function earningEntryTier(tx: DbExecutor, orgId: string): Promise<string | null> {
+  await tx.execute(sql`select 1 from tier_sets where org_id = ${orgId} and earning for key share`);
+  const [entry] = await tx
+    .select({ id: tiers.id })
+    .from(tiers)
+    .where(and(inEarningLadder(orgId), eq(tiers.rank, 0)))
+    .limit(1);
+  return entry?.id ?? null;
+}
+
 /** The org's earning ladder, lowest rank first. */
 export async function tiersOf(db: DbExecutor, orgId: string): Promise<Tier[]> {
   const rows = await db
