@@ -245,14 +245,25 @@ export function inEarningLadder(orgId: string): SQL | undefined {
 }
 
 /**
+ * A key-share lock on every tier set row of the org (the earning one among them), for the
+ * caller's transaction: a switch of the earning set (manage-tier-sets.ts holds every set row for
+ * update, then every member row) waits for that transaction, or has committed before its next
+ * statement. All rows, not the `earning` one: a row that stopped earning while this waited would
+ * be filtered out and left unlocked. Take it before any member row lock.
+ */
+export async function lockEarningSet(tx: DbExecutor, orgId: string): Promise<void> {
+  await tx.execute(sql`select 1 from tier_sets where org_id = ${orgId} for key share`);
+}
+
+/**
  * The earning set's base tier (rank 0), where a new member starts; null for an unknown org. Call
- * it in the transaction that inserts the member, before the insert: it takes a key-share lock on
- * the earning set's row, so a switch of the earning set (manage-tier-sets.ts, which holds every
- * set row for update) either waits for this transaction, and then moves the new member with the
- * others, or has committed before, and then this reads the new earning set.
+ * it in the transaction that inserts the member, before the insert: it key-share locks the org's
+ * tier set rows (lockEarningSet), so a switch of the earning set either waits for this
+ * transaction, and then moves the new member with the others, or has committed before, and then
+ * this reads the new earning set.
  */
 export async function earningEntryTier(tx: DbExecutor, orgId: string): Promise<string | null> {
-  await tx.execute(sql`select 1 from tier_sets where org_id = ${orgId} and earning for key share`);
+  await lockEarningSet(tx, orgId);
   const [entry] = await tx
     .select({ id: tiers.id })
     .from(tiers)
