@@ -249,10 +249,11 @@ export function inEarningLadder(orgId: string): SQL | undefined {
  * caller's transaction: a switch of the earning set (manage-tier-sets.ts holds every set row for
  * update, then every member row) waits for that transaction, or has committed before its next
  * statement. All rows, not the `earning` one: a row that stopped earning while this waited would
- * be filtered out and left unlocked. Take it before any member row lock.
+ * be filtered out and left unlocked. In id order, as the switch takes them: two lockers of the
+ * same rows in different orders could deadlock. Take it before any member row lock.
  */
 export async function lockEarningSet(tx: DbExecutor, orgId: string): Promise<void> {
-  await tx.execute(sql`select 1 from tier_sets where org_id = ${orgId} for key share`);
+  await tx.execute(sql`select 1 from tier_sets where org_id = ${orgId} order by id for key share`);
 }
 
 /**
