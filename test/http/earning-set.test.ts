@@ -200,7 +200,14 @@ describe("moving earning to another tier set", () => {
       ["Dining", false],
     ]);
 
-    const switched = await switchTo(org, diningId);
+    // Purchases racing the switch earn by one set or the other, never a mix.
+    const [switched, ...raced] = await Promise.all([
+      switchTo(org, diningId),
+      ...Array.from({ length: 4 }, () => earn(org, a, 10_000n)),
+    ]);
+    for (const points of raced) {
+      expect([125n, 300n]).toContain(points);
+    }
     expect(switched.status, JSON.stringify(switched.body)).toBe(200);
     expect(switched.body.tier_set).toMatchObject({ id: diningId, earning: true });
     expect(String(switched.body.reevaluation_job_id)).toMatch(/^tiers-reevaluate-/);

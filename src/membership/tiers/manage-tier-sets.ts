@@ -321,7 +321,9 @@ export const earningSetChangedReason = "earning_set_changed";
  * Makes `to` the earning set, in the caller's transaction, which holds every set row of the org
  * (lockOrgTierSets). Set-wise, a few statements whatever the org's size:
  *
- * 1. Every member's row is locked (nothing else changes a member's tier until commit).
+ * 1. Every member's row is locked (nothing else changes a member's tier until commit). `no key
+ *    update`, the lock an update takes: foreign-key checks of rows naming the member (a purchase's
+ *    intent, a history row) take key-share locks and do not wait for the switch.
  * 2. Each member's earning tier (`members.tier_id`, `tier_since`) becomes their tier in the old
  *    set (`member_set_tiers`, upserted). An override's tier is kept there like an earned one.
  * 3. Each member's row takes their tier in `to` (its `member_set_tiers` row, else the base tier
@@ -363,7 +365,7 @@ async function switchEarningSet(
   const at = now.toISOString();
 
   const [locked] = (await tx.execute(sql`
-    with l as (select id from members where org_id = ${orgId} order by id for update)
+    with l as (select id from members where org_id = ${orgId} order by id for no key update)
     select count(*)::int as n from l`)) as unknown as Array<{ n: number }>;
   const membersTotal = Number(locked?.n ?? 0);
 
