@@ -18,7 +18,11 @@ import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidInput, nowOf } from "../intents/support.ts";
-import { tierSetNameLengthMax, tierSetsPerOrgMax } from "../limits.ts";
+import {
+  earningSwitchStatementTimeoutMs,
+  tierSetNameLengthMax,
+  tierSetsPerOrgMax,
+} from "../limits.ts";
 import {
   orgSettingsSchema,
   settingsDaysMax,
@@ -363,6 +367,10 @@ async function switchEarningSet(
   assert.ok(base !== undefined, "every tier set has its base tier");
   // Raw statements bind text: the instant as ISO 8601.
   const at = now.toISOString();
+  // Until this transaction ends: every statement below touches every member of the org.
+  await tx.execute(
+    sql.raw(`set local statement_timeout = ${Math.trunc(earningSwitchStatementTimeoutMs)}`),
+  );
 
   const [locked] = (await tx.execute(sql`
     with l as (select id from members where org_id = ${orgId} order by id for no key update)
