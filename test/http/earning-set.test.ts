@@ -307,6 +307,20 @@ describe("moving earning to another tier set", () => {
     const [total] = await rows<{ n: number }>(sql`
       select count(*)::int as n from members where org_id = ${org.id}`);
     expect(Number(total?.n)).toBe(7);
+
+    // A settings change racing a switch: the org's tier settings stay the earning set's.
+    const target = String(earning[0]?.id) === x ? y : x;
+    const [moved, patched] = await Promise.all([
+      switchTo(org, target),
+      call(harness.app, "PATCH", "/v1/settings", {
+        key: org.keys.admin,
+        body: { tier_window_months: 9 },
+      }),
+    ]);
+    expect([moved.status, patched.status]).toEqual([200, 200]);
+    const now = (await sets(org)).find((set) => set.earning === (true as unknown as Json));
+    const settings = await call(harness.app, "GET", "/v1/settings", { key: org.keys.admin });
+    expect(settings.body.tier_window_months).toBe(now?.window_months);
   });
 
   it("members enrolled after a switch, one by one or imported, start in the earning set's base", async () => {

@@ -228,6 +228,15 @@ export async function updateTierSet(
   let result: { tierSet: TierSet; reevaluate: boolean; previousEarning: TierSet | null };
   try {
     result = await deps.db.transaction(async (tx) => {
+      // The org's row first, as PATCH /v1/settings takes it (then the earning set's row): the
+      // two writers of the earning set's metric, window and grace queue instead of deadlocking.
+      // `no key update`: the key-share locks of foreign-key checks (an enrollment's insert) do
+      // not wait for it, nor it for them.
+      await tx
+        .select({ id: orgs.id })
+        .from(orgs)
+        .where(eq(orgs.id, input.orgId))
+        .for("no key update");
       if (patch.earning === true) {
         // Every set of the org, in id order, before anything else: two switches (or a switch
         // and a set's delete) queue here instead of deadlocking, and the loser reads the
@@ -269,7 +278,11 @@ export async function updateTierSet(
         previousEarning = switched.previous;
       }
       if (after.earning) {
-        const [orgRow] = await tx.select().from(orgs).where(eq(orgs.id, input.orgId)).for("update");
+        const [orgRow] = await tx
+          .select()
+          .from(orgs)
+          .where(eq(orgs.id, input.orgId))
+          .for("no key update");
         assert.ok(orgRow !== undefined, "a tier set's org exists");
         const settings = orgSettingsSchema.parse({
           ...toOrg(orgRow).settings,
