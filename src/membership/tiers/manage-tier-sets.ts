@@ -34,6 +34,7 @@ import { type DbExecutor, isPostgresError } from "../store/db.ts";
 import { toOrg } from "../store/records.ts";
 import { memberSetTiers, orgs, tierBenefits, tierSets, tiers } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
+import type { TierChangeReason } from "./progression.ts";
 
 export interface TierSet {
   id: string;
@@ -332,7 +333,7 @@ async function lockOrgTierSets(tx: DbExecutor, orgId: string): Promise<void> {
 }
 
 /** `member_tiers.reason` and the `tier.changed` reason of the members moved by a switch. */
-export const earningSetChangedReason = "earning_set_changed";
+export const earningSetChangedReason: TierChangeReason = "earning_set_changed";
 
 /**
  * Makes `to` the earning set, in the caller's transaction, which holds every set row of the org

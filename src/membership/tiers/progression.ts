@@ -61,7 +61,9 @@ export type TierChangeReason =
   | "override_cleared"
   | "override_expired"
   /** The member's tier was deleted and its members moved to another (DELETE ?reassign_to=). */
-  | "reassigned";
+  | "reassigned"
+  /** Another tier set became the earning one (manage-tier-sets.ts writes it set-wise in SQL). */
+  | "earning_set_changed";
 
 export type TierEvaluation =
   | { action: "unchanged" | "skipped"; qualifying: Qualifying | null }
