@@ -55,6 +55,13 @@ export const tierHistoryMax = 500;
 export const tiersPerOrgMax = 32;
 /** Tier sets an org may have: the default one and a few more ("Dining", "Retail"). */
 export const tierSetsPerOrgMax = 8;
+/**
+ * The `statement_timeout` of a switch of the earning set's transaction (manage-tier-sets.ts), in
+ * place of the pool's: its statements touch every member of the org at once (about 17 s for
+ * 100,000 members on the development machine, `npm run bench:earning-switch`), far beyond the
+ * 5 s a request's statement gets. All or nothing either way.
+ */
+export const earningSwitchStatementTimeoutMs = 10 * 60 * 1000;
 export const tierSetNameLengthMax = 100;
 export const tierNameLengthMax = 100;
 /** Largest tier multiplier, in basis points: 100x. */

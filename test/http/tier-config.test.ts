@@ -122,7 +122,7 @@ describe("tier sets", () => {
     ]);
   });
 
-  it("creates, reads, patches and deletes a set, each write audited; earning cannot move", async () => {
+  it("creates, reads, patches and deletes a set, each write audited; earning is not dropped", async () => {
     const created = await call(harness.app, "POST", "/v1/tier-sets", {
       key: admin(org),
       body: { name: "Dining", metric: "spend", window_months: 6, base_tier_name: "Diner" },
@@ -153,12 +153,18 @@ describe("tier sets", () => {
     expect(patched.status, JSON.stringify(patched.body)).toBe(200);
     expect(patched.body).toMatchObject({ tier_set: { grace_days: 7 }, reevaluation_job_id: null });
 
-    const moved = await call(harness.app, "PATCH", `/v1/tier-sets/${id}`, {
-      key: admin(org),
-      body: { earning: true },
-    });
-    expect(moved.status).toBe(409);
-    expect(moved.body.error?.code).toBe("invalid_state");
+    // The earning set stops earning only when another is made earning (earning-set.test.ts).
+    const stopped = await call(
+      harness.app,
+      "PATCH",
+      `/v1/tier-sets/${(await earningSet(org)).id}`,
+      {
+        key: admin(org),
+        body: { earning: false },
+      },
+    );
+    expect(stopped.status).toBe(409);
+    expect(stopped.body.error?.code).toBe("invalid_state");
 
     const read = await call(harness.app, "GET", `/v1/tier-sets/${id}`, { key: org.keys.finance });
     expect(read.body.tier_set).toMatchObject({ grace_days: 7, earning: false });

@@ -334,8 +334,14 @@ export function tierSetsRoutes(deps: RouteDeps) {
         "Only the fields given change. The earning set's metric, window and grace are the " +
         "org's tier settings (GET /v1/settings shows the same values). A new metric or window " +
         "queues the re-evaluation of the set's members; no member moves in the request. " +
-        "Moving `earning` to another set is 409 `invalid_state` (not supported yet). Written " +
-        "to the audit log (`tier_set.updated`). Role: admin.",
+        "`earning: true` on another set makes it the earning set in this request: every " +
+        "member's tier in the old earning set is kept as their tier there, their tier in this " +
+        "set (its base tier when they have none) becomes the one purchases earn with " +
+        "(`tier.changed`, reason `earning_set_changed`); overrides and scheduled downgrades are " +
+        "cleared; the org's tier settings take this set's metric, window and grace; both sets " +
+        "are then re-evaluated by the worker. `earning: false` on the earning set is 409 " +
+        "`invalid_state` (make another set earning instead). Written to the audit log " +
+        "(`tier_set.updated`, for each set that changed). Role: admin.",
       security: apiKeySecurity,
       middleware: writeGuards(deps, ["admin"]),
       request: {
@@ -375,12 +381,17 @@ export function tierSetsRoutes(deps: RouteDeps) {
       if (body.earning !== undefined) {
         patch.earning = body.earning;
       }
-      const { tierSet, reevaluate } = await asValidation(
+      const { tierSet, reevaluate, previousEarning } = await asValidation(
         "body",
         updateTierSet(domain, { orgId, tierSetId: id, patch, actor: actorOf(c) }),
       );
       // Named in the request, changed or not: a retried request queues the work again.
       const queue = reevaluate || body.metric !== undefined || body.window_months !== undefined;
+      if (previousEarning !== null) {
+        // The set that stopped earning: its tiers (moved there as they were) follow the set's own
+        // rules from now on. The answer carries the earning set's job.
+        await queueReevaluation(jobs, { orgId, tierSetId: previousEarning.id });
+      }
       const jobId = queue ? await queueReevaluation(jobs, { orgId, tierSetId: tierSet.id }) : null;
       return c.json({ tier_set: tierSetDto(tierSet), reevaluation_job_id: jobId }, 200);
     },

@@ -32,7 +32,8 @@ import { DomainError } from "../errors.ts";
 import { interrupt, pointsLedgersOf } from "../intents/support.ts";
 import { importBatchesPerJobMax, importBatchRowsMax } from "../limits.ts";
 import { memberKey } from "../store/caches.ts";
-import { importRows, imports, members, tiers } from "../store/schema.ts";
+import { importRows, imports, members } from "../store/schema.ts";
+import { earningEntryTier } from "../tiers/progression.ts";
 
 export interface EnrollImportOptions {
   /** Rows per batch, 1..importBatchRowsMax. */
@@ -114,7 +115,6 @@ export async function enrollImport(
     await postEnrolled(deps, { orgId, importId, ledger }, unposted);
   }
 
-  const entryTierId = await entryTierOf(deps, orgId);
   let batches = 0;
   let more = false;
   // The ledger half of one batch overlaps the intent of the next: at most one batch is being
@@ -126,7 +126,7 @@ export async function enrollImport(
       more = true;
       break;
     }
-    const enrolled = await enrollBatch(deps, { orgId, importId, entryTierId, batchRowsMax });
+    const enrolled = await enrollBatch(deps, { orgId, importId, batchRowsMax });
     if (enrolled === null) {
       break;
     }
@@ -172,28 +172,22 @@ export async function enrollImport(
   return { status: "completed", more: false, batches };
 }
 
-async function entryTierOf(deps: LedgerDeps, orgId: string): Promise<string> {
-  const [entry] = await deps.db
-    .select({ id: tiers.id })
-    .from(tiers)
-    .where(and(eq(tiers.orgId, orgId), eq(tiers.rank, 0)))
-    .limit(1);
-  assert.ok(entry !== undefined, "every org has an entry tier");
-  return entry.id;
-}
-
 /**
  * The intent of one batch: the next staged rows (by line) become members or are skipped, in one
  * statement under the import row's lock. Returns the rows enrolled, or null when none was staged.
  */
 async function enrollBatch(
   deps: LedgerDeps,
-  args: { orgId: string; importId: string; entryTierId: string; batchRowsMax: number },
+  args: { orgId: string; importId: string; batchRowsMax: number },
 ): Promise<(EnrolledRow & { line: number })[] | null> {
-  const { orgId, importId, entryTierId, batchRowsMax } = args;
+  const { orgId, importId, batchRowsMax } = args;
   return deps.db.transaction(async (tx) => {
     // Serializes the batches of one import (two jobs for it, a retry racing a stalled run).
     await tx.execute(sql`select 1 from imports where id = ${importId} for update`);
+    // The earning set's base tier, read under its lock in this batch's transaction (another
+    // set's base tier is not a tier `members.tier_id` may hold; the earning set may move).
+    const entryTierId = await earningEntryTier(tx, orgId);
+    assert.ok(entryTierId !== null, "every org has an entry tier");
     const rows = (await tx.execute(sql`
       with batch as (
         select line from import_rows

@@ -13,8 +13,8 @@ import {
   phoneLookupHash,
   toMember,
 } from "../store/records.ts";
-import { members, memberTiers, referrals, tiers } from "../store/schema.ts";
-import { inEarningLadder } from "../tiers/progression.ts";
+import { members, memberTiers, referrals } from "../store/schema.ts";
+import { earningEntryTier } from "../tiers/progression.ts";
 import type { Member } from "../types.ts";
 
 export interface EnrollMemberInput {
@@ -66,12 +66,8 @@ export async function enrollMember(
   const phone = input.phone ?? null;
 
   return deps.db.transaction(async (tx) => {
-    const [entryTier] = await tx
-      .select({ id: tiers.id })
-      .from(tiers)
-      .where(and(inEarningLadder(orgId), eq(tiers.rank, 0)))
-      .limit(1);
-    if (entryTier === undefined) {
+    const entryTierId = await earningEntryTier(tx, orgId);
+    if (entryTierId === null) {
       // Every org is created with its tiers, so no entry tier means no such org.
       throw new DomainError("not_found", "org not found", { orgId });
     }
@@ -83,7 +79,7 @@ export async function enrollMember(
         id: memberId,
         orgId,
         externalRef: input.externalRef,
-        tierId: entryTier.id,
+        tierId: entryTierId,
         status: "active",
         emailEncrypted: encryptPii(cipher, "email", orgId, memberId, email),
         phoneEncrypted: encryptPii(cipher, "phone", orgId, memberId, phone),
@@ -110,7 +106,7 @@ export async function enrollMember(
 
     await tx
       .insert(memberTiers)
-      .values({ orgId, memberId, tierId: entryTier.id, reason: "enrollment" });
+      .values({ orgId, memberId, tierId: entryTierId, reason: "enrollment" });
     if (referrer !== null) {
       assert.notEqual(referrer.id, memberId, "a member is never their own referrer");
       await tx.insert(referrals).values({

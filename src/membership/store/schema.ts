@@ -386,7 +386,7 @@ export const memberTiers = pgTable(
     tierId: uuid("tier_id").notNull(),
     /**
      * Why the tier changed, e.g. "enrollment", "upgrade", "downgrade", "override",
-     * "override_cleared", "override_expired", "manual".
+     * "override_cleared", "override_expired", "manual", "reassigned", "earning_set_changed".
      */
     reason: text("reason").notNull(),
     /** The qualifying value (points or minor units, per the org's metric) when evaluated. */

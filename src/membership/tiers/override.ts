@@ -30,6 +30,7 @@ import {
   type DueMember,
   dueMembers,
   earnedSource,
+  lockEarningSet,
   type MemberTierState,
   qualifiedTier,
   readTierContext,
@@ -103,13 +104,17 @@ export async function setTierOverride(
       });
     }
   }
-  const ladder = await tiersOf(deps.db, input.orgId);
-  const target = ladder.find((tier) => tier.id === input.tierId);
-  if (target === undefined) {
-    throw new DomainError("not_found", "tier not found", { tierId: input.tierId });
-  }
   const override: TierOverride = { reason: input.reason, setAt: now, expiresAt: input.expiresAt };
   return deps.db.transaction(async (tx) => {
+    // The earning set's row, key-share locked before the member's: a switch of the earning set
+    // (which holds every set row, then every member row) cannot commit between the ladder read
+    // here and the member's write, so the tier and the member's row are of one earning set.
+    await lockEarningSet(tx, input.orgId);
+    const ladder = await tiersOf(tx, input.orgId);
+    const target = ladder.find((tier) => tier.id === input.tierId);
+    if (target === undefined) {
+      throw new DomainError("not_found", "tier not found", { tierId: input.tierId });
+    }
     const state = await readTierState(tx, input, true);
     if (state === null) {
       throw new DomainError("not_found", "member not found", { memberId: input.memberId });

@@ -61,7 +61,9 @@ export type TierChangeReason =
   | "override_cleared"
   | "override_expired"
   /** The member's tier was deleted and its members moved to another (DELETE ?reassign_to=). */
-  | "reassigned";
+  | "reassigned"
+  /** Another tier set became the earning one (manage-tier-sets.ts writes it set-wise in SQL). */
+  | "earning_set_changed";
 
 export type TierEvaluation =
   | { action: "unchanged" | "skipped"; qualifying: Qualifying | null }
@@ -242,6 +244,35 @@ export function inEarningLadder(orgId: string): SQL | undefined {
     isNull(tiers.deletedAt),
     sql`${tiers.tierSetId} = (select s.id from tier_sets s where s.org_id = ${orgId} and s.earning)`,
   );
+}
+
+/**
+ * A key-share lock on every tier set row of the org (the earning one among them), for the
+ * caller's transaction: a switch of the earning set (manage-tier-sets.ts holds every set row for
+ * update, then every member row) waits for that transaction, or has committed before its next
+ * statement. All rows, not the `earning` one: a row that stopped earning while this waited would
+ * be filtered out and left unlocked. In id order, as the switch takes them: two lockers of the
+ * same rows in different orders could deadlock. Take it before any member row lock.
+ */
+export async function lockEarningSet(tx: DbExecutor, orgId: string): Promise<void> {
+  await tx.execute(sql`select 1 from tier_sets where org_id = ${orgId} order by id for key share`);
+}
+
+/**
+ * The earning set's base tier (rank 0), where a new member starts; null for an unknown org. Call
+ * it in the transaction that inserts the member, before the insert: it key-share locks the org's
+ * tier set rows (lockEarningSet), so a switch of the earning set either waits for this
+ * transaction, and then moves the new member with the others, or has committed before, and then
+ * this reads the new earning set.
+ */
+export async function earningEntryTier(tx: DbExecutor, orgId: string): Promise<string | null> {
+  await lockEarningSet(tx, orgId);
+  const [entry] = await tx
+    .select({ id: tiers.id })
+    .from(tiers)
+    .where(and(inEarningLadder(orgId), eq(tiers.rank, 0)))
+    .limit(1);
+  return entry?.id ?? null;
 }
 
 /** The org's earning ladder, lowest rank first. */

@@ -86,6 +86,15 @@ export async function evaluateMemberSetTier(
       .from(members)
       .where(and(eq(members.orgId, org.id), eq(members.id, member.id)))
       .for("update");
+    // A switch of the earning set holds every member's row until it commits, so this reads its
+    // outcome: a set that became earning since `tierSet` was read lives on `members` now.
+    const [still] = await tx
+      .select({ earning: tierSets.earning })
+      .from(tierSets)
+      .where(and(eq(tierSets.orgId, org.id), eq(tierSets.id, tierSet.id)));
+    if (still === undefined || still.earning) {
+      return "skipped";
+    }
     const ladder = await setLadder(tx, org.id, tierSet.id);
     const [held] = await tx
       .select()
