@@ -12,7 +12,8 @@ import { authenticateApiKey } from "../membership/index.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { principalOf, RequestLog } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { bearerTokenLengthMax, requestIdLengthMax } from "./limits.ts";
+import { bearerTokenLengthMax, memberTokenLengthMax, requestIdLengthMax } from "./limits.ts";
+import type { MemberTokenIssuer } from "./member-token.ts";
 import { isUnsafeText, unsafeTextMessage } from "./wire.ts";
 
 export const requestIdHeader = "X-Request-Id";
@@ -153,14 +154,45 @@ export function createPrincipalCache(options: {
   };
 }
 
+/**
+ * A valid member token is a credential for the member's own /v1/me routes only: on an API-key
+ * route it is refused with 403 (it is not unknown, it is the wrong kind), never let through.
+ */
+async function refuseMemberToken(
+  header: string | undefined,
+  memberTokens: Pick<MemberTokenIssuer, "verify"> | undefined,
+): Promise<void> {
+  if (
+    memberTokens === undefined ||
+    header === undefined ||
+    header.length > memberTokenLengthMax + 32
+  ) {
+    return;
+  }
+  const token = bearerPattern.exec(header)?.[1];
+  if (token === undefined || token.split(".").length !== 3) {
+    return;
+  }
+  if ((await memberTokens.verify(token)) !== null) {
+    throw new ApiError(
+      403,
+      "forbidden",
+      "a member token reaches only the member's own /v1/me routes; this route needs an API key",
+    );
+  }
+}
+
 /** `Authorization: Bearer <api key>` → the org, role and key acting; 401 otherwise. */
 export function authenticate(
   deps: Pick<AppDeps, "db" | "secrets">,
   principals: PrincipalCache,
+  memberTokens?: Pick<MemberTokenIssuer, "verify">,
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const token = bearerToken(c.req.header("Authorization"));
+    const header = c.req.header("Authorization");
+    const token = bearerToken(header);
     if (token === null) {
+      await refuseMemberToken(header, memberTokens);
       throw new ApiError(
         401,
         "unauthorized",
@@ -177,6 +209,7 @@ export function authenticate(
       }
     }
     if (principal === null) {
+      await refuseMemberToken(header, memberTokens);
       throw new ApiError(
         401,
         "unauthorized",

@@ -365,6 +365,6 @@ describe("/v1/me/insights and /v1/me/benefits", () => {
     const admin = await call(harness.app, "GET", `/v1/members/${member.id}/insights`, {
       key: token,
     });
-    expect(admin.status).toBe(401);
+    expect(admin.status).toBe(403);
   });
 });

@@ -367,18 +367,28 @@ describe("isolation", () => {
     expect((await call(harness.app, "GET", "/v1/me", { key: token })).status).toBe(401);
   });
 
-  it("a member token opens no API-key route, not even its own member's", async () => {
+  it("a member token opens no API-key route, not even its own member's (403)", async () => {
     const token = await tokenOf(member.id);
+    const someoneElse = await enrollOverHttp(harness, org);
     for (const [method, path] of [
       ["GET", `/v1/members/${member.id}`],
       ["GET", `/v1/members/${member.id}/balances`],
+      ["GET", `/v1/members/${someoneElse.id}`],
       ["POST", `/v1/members/${member.id}/sessions`],
+      ["POST", "/v1/transactions"],
       ["GET", "/v1/settings"],
       ["GET", "/v1/api-keys"],
+      ["GET", "/v1/audit"],
+      ["GET", "/v1/ledger/trial-balance"],
     ] as const) {
       const response = await call(harness.app, method, path, { key: token });
-      expect(response.status, `${method} ${path}`).toBe(401);
+      expect(response.status, `${method} ${path}`).toBe(403);
+      expect(response.body.error?.code).toBe("forbidden");
     }
+    // A forged token is no credential at all: 401 there too.
+    const [header = "", payload = ""] = token.split(".");
+    const forged = `${header}.${payload}.${"A".repeat(43)}`;
+    expect((await call(harness.app, "GET", "/v1/settings", { key: forged })).status).toBe(401);
   });
 });
 

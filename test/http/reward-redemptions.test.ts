@@ -168,6 +168,6 @@ describe("GET /v1/me/rewards", () => {
 
     // The member token opens /v1/me only: the org's catalog routes refuse it.
     const catalog = await call(harness.app, "GET", "/v1/rewards", { key: token });
-    expect(catalog.status).toBe(401);
+    expect(catalog.status).toBe(403);
   });
 });
