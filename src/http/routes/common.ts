@@ -65,7 +65,11 @@ export interface RouteDeps {
 /** A sub-app for org-scoped routes: every request is authenticated, then rate limited. */
 export function orgScopedApp(deps: RouteDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", authenticate(deps.app, deps.principals, deps.memberTokens), rateLimit(deps.limiter, deps.app.metrics));
+  app.use(
+    "*",
+    authenticate(deps.app, deps.principals, deps.memberTokens),
+    rateLimit(deps.limiter, deps.app.metrics),
+  );
   return app;
 }
 

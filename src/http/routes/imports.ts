@@ -182,7 +182,11 @@ const methodGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
 export function importsRoutes(deps: RouteDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("/:id", methodGuard);
-  app.use("*", authenticate(deps.app, deps.principals, deps.memberTokens), rateLimit(deps.limiter, deps.app.metrics));
+  app.use(
+    "*",
+    authenticate(deps.app, deps.principals, deps.memberTokens),
+    rateLimit(deps.limiter, deps.app.metrics),
+  );
   const { domain } = deps;
 
   app.openapi(

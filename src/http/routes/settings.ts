@@ -10,7 +10,6 @@ import {
   isTimeZone,
   membershipLimits,
   type OrgSettings,
-  referralsPerMonthMax,
   roundingModes,
   settingsDaysMax,
   settingsMonthsMax,
