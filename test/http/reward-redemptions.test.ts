@@ -166,8 +166,31 @@ describe("GET /v1/me/rewards", () => {
       redeemed: 1,
     });
 
-    // The member token opens /v1/me only: the org's catalog routes refuse it.
+    // The member token reads its org's catalog (GET only), never another org's reward, and
+    // writes nothing there.
     const catalog = await call(harness.app, "GET", "/v1/rewards", { key: token });
-    expect(catalog.status).toBe(403);
+    expect(catalog.status).toBe(200);
+    const listed = (catalog.body.rewards as unknown as Array<{ id: string }>).map((r) => r.id);
+    expect(listed).toEqual(expect.arrayContaining([cheap, dear, gone, later]));
+    const staffView = await call(harness.app, "GET", "/v1/rewards", { key: of.keys.pos });
+    expect(catalog.body).toEqual(staffView.body);
+    expect((await call(harness.app, "GET", `/v1/rewards/${cheap}`, { key: token })).status).toBe(
+      200,
+    );
+    const foreign = await createReward(other, { name: "Pen", kind: "item", cost_points: 5 });
+    expect((await call(harness.app, "GET", `/v1/rewards/${foreign}`, { key: token })).status).toBe(
+      404,
+    );
+    const write = await call(harness.app, "POST", "/v1/rewards", {
+      key: token,
+      body: { name: "Free book", kind: "item", cost_points: 1 },
+    });
+    expect(write.status).toBe(403);
+    const [head = "", body = ""] = token.split(".");
+    const forged = `${head}.${body}.${"A".repeat(43)}`;
+    expect((await call(harness.app, "GET", "/v1/rewards", { key: forged })).status).toBe(401);
+    // Logged out: refused at once here too.
+    await call(harness.app, "POST", "/v1/me/logout", { key: token });
+    expect((await call(harness.app, "GET", "/v1/rewards", { key: token })).status).toBe(401);
   });
 });

@@ -4,6 +4,7 @@
  */
 import type { Hook, z } from "@hono/zod-openapi";
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
 import type { ZodType } from "zod";
 import type { ApiKeyRole, LedgerDeps } from "../../membership/index.ts";
 import type { CodeFailureLimiter } from "../code-failures.ts";
@@ -12,7 +13,7 @@ import { principalOf } from "../env.ts";
 import { ApiError, validationDetails, validationIssuesMax } from "../errors.ts";
 import { idempotency } from "../idempotency.ts";
 import { bodyBytesMax } from "../limits.ts";
-import type { MemberTokenIssuer } from "../member-token.ts";
+import { authenticateMember, type MemberTokenIssuer } from "../member-token.ts";
 import type { PrincipalCache } from "../middleware.ts";
 import { authenticate, limitBody, requireRole } from "../middleware.ts";
 import type { RateLimiter } from "../rate-limit.ts";
@@ -62,15 +63,59 @@ export interface RouteDeps {
   memberTokens: MemberTokenIssuer;
 }
 
-/** A sub-app for org-scoped routes: every request is authenticated, then rate limited. */
-export function orgScopedApp(deps: RouteDeps): OpenAPIHono<AppEnv> {
+/**
+ * A sub-app for org-scoped routes: every request is authenticated, then rate limited. With
+ * `memberReads`, a GET carrying a member token (a JWT: API keys never contain a dot) is
+ * authenticated as that member instead (`memberPrincipal`, as on /v1/me): its routes answer it
+ * through `orgOf` and `requireRoleOrMember`; every other route of the app stays API keys only.
+ */
+export function orgScopedApp(
+  deps: RouteDeps,
+  options: { memberReads?: boolean } = {},
+): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const staff = authenticate(deps.app, deps.principals, deps.memberTokens);
+  if (options.memberReads !== true) {
+    app.use("*", staff, rateLimit(deps.limiter, deps.app.metrics));
+    return app;
+  }
+  const member = authenticateMember({
+    tokens: deps.memberTokens,
+    redis: deps.app.redis,
+    keyPrefix: deps.app.options.redisKeyPrefix,
+    domain: deps.domain,
+  });
   app.use(
     "*",
-    authenticate(deps.app, deps.principals, deps.memberTokens),
-    rateLimit(deps.limiter, deps.app.metrics),
+    (c, next) => (c.req.method === "GET" && isMemberToken(c) ? member(c, next) : staff(c, next)),
+    rateLimit(deps.limiter, deps.app.metrics, (c) => {
+      const reader = c.get("memberPrincipal");
+      return reader === undefined ? principalOf(c).keyId : `member:${reader.memberId}`;
+    }),
   );
   return app;
+}
+
+function isMemberToken(c: Context<AppEnv>): boolean {
+  const header = c.req.header("Authorization") ?? "";
+  return /^bearer +[^.\s]+\.[^.\s]+\.[^.\s]+$/i.test(header);
+}
+
+/** The org the request acts in: the API key's, or the member token's (`memberReads` routes). */
+export function orgOf(c: Context<AppEnv>): string {
+  return c.get("memberPrincipal")?.orgId ?? principalOf(c).orgId;
+}
+
+/** `requireRole`, also letting through a member authenticated by a `memberReads` app. */
+export function requireRoleOrMember(...roles: ApiKeyRole[]): MiddlewareHandler<AppEnv> {
+  const staff = requireRole(...roles);
+  return async (c, next) => {
+    if (c.get("memberPrincipal") !== undefined) {
+      await next();
+      return;
+    }
+    await staff(c, next);
+  };
 }
 
 /** Route middleware of an org-scoped POST/PATCH: role, body size, then Idempotency-Key. */

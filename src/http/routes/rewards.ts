@@ -20,7 +20,6 @@ import {
 } from "../../membership/index.ts";
 import { actorOf, principalOf } from "../env.ts";
 import { amountMinorMax, redemptionPointsMax } from "../limits.ts";
-import { requireRole } from "../middleware.ts";
 import { IdempotencyHeaders, uuidParam, wireInteger } from "../wire.ts";
 import type { RouteDeps } from "./common.ts";
 import {
@@ -28,7 +27,9 @@ import {
   errorResponses,
   jsonBody,
   jsonContent,
+  orgOf,
   orgScopedApp,
+  requireRoleOrMember,
   windowOrdered,
   writeGuards,
 } from "./common.ts";
@@ -238,7 +239,7 @@ export function rewardDto(reward: Reward): z.output<typeof RewardSchema> {
 }
 
 export function rewardsRoutes(deps: RouteDeps) {
-  const app = orgScopedApp(deps);
+  const app = orgScopedApp(deps, { memberReads: true });
   const { domain } = deps;
 
   app.openapi(
@@ -306,9 +307,10 @@ export function rewardsRoutes(deps: RouteDeps) {
       summary: "The org's rewards catalog",
       description:
         `Every reward, oldest first (at most ${membershipLimits.rewardsPerOrgMax} per org), ` +
-        "whether or not its window is open. Roles: admin, pos.",
-      security: apiKeySecurity,
-      middleware: requireRole("admin", "pos"),
+        "whether or not its window is open. Roles: admin, pos, and member tokens (the member's " +
+        "org's catalog; `GET /v1/me/rewards` adds what this member can redeem now).",
+      security: [...apiKeySecurity, { memberToken: [] }],
+      middleware: requireRoleOrMember("admin", "pos"),
       responses: {
         200: jsonContent(z.object({ rewards: z.array(RewardSchema) }), "The rewards.", {
           rewards: [rewardExample],
@@ -317,7 +319,7 @@ export function rewardsRoutes(deps: RouteDeps) {
       },
     }),
     async (c) => {
-      const found = await listRewards(domain, { orgId: principalOf(c).orgId });
+      const found = await listRewards(domain, { orgId: orgOf(c) });
       return c.json({ rewards: found.map(rewardDto) }, 200);
     },
   );
@@ -329,9 +331,9 @@ export function rewardsRoutes(deps: RouteDeps) {
       operationId: "getReward",
       tags,
       summary: "Get a reward",
-      description: "Roles: admin, pos.",
-      security: apiKeySecurity,
-      middleware: requireRole("admin", "pos"),
+      description: "Roles: admin, pos, and member tokens (their org's rewards).",
+      security: [...apiKeySecurity, { memberToken: [] }],
+      middleware: requireRoleOrMember("admin", "pos"),
       request: { params: RewardParams },
       responses: {
         200: jsonContent(RewardEnvelope, "The reward.", { reward: rewardExample }),
@@ -340,7 +342,7 @@ export function rewardsRoutes(deps: RouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const reward = await getReward(domain, { orgId: principalOf(c).orgId, rewardId: id });
+      const reward = await getReward(domain, { orgId: orgOf(c), rewardId: id });
       return c.json({ reward: rewardDto(reward) }, 200);
     },
   );
