@@ -27,11 +27,13 @@ async function tickAndWait(producer: JobProducer, name = "expiry-tick"): Promise
       if (state === "failed") {
         throw new Error(`the tick failed: ${job?.failedReason}`);
       }
-      result = job?.returnvalue;
       return state === "completed";
     },
     { what: "the expiry tick" },
   );
+  // Read again once completed: a job fetched while it was still active holds no return value
+  // (its state, asked a moment later, can already say completed).
+  result = (await producer.getJob("expiry", id))?.returnvalue;
   return result;
 }
 
