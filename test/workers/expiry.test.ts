@@ -19,7 +19,6 @@ const dayMs = 86_400_000;
 
 async function tickAndWait(producer: JobProducer, name = "expiry-tick"): Promise<unknown> {
   const id = await producer.add("expiry", { orgId: null }, { name });
-  let result: unknown;
   await waitFor(
     async () => {
       const job = await producer.getJob("expiry", id);
@@ -33,8 +32,7 @@ async function tickAndWait(producer: JobProducer, name = "expiry-tick"): Promise
   );
   // Read again once completed: a job fetched while it was still active holds no return value
   // (its state, asked a moment later, can already say completed).
-  result = (await producer.getJob("expiry", id))?.returnvalue;
-  return result;
+  return (await producer.getJob("expiry", id))?.returnvalue;
 }
 
 async function count(table: "expiries" | "expiry_notices", orgId: string): Promise<number> {
