@@ -332,6 +332,16 @@ export const MemberSchema = z
     phone: z.string().nullable(),
     first_name: z.string().nullable(),
     last_name: z.string().nullable(),
+    date_of_birth: z.string().nullable().openapi({ description: "YYYY-MM-DD; null if unknown." }),
+    preferences: z
+      .object({
+        notifications: z.object({ email: z.boolean(), sms: z.boolean(), push: z.boolean() }),
+        marketing_opt_in: z.boolean(),
+      })
+      .openapi({
+        description:
+          "What the member agreed to be sent; all off until set (`PATCH /v1/me`), reset by erasure.",
+      }),
     referral_code: z.string().openapi({
       description:
         "The code this member hands out: a new member enrolled with it (`referral_code` of " +
@@ -355,6 +365,11 @@ export function memberDto(member: Member): z.infer<typeof MemberSchema> {
     phone: member.phone,
     first_name: member.firstName,
     last_name: member.lastName,
+    date_of_birth: member.dateOfBirth,
+    preferences: {
+      notifications: { ...member.preferences.notifications },
+      marketing_opt_in: member.preferences.marketingOptIn,
+    },
     referral_code: member.referralCode,
     erased_at: member.erasedAt?.toISOString() ?? null,
     created_at: member.createdAt.toISOString(),

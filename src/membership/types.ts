@@ -58,6 +58,16 @@ export interface Tier {
   createdAt: Date;
 }
 
+export interface MemberPreferences {
+  notifications: { email: boolean; sms: boolean; push: boolean };
+  marketingOptIn: boolean;
+}
+
+export const defaultMemberPreferences: MemberPreferences = Object.freeze({
+  notifications: Object.freeze({ email: false, sms: false, push: false }),
+  marketingOptIn: false,
+}) as MemberPreferences;
+
 /** A member with personal data decrypted. */
 export interface Member {
   id: string;
@@ -69,6 +79,10 @@ export interface Member {
   phone: string | null;
   firstName: string | null;
   lastName: string | null;
+  /** ISO 8601 calendar date (YYYY-MM-DD), encrypted at rest like the other personal data. */
+  dateOfBirth: string | null;
+  /** What the member agreed to be sent (all off until they say otherwise). */
+  preferences: MemberPreferences;
   /** The code this member hands out to refer others (unique within the org). */
   referralCode: string;
   /** When the personal data was erased; null while it is kept. */

@@ -224,6 +224,62 @@ describe("/v1/me", () => {
     expect(bad.body.error?.details?.issues?.[0]?.path).toBe("limit");
   });
 
+  it("PATCH sets the member's date of birth and notification and marketing preferences", async () => {
+    const own = await enrollOverHttp(harness, org);
+    const token = await tokenOf(own.id);
+    const fresh = await call(harness.app, "GET", "/v1/me", { key: token });
+    expect(fresh.body).toMatchObject({
+      date_of_birth: null,
+      preferences: {
+        notifications: { email: false, sms: false, push: false },
+        marketing_opt_in: false,
+      },
+    });
+    const patched = await call(harness.app, "PATCH", "/v1/me", {
+      key: token,
+      body: {
+        date_of_birth: "1990-04-12",
+        preferences: { notifications: { email: true, push: true }, marketing_opt_in: true },
+      },
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    // Merged: a later change of one flag keeps the others.
+    const again = await call(harness.app, "PATCH", "/v1/me", {
+      key: token,
+      body: { preferences: { notifications: { push: false } } },
+    });
+    expect(again.body).toMatchObject({
+      date_of_birth: "1990-04-12",
+      preferences: {
+        notifications: { email: true, sms: false, push: false },
+        marketing_opt_in: true,
+      },
+    });
+    // Stored encrypted like the other personal data.
+    const [row] = await harness.database.sql<{ date_of_birth_encrypted: Buffer | null }[]>`
+      select date_of_birth_encrypted from members where id = ${own.id}`;
+    expect(row?.date_of_birth_encrypted?.toString("utf8").includes("1990")).toBe(false);
+    for (const bad of [
+      { date_of_birth: "2999-01-01" },
+      { date_of_birth: "12/04/1990" },
+      { preferences: { sms: true } },
+    ]) {
+      const refused = await call(harness.app, "PATCH", "/v1/me", { key: token, body: bad });
+      expect(refused.status, JSON.stringify(bad)).toBe(400);
+    }
+    // Erasure removes both.
+    const erased = await call(harness.app, "POST", `/v1/members/${own.id}/erase`, {
+      key: org.keys.admin,
+    });
+    expect(erased.body.member).toMatchObject({
+      date_of_birth: null,
+      preferences: {
+        notifications: { email: false, sms: false, push: false },
+        marketing_opt_in: false,
+      },
+    });
+  });
+
   it("PATCH changes only the caller's personal data, never status", async () => {
     const bystander = await enrollOverHttp(harness, org, { first_name: "Bystander" });
     const before = await call(harness.app, "GET", `/v1/members/${bystander.id}`, {

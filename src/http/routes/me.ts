@@ -124,6 +124,26 @@ const MePatchBody = z
     phone: personalData.phone.nullable().optional(),
     first_name: personalData.first_name.nullable().optional(),
     last_name: personalData.last_name.nullable().optional(),
+    date_of_birth: z.iso
+      .date()
+      .refine((day) => day >= "1900-01-01" && new Date(`${day}T00:00:00Z`) <= new Date(), {
+        message: "a date of birth between 1900-01-01 and today",
+      })
+      .nullable()
+      .optional(),
+    preferences: z
+      .strictObject({
+        notifications: z
+          .strictObject({
+            email: z.boolean().optional(),
+            sms: z.boolean().optional(),
+            push: z.boolean().optional(),
+          })
+          .optional(),
+        marketing_opt_in: z.boolean().optional(),
+      })
+      .optional()
+      .openapi({ description: "Merged: the flags given change, the others stay." }),
   })
   .openapi("UpdateMe");
 
@@ -241,6 +261,19 @@ export function meRoutes(deps: RouteDeps): OpenAPIHono<AppEnv> {
           ...(body.phone === undefined ? {} : { phone: body.phone }),
           ...(body.first_name === undefined ? {} : { firstName: body.first_name }),
           ...(body.last_name === undefined ? {} : { lastName: body.last_name }),
+          ...(body.date_of_birth === undefined ? {} : { dateOfBirth: body.date_of_birth }),
+          ...(body.preferences === undefined
+            ? {}
+            : {
+                preferences: {
+                  ...(body.preferences.notifications === undefined
+                    ? {}
+                    : { notifications: body.preferences.notifications }),
+                  ...(body.preferences.marketing_opt_in === undefined
+                    ? {}
+                    : { marketingOptIn: body.preferences.marketing_opt_in }),
+                },
+              }),
         },
       });
       return c.json(memberDto(member), 200);

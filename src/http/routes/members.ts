@@ -88,6 +88,8 @@ export const memberExample = {
   phone: "+33 6 12 34 56 78",
   first_name: "Ada",
   last_name: "Lovelace",
+  date_of_birth: "1990-04-12",
+  preferences: { notifications: { email: true, sms: false, push: true }, marketing_opt_in: false },
   referral_code: "K7M2QX9PTA",
   erased_at: null,
   created_at: "2026-01-31T12:00:00.000Z",

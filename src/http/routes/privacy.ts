@@ -84,6 +84,11 @@ export function registerPrivacyRoutes(
             phone: null,
             first_name: null,
             last_name: null,
+            date_of_birth: "1990-04-12",
+            preferences: {
+              notifications: { email: true, sms: false, push: true },
+              marketing_opt_in: false,
+            },
             referral_code: "K7M2QX9PTA",
             erased_at: "2026-12-07T10:00:00.000Z",
             created_at: "2026-01-31T12:00:00.000Z",
@@ -134,6 +139,11 @@ export function registerPrivacyRoutes(
             phone: null,
             first_name: "Ada",
             last_name: "Lovelace",
+            date_of_birth: "1990-04-12",
+            preferences: {
+              notifications: { email: true, sms: false, push: true },
+              marketing_opt_in: false,
+            },
             referral_code: "K7M2QX9PTA",
             erased_at: null,
             created_at: "2026-01-31T12:00:00.000Z",

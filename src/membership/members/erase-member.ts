@@ -56,6 +56,7 @@ export async function eraseMember(
         ["phone", current.phoneEncrypted],
         ["first_name", current.firstNameEncrypted],
         ["last_name", current.lastNameEncrypted],
+        ["date_of_birth", current.dateOfBirthEncrypted],
       ] as const
     )
       .filter(([, value]) => value !== null)
@@ -67,6 +68,8 @@ export async function eraseMember(
         phoneEncrypted: null,
         firstNameEncrypted: null,
         lastNameEncrypted: null,
+        dateOfBirthEncrypted: null,
+        preferences: {},
         emailHash: null,
         phoneHash: null,
         // The member app PIN goes too: an erased member never signs in again.

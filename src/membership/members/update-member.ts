@@ -8,6 +8,7 @@ import {
   encryptPii,
   memberCipher,
   phoneLookupHash,
+  preferencesOf,
   toMember,
 } from "../store/records.ts";
 import { members } from "../store/schema.ts";
@@ -20,6 +21,13 @@ export interface MemberPatch {
   phone?: string | null;
   firstName?: string | null;
   lastName?: string | null;
+  /** YYYY-MM-DD. */
+  dateOfBirth?: string | null;
+  /** Merged into the stored preferences: the fields given change, the others stay. */
+  preferences?: {
+    notifications?: { email?: boolean; sms?: boolean; push?: boolean };
+    marketingOptIn?: boolean;
+  };
   status?: MemberStatus;
 }
 
@@ -34,6 +42,8 @@ const patchFieldNames: Record<keyof MemberPatch, string> = {
   phone: "phone",
   firstName: "first_name",
   lastName: "last_name",
+  dateOfBirth: "date_of_birth",
+  preferences: "preferences",
   status: "status",
 };
 
@@ -94,6 +104,22 @@ export async function updateMember(
     if (patch.lastName !== undefined) {
       changes.lastNameEncrypted = encryptPii(cipher, "last_name", orgId, memberId, patch.lastName);
     }
+    if (patch.dateOfBirth !== undefined) {
+      changes.dateOfBirthEncrypted = encryptPii(
+        cipher,
+        "date_of_birth",
+        orgId,
+        memberId,
+        patch.dateOfBirth,
+      );
+    }
+    if (patch.preferences !== undefined) {
+      const stored = preferencesOf(current.preferences);
+      changes.preferences = {
+        notifications: { ...stored.notifications, ...patch.preferences.notifications },
+        marketingOptIn: patch.preferences.marketingOptIn ?? stored.marketingOptIn,
+      };
+    }
     if (patch.status !== undefined) {
       changes.status = patch.status;
     }
@@ -108,7 +134,10 @@ export async function updateMember(
     }
     const personal = changes.emailEncrypted !== undefined || changes.phoneEncrypted !== undefined;
     const named =
-      changes.firstNameEncrypted !== undefined || changes.lastNameEncrypted !== undefined;
+      changes.firstNameEncrypted !== undefined ||
+      changes.lastNameEncrypted !== undefined ||
+      changes.dateOfBirthEncrypted !== undefined ||
+      changes.preferences !== undefined;
     if (current.erasedAt !== null && (personal || named)) {
       throw new DomainError("invalid_state", "an erased member's personal data cannot be set", {
         memberId,

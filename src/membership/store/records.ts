@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import type { MembershipSecrets } from "../deps.ts";
 import { orgSettingsSchema } from "../orgs/settings.ts";
-import type { ApiKey, Member, MemberTierEntry, Org, Tier } from "../types.ts";
+import type { ApiKey, Member, MemberPreferences, MemberTierEntry, Org, Tier } from "../types.ts";
 import type { FieldCipher } from "./crypto.ts";
 import { createFieldCipher, keyedHash, normalizeEmail, normalizePhone } from "./crypto.ts";
 import type { apiKeys, members, memberTiers, orgs, tiers } from "./schema.ts";
 
 type MemberRow = typeof members.$inferSelect;
-type PiiColumn = "email" | "phone" | "first_name" | "last_name";
+type PiiColumn = "email" | "phone" | "first_name" | "last_name" | "date_of_birth";
 
 export function toOrg(row: typeof orgs.$inferSelect): Org {
   // Paired with the parse on write: settings read back must still be integers in range.
@@ -83,6 +83,23 @@ export function phoneLookupHash(secrets: MembershipSecrets, orgId: string, phone
   return keyedHash(secrets.piiHashKey, `members.phone\u0000${orgId}\u0000${normalizePhone(phone)}`);
 }
 
+/** Stored preferences, every field defaulting to off (`{}` for a member who never set any). */
+export function preferencesOf(stored: unknown): MemberPreferences {
+  const value = (stored ?? {}) as {
+    notifications?: { email?: unknown; sms?: unknown; push?: unknown };
+    marketingOptIn?: unknown;
+  };
+  const on = (flag: unknown): boolean => flag === true;
+  return {
+    notifications: {
+      email: on(value.notifications?.email),
+      sms: on(value.notifications?.sms),
+      push: on(value.notifications?.push),
+    },
+    marketingOptIn: on(value.marketingOptIn),
+  };
+}
+
 export function toMember(cipher: FieldCipher, row: MemberRow): Member {
   return {
     id: row.id,
@@ -94,6 +111,8 @@ export function toMember(cipher: FieldCipher, row: MemberRow): Member {
     phone: decryptPii(cipher, "phone", row, row.phoneEncrypted),
     firstName: decryptPii(cipher, "first_name", row, row.firstNameEncrypted),
     lastName: decryptPii(cipher, "last_name", row, row.lastNameEncrypted),
+    dateOfBirth: decryptPii(cipher, "date_of_birth", row, row.dateOfBirthEncrypted),
+    preferences: preferencesOf(row.preferences),
     referralCode: row.referralCode,
     erasedAt: row.erasedAt,
     createdAt: row.createdAt,

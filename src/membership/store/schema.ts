@@ -290,6 +290,12 @@ export const members = pgTable(
     phoneEncrypted: bytea("phone_encrypted"),
     firstNameEncrypted: bytea("first_name_encrypted"),
     lastNameEncrypted: bytea("last_name_encrypted"),
+    dateOfBirthEncrypted: bytea("date_of_birth_encrypted"),
+    /**
+     * Notification and marketing preferences (`MemberPreferences`, camelCase); `{}` reads as all
+     * off. Personal data too: erasure resets it.
+     */
+    preferences: jsonb("preferences").notNull().default(sql`'{}'::jsonb`),
     emailHash: bytea("email_hash"),
     phoneHash: bytea("phone_hash"),
     /**
