@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
@@ -21,8 +21,9 @@ import {
   benefitsPerOrgMax,
   tierMultiplierBpsMax,
 } from "../limits.ts";
+import { lockOrgForCreation } from "../store/bounded-creation.ts";
 import type { DbExecutor } from "../store/db.ts";
-import { benefits, orgs, tierBenefits } from "../store/schema.ts";
+import { benefits, tierBenefits } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
 
 export const benefitKinds = ["perk", "points_multiplier"] as const;
@@ -127,22 +128,14 @@ export async function createBenefit(
   };
   checkFields(input.kind, fields);
   return deps.db.transaction(async (tx) => {
-    // Serialises creation per org, so the count below cannot be raced past the bound.
-    const [org] = await tx
-      .select({ id: orgs.id })
-      .from(orgs)
-      .where(eq(orgs.id, input.orgId))
-      .for("update");
-    if (org === undefined) {
-      throw new DomainError("not_found", "org not found", { orgId: input.orgId });
-    }
-    const [existing] = await tx
-      .select({ n: count() })
-      .from(benefits)
-      .where(eq(benefits.orgId, org.id));
-    if ((existing?.n ?? 0) >= benefitsPerOrgMax) {
-      throw invalidInput("too many benefits", { limit: benefitsPerOrgMax });
-    }
+    await lockOrgForCreation(tx, {
+      orgId: input.orgId,
+      table: benefits,
+      orgColumn: benefits.orgId,
+      max: benefitsPerOrgMax,
+      what: "benefits",
+    });
+    const org = { id: input.orgId };
     const [inserted] = await tx
       .insert(benefits)
       .values({ id: randomUUID(), orgId: org.id, kind: input.kind, ...fields })

@@ -4,14 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { type AuditActor, platformActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidInput, loadOrgLedger } from "../intents/support.ts";
 import { codesPerOrgMax, documentPointsMax } from "../limits.ts";
+import { lockOrgForCreation } from "../store/bounded-creation.ts";
 import type { DbExecutor } from "../store/db.ts";
-import { codes, orgs, tiers } from "../store/schema.ts";
+import { codes, tiers } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
 import {
   codeAuditView,
@@ -91,12 +92,13 @@ export async function createCode(deps: LedgerDeps, input: CreateCodeInput): Prom
   const minTierId = input.minTierId ?? null;
   await checkTier(deps.db, org.id, minTierId);
   return deps.db.transaction(async (tx) => {
-    // Serialises code creation per org, so the count below cannot be raced past the bound.
-    await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
-    const [existing] = await tx.select({ n: count() }).from(codes).where(eq(codes.orgId, org.id));
-    if ((existing?.n ?? 0) >= codesPerOrgMax) {
-      throw invalidInput("too many codes", { limit: codesPerOrgMax });
-    }
+    await lockOrgForCreation(tx, {
+      orgId: org.id,
+      table: codes,
+      orgColumn: codes.orgId,
+      max: codesPerOrgMax,
+      what: "codes",
+    });
     const [inserted] = await tx
       .insert(codes)
       .values({

@@ -16,14 +16,15 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import { type AuditActor, platformActor, writeAudit } from "../audit/audit.ts";
 import type { Store } from "../deps.ts";
 import { DomainError } from "../errors.ts";
 import { invalidInput, loadOrgLedger } from "../intents/support.ts";
 import { earningRulesPageMax, earningRulesPerOrgMax, earningRuleVersionsMax } from "../limits.ts";
+import { lockOrgForCreation } from "../store/bounded-creation.ts";
 import type { DbExecutor } from "../store/db.ts";
-import { benefits, earningRules, earningRuleVersions, orgs, tiers } from "../store/schema.ts";
+import { benefits, earningRules, earningRuleVersions, tiers } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
 import {
   type BodyIssue,
@@ -165,17 +166,14 @@ export async function createEarningRule(
   await checkBenefits(store.db, org.id, input.rule);
   const actor = input.actor ?? platformActor;
   const created = await store.db.transaction(async (tx) => {
-    // Serialises rule creation per org, so the count below cannot be raced past the bound.
-    await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
-    const [existing] = await tx
-      .select({ n: count() })
-      .from(earningRules)
-      .where(and(eq(earningRules.orgId, org.id), isNull(earningRules.deletedAt)));
-    if ((existing?.n ?? 0) >= earningRulesPerOrgMax) {
-      throw invalidInput(`an org has at most ${earningRulesPerOrgMax} earning rules`, {
-        limit: earningRulesPerOrgMax,
-      });
-    }
+    await lockOrgForCreation(tx, {
+      orgId: org.id,
+      table: earningRules,
+      orgColumn: earningRules.orgId,
+      counted: isNull(earningRules.deletedAt),
+      max: earningRulesPerOrgMax,
+      what: "earning rules (not deleted)",
+    });
     const [row] = await tx
       .insert(earningRules)
       .values({

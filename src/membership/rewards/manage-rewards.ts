@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { type AuditActor, platformActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
@@ -23,8 +23,9 @@ import {
   rewardNameLengthMax,
   rewardsPerOrgMax,
 } from "../limits.ts";
+import { lockOrgForCreation } from "../store/bounded-creation.ts";
 import type { DbExecutor } from "../store/db.ts";
-import { orgs, rewards, tiers } from "../store/schema.ts";
+import { rewards, tiers } from "../store/schema.ts";
 import { isUuid } from "../validation.ts";
 import { settleStock, settleStockLocked, stockMoveOwed } from "./reward-stock.ts";
 
@@ -225,15 +226,13 @@ export async function createReward(deps: LedgerDeps, input: CreateRewardInput): 
   const { org } = await loadOrgLedger(deps, input.orgId);
   await checkTier(deps.db, org.id, fields.minTierId);
   const created = await deps.db.transaction(async (tx) => {
-    // Serialises reward creation per org, so the count below cannot be raced past the bound.
-    await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
-    const [existing] = await tx
-      .select({ n: count() })
-      .from(rewards)
-      .where(eq(rewards.orgId, org.id));
-    if ((existing?.n ?? 0) >= rewardsPerOrgMax) {
-      throw invalidInput("too many rewards", { limit: rewardsPerOrgMax });
-    }
+    await lockOrgForCreation(tx, {
+      orgId: org.id,
+      table: rewards,
+      orgColumn: rewards.orgId,
+      max: rewardsPerOrgMax,
+      what: "rewards",
+    });
     const [inserted] = await tx
       .insert(rewards)
       .values({ id: randomUUID(), orgId: org.id, kind: input.kind, ...fields })

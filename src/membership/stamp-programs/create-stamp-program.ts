@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { count, eq } from "drizzle-orm";
 import { provisionLedger } from "../../ledger/index.ts";
 import { type AuditActor, platformActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
@@ -13,8 +12,9 @@ import {
   stampsRequiredMax,
 } from "../limits.ts";
 import { allocateLedger } from "../orgs/allocate-ledger.ts";
+import { lockOrgForCreation } from "../store/bounded-creation.ts";
 import { invalidateOrgCaches } from "../store/caches.ts";
-import { orgs, stampPrograms } from "../store/schema.ts";
+import { stampPrograms } from "../store/schema.ts";
 import {
   checkEarnRule,
   checkWindow,
@@ -65,15 +65,13 @@ export async function createStampProgram(
   const id = randomUUID();
 
   const program = await deps.db.transaction(async (tx) => {
-    // Serialises program creation per org, so the count below cannot be raced past the bound.
-    await tx.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, org.id)).for("update");
-    const [existing] = await tx
-      .select({ n: count() })
-      .from(stampPrograms)
-      .where(eq(stampPrograms.orgId, org.id));
-    if ((existing?.n ?? 0) >= stampProgramsPerOrgMax) {
-      throw invalidInput("too many stamp programs", { limit: stampProgramsPerOrgMax });
-    }
+    await lockOrgForCreation(tx, {
+      orgId: org.id,
+      table: stampPrograms,
+      orgColumn: stampPrograms.orgId,
+      max: stampProgramsPerOrgMax,
+      what: "stamp programs",
+    });
     const ledger = await allocateLedger({ db: tx }, { orgId: org.id, unit: `stamps:${id}` });
     const [inserted] = await tx
       .insert(stampPrograms)

@@ -13,7 +13,7 @@
  * `earning: false` on the earning set is refused (`invalid_state`): name the set to earn instead.
  */
 import assert from "node:assert/strict";
-import { and, asc, count, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
 import { type AuditActor, writeAudit } from "../audit/audit.ts";
 import type { LedgerDeps } from "../deps.ts";
 import { DomainError } from "../errors.ts";
@@ -29,6 +29,7 @@ import {
   settingsMonthsMax,
   type TierMetric,
 } from "../orgs/settings.ts";
+import { lockOrgForCreation } from "../store/bounded-creation.ts";
 import { invalidateOrgCaches } from "../store/caches.ts";
 import { type DbExecutor, isPostgresError } from "../store/db.ts";
 import { toOrg } from "../store/records.ts";
@@ -138,21 +139,14 @@ export async function createTierSet(
   checkFields(input);
   try {
     return await deps.db.transaction(async (tx) => {
-      const [org] = await tx
-        .select({ id: orgs.id })
-        .from(orgs)
-        .where(eq(orgs.id, input.orgId))
-        .for("update");
-      if (org === undefined) {
-        throw new DomainError("not_found", "org not found", { orgId: input.orgId });
-      }
-      const [existing] = await tx
-        .select({ n: count() })
-        .from(tierSets)
-        .where(eq(tierSets.orgId, org.id));
-      if ((existing?.n ?? 0) >= tierSetsPerOrgMax) {
-        throw invalidInput("too many tier sets", { limit: tierSetsPerOrgMax });
-      }
+      await lockOrgForCreation(tx, {
+        orgId: input.orgId,
+        table: tierSets,
+        orgColumn: tierSets.orgId,
+        max: tierSetsPerOrgMax,
+        what: "tier sets",
+      });
+      const org = { id: input.orgId };
       const [row] = await tx
         .insert(tierSets)
         .values({
